@@ -1,0 +1,34 @@
+# One-command install and run targets. torch is pinned to the CPU build (2.13.0):
+# asking pip for an unpinned torch pulls a multi-GB CUDA build.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast lint bench-sim clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+
+demo: install
+	$(BIN)/bench data simulate --speakers 4 --out demo/corpus
+	$(BIN)/bench data info demo/corpus
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+
+bench-sim: install
+	$(BIN)/python benchmarks/simulation_speed.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,109 @@
+"""Audio I/O: decode with soundfile, resample to 16 kHz mono, trim silence, write atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from bench import SAMPLE_RATE
+from bench.errors import BenchError
+
+
+class AudioError(BenchError):
+    """An audio file or buffer could not be decoded."""
+
+
+def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
+    """Decode a file path or encoded bytes to (float32 mono samples, sample rate)."""
+    name = "<bytes>" if isinstance(source, bytes | bytearray) else str(source)
+    if not isinstance(source, bytes | bytearray) and not Path(source).is_file():
+        raise AudioError(f"{name}: no such file")
+    try:
+        handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+        data, sr = sf.read(handle, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise AudioError(f"{name}: cannot decode audio ({str(exc).strip().splitlines()[0]})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{name}: audio is empty")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+    return data.mean(axis=1).astype(np.float32), int(sr)
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) from ``sr_in`` to ``sr_out``."""
+    if sr_in == sr_out:
+        return x.astype(np.float32, copy=False)
+    ratio = Fraction(sr_out, sr_in).limit_denominator(1000)
+    return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def load(source: str | os.PathLike | bytes, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode and resample to ``sr`` mono float32."""
+    x, sr_in = decode(source)
+    return resample(x, sr_in, sr)
+
+
+def load_entry(entry: dict, sr: int = SAMPLE_RATE, root: str | os.PathLike | None = None) -> np.ndarray:
+    """Load a datasets ``Audio(decode=False)`` entry ({'bytes', 'path'})."""
+    if entry.get("bytes"):
+        return load(entry["bytes"], sr)
+    path = Path(entry["path"])
+    if root is not None and not path.is_absolute():
+        path = Path(root) / path
+    return load(path, sr)
+
+
+def encode_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+    """16-bit PCM WAV bytes (clipped to [-1, 1])."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(x, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file and a rename (never a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_wav(path: str | os.PathLike, x: np.ndarray, sr: int = SAMPLE_RATE) -> None:
+    """Atomically write a 16-bit WAV file."""
+    write_atomic(path, encode_wav(x, sr))
+
+
+def trim_silence(x: np.ndarray, sr: int = SAMPLE_RATE, aggressiveness: int = 2,
+                 frame_ms: int = 30, pad_ms: int = 150) -> np.ndarray:
+    """Cut leading/trailing non-speech with WebRTC VAD, keeping ``pad_ms`` of margin."""
+    import webrtcvad
+
+    if sr not in (8000, 16000, 32000, 48000):
+        raise AudioError(f"VAD needs 8/16/32/48 kHz audio, got {sr} Hz")
+    vad = webrtcvad.Vad(aggressiveness)
+    hop = sr * frame_ms // 1000
+    pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    voiced = [vad.is_speech(pcm[i:i + hop].tobytes(), sr) for i in range(0, len(pcm) - hop + 1, hop)]
+    idx = np.flatnonzero(voiced)
+    if idx.size == 0:
+        return x
+    pad = sr * pad_ms // 1000
+    start = max(0, idx[0] * hop - pad)
+    end = min(len(x), (idx[-1] + 1) * hop + pad)
+    return x[start:end]

@@ -1,0 +1,36 @@
+"""The Typer application: command groups are added from their own modules."""
+
+from __future__ import annotations
+
+import typer
+
+from bench import __version__
+from bench.cli import challenges_cmd, data_cmd, plugins_cmd
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmark defences against real-time voice-conversion deepfakes on calls: challenge corpora, "
+         "voice-conversion attacks, detectors, edge-server latency, leaderboards and CI gates.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """bench: measure how well defences catch voice-conversion deepfakes of challenge recordings."""
+
+
+app.add_typer(challenges_cmd.app, name="challenges")
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(plugins_cmd.app, name="plugins")

@@ -1,0 +1,13 @@
+"""User-facing errors: the CLI prints them as one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """Bad input or an unmet precondition the user can fix (exit code 2, no traceback)."""
+
+    exit_code = 2
+
+
+class NetworkError(BenchError):
+    """A remote (the Hugging Face Hub) could not be reached."""

@@ -1,0 +1,102 @@
+"""Plugin registries for generators and detectors, with metadata per entry.
+
+Entries come from this project's modules (registered with a decorator when their
+module is imported) and from other packages through the entry-point groups
+``bench.generators`` and ``bench.detectors``. An entry point names either the plugin
+class/factory itself or a module whose import registers plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from bench.errors import BenchError
+
+T = TypeVar("T")
+
+
+class PluginMeta(BaseModel):
+    """What a registry knows about a plugin before loading it (cf. mteb's ModelMeta)."""
+
+    name: str
+    version: str = "0"
+    license: str = "unknown"
+    description: str = ""
+    reference: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    sample_rate: int = 16_000
+    devices: list[str] = Field(default_factory=lambda: ["cpu"])
+    assets: list[str] = Field(default_factory=list, description="files/models the user must provide")
+    offline: bool = True
+    source: str = "builtin"
+
+
+class Registry(Generic[T]):
+    """A name -> (factory, metadata) map, filled by decorators and entry points."""
+
+    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.group = group
+        self._builtin_modules = builtin_modules
+        self._entries: dict[str, tuple[Callable[..., T], PluginMeta]] = {}
+        self._loaded = False
+
+    def register(self, meta: PluginMeta) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: register a plugin class or factory under ``meta.name``."""
+
+        def wrap(factory: Callable[..., T]) -> Callable[..., T]:
+            if meta.name in self._entries and self._entries[meta.name][0] is not factory:
+                raise ValueError(f"{self.kind} {meta.name!r} is already registered")
+            self._entries[meta.name] = (factory, meta)
+            factory.meta = meta  # type: ignore[attr-defined]
+            return factory
+
+        return wrap
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in self._builtin_modules:
+            importlib.import_module(module)
+        for ep in entry_points(group=self.group):
+            obj = ep.load()
+            meta = getattr(obj, "meta", None)
+            if isinstance(meta, PluginMeta) and meta.name not in self._entries:
+                self._entries[meta.name] = (obj, meta.model_copy(update={"source": ep.value}))
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._entries)
+
+    def meta(self, name: str) -> PluginMeta:
+        return self._lookup(name)[1]
+
+    def create(self, name: str, **kwargs: Any) -> T:
+        """Instantiate the plugin ``name`` with ``kwargs``."""
+        return self._lookup(name)[0](**kwargs)
+
+    def __iter__(self) -> Iterator[PluginMeta]:
+        self._load()
+        return iter(meta for _, meta in (self._entries[n] for n in sorted(self._entries)))
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def _lookup(self, name: str) -> tuple[Callable[..., T], PluginMeta]:
+        self._load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "none"
+            raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
+
+
+GENERATORS: Registry[Any] = Registry("generator", "bench.generators", ())
+DETECTORS: Registry[Any] = Registry("detector", "bench.detectors", ())

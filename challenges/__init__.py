@@ -1,0 +1,1 @@
+"""The challenge taxonomy, scripts, challenge issuance and the offline challenge simulator."""

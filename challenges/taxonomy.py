@@ -1,0 +1,96 @@
+"""The Pitch challenge taxonomy (#0 no challenge ... #20), loaded from ``data/taxonomy.json``."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib.resources import files
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bench.errors import BenchError
+
+Device = Literal["desktop", "mobile"]
+
+
+class PaperFigures(BaseModel):
+    """Figures quoted from the Pitch paper for this challenge (fractions; None if not reported)."""
+
+    auroc: float | None = None
+    classifier_test_acc: float | None = None
+    classifier_test_auroc: float | None = None
+    lfcc_lcnn_auroc: float | None = None
+    specrnet_auroc: float | None = None
+
+
+class Challenge(BaseModel):
+    """One challenge: what the caller is asked to do and how a machine checks it."""
+
+    id: int
+    key: str
+    name: str
+    category: str
+    subcategory: str = ""
+    instruction: str
+    desktop: bool = True
+    mobile: bool = True
+    parameters: list[str] = Field(default_factory=list)
+    compliance: Literal["none", "classifier"] = "classifier"
+    content: Literal["wil", "foreign_wer", "question", "none"] = "wil"
+    paper: PaperFigures = Field(default_factory=PaperFigures)
+    paper_shortlist: bool = False
+
+    def available_on(self, device: str) -> bool:
+        return self.desktop if device == "desktop" else self.mobile
+
+
+class Taxonomy(BaseModel):
+    source: str
+    challenges: list[Challenge]
+    out_of_scope: list[dict] = Field(default_factory=list)
+    paper_overall: dict = Field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def taxonomy() -> Taxonomy:
+    """The packaged taxonomy, validated."""
+    text = files("challenges").joinpath("data/taxonomy.json").read_text(encoding="utf-8")
+    tax = Taxonomy.model_validate(json.loads(text))
+    ids = [c.id for c in tax.challenges]
+    if ids != list(range(len(ids))):
+        raise RuntimeError("taxonomy.json must list challenges with ids 0..N in order")
+    return tax
+
+
+def all_challenges() -> list[Challenge]:
+    return list(taxonomy().challenges)
+
+
+def get(challenge: int | str) -> Challenge:
+    """A challenge by id (int or numeric string) or key; BenchError if unknown."""
+    items = taxonomy().challenges
+    if isinstance(challenge, str) and challenge.strip().lstrip("#").isdigit():
+        challenge = int(challenge.strip().lstrip("#"))
+    for c in items:
+        if c.id == challenge or c.key == challenge:
+            return c
+    raise BenchError(f"unknown challenge {challenge!r}; valid ids are 0-{len(items) - 1} "
+                     "(see `bench challenges list`)")
+
+
+def parse_selection(spec: str | None) -> list[int]:
+    """Parse '0,1,5-7' or keys ('whisper,sing') into sorted challenge ids; None/'all' = all."""
+    if spec is None or spec.strip().lower() in ("", "all"):
+        return [c.id for c in taxonomy().challenges]
+    out: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part and all(p.strip().isdigit() for p in part.split("-", 1)):
+            lo, hi = (int(p) for p in part.split("-", 1))
+            if lo > hi:
+                raise BenchError(f"bad challenge range {part!r}: start is after end")
+            out.update(get(i).id for i in range(lo, hi + 1))
+        elif part:
+            out.add(get(part).id)
+    return sorted(out)

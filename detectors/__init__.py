@@ -1,0 +1,1 @@
+"""Detectors plugins and tools for bench."""

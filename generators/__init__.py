@@ -1,0 +1,1 @@
+"""Generators plugins and tools for bench."""

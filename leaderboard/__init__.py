@@ -1,0 +1,1 @@
+"""Leaderboard plugins and tools for bench."""

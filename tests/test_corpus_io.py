@@ -1,0 +1,172 @@
+"""Importing local corpora, bad input handling, and the Hub round trip (local folder and cache)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import run_bench
+
+from bench.audio import load, load_entry, trim_silence, write_atomic
+from bench.corpus import content_hash, open_dataset, read_manifest
+from bench.errors import BenchError
+from bench.localcorpus import import_local
+
+
+def _tone(sr: int, seconds: float = 1.0, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+@pytest.fixture()
+def recorded(tmp_path):
+    """A metadata.csv corpus: 44.1 kHz stereo, 8 kHz mono, and one corrupt file."""
+    src = tmp_path / "rec"
+    src.mkdir()
+    sf.write(src / "a.wav", _tone(44100, channels=2), 44100)
+    sf.write(src / "b.flac", _tone(8000), 8000)
+    (src / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    (src / "metadata.csv").write_text(
+        "utterance_id,subject,challenge,sentence_id,script,device,audio\n"
+        "u1,alice,0,1,hello there,desktop,a.wav\n"
+        "u2,bob,1,2,,mobile,b.flac\n"
+        "u3,bob,5,3,,desktop,broken.wav\n")
+    return src
+
+
+def test_import_metadata_resamples_and_skips_corrupt(recorded, tmp_path):
+    out = tmp_path / "corpus"
+    manifest = import_local(recorded, out)
+    ds = open_dataset(out)
+    assert len(ds) == 2 and manifest["skipped"][0]["file"] == "broken.wav"
+    assert "cannot decode" in manifest["skipped"][0]["error"]
+    rows = {r["utterance_id"]: r for r in ds}
+    a = load_entry(rows["u1"]["audio"])
+    assert rows["u1"]["sample_rate"] == 16000 and len(a) == pytest.approx(16000, abs=2)
+    assert rows["u2"]["device"] == "mobile" and rows["u2"]["script"]  # filled from the scripts
+    info, _ = sf.read(__import__("io").BytesIO(rows["u2"]["audio"]["bytes"]))
+    assert info.ndim == 1
+
+
+def test_import_pitch_layout_and_trim(tmp_path):
+    src = tmp_path / "pitch"
+    for subject, challenge, name in [("s1", "0", "s3.wav"), ("s1", "whisper", "sentence_4.wav"),
+                                     ("s2", "c12", "x.wav")]:
+        (src / subject / challenge).mkdir(parents=True, exist_ok=True)
+        silence = np.zeros(8000)
+        sf.write(src / subject / challenge / name, np.concatenate([silence, _tone(16000), silence]), 16000)
+    import_local(src, tmp_path / "out", trim=True)
+    rows = {(r["subject"], r["challenge"]): r for r in open_dataset(tmp_path / "out")}
+    assert set(rows) == {("s1", 0), ("s1", 1), ("s2", 12)}
+    assert rows[("s1", 0)]["sentence_id"] == 3 and rows[("s1", 1)]["sentence_id"] == 4
+    assert rows[("s1", 0)]["duration_s"] < 1.6  # half a second of silence cut at each end
+
+
+def test_trim_keeps_speech():
+    x = np.concatenate([np.zeros(16000), _tone(16000), np.zeros(16000)]).astype(np.float32)
+    y = trim_silence(x)
+    assert 16000 <= len(y) < 24000
+
+
+def test_atomic_write_leaves_no_temp(tmp_path):
+    write_atomic(tmp_path / "f.bin", b"abc")
+    assert (tmp_path / "f.bin").read_bytes() == b"abc" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_decode_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    with pytest.raises(BenchError, match="bad.wav: cannot decode"):
+        load(bad)
+    with pytest.raises(BenchError, match="no such file"):
+        load(tmp_path / "missing.wav")
+
+
+@pytest.mark.parametrize("csv_text, needle", [
+    ("subject,challenge,audoi\nalice,0,a.wav\n", "unknown column 'audoi' (did you mean 'audio'?)"),
+    ("subject,audio\nalice,a.wav\n", "missing column(s) challenge"),
+    ("subject,challenge,audio\nalice,42,a.wav\n", "unknown challenge 42"),
+    ("subject,challenge,audio,device\nalice,1,a.wav,fax\n", "device must be desktop or mobile"),
+])
+def test_cli_bad_metadata_is_one_line_exit_2(tmp_path, csv_text, needle):
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "a.wav", _tone(16000), 16000)
+    (src / "metadata.csv").write_text(csv_text)
+    res = run_bench("data", "load", str(src), "--out", str(tmp_path / "o"))
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and needle in lines[0], res.stderr
+    assert not (tmp_path / "o" / "state.json").exists()
+
+
+def test_cli_missing_dir_and_non_corpus(tmp_path):
+    for args in (("data", "info", str(tmp_path / "nope")), ("data", "info", str(tmp_path)),
+                 ("data", "load", str(tmp_path / "nope"), "--out", str(tmp_path / "o")),
+                 ("data", "simulate", "--out", str(tmp_path / "s"), "--challenges", "0,99"),
+                 ("data", "simulate", "--out", str(tmp_path / "s"), "--device", "tablet")):
+        res = run_bench(*args)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, (args, res.stderr)
+
+
+def test_cli_load_reports_corrupt_files(recorded, tmp_path):
+    res = run_bench("data", "load", str(recorded), "--out", str(tmp_path / "c"), "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    assert "1 item(s) skipped" in res.stdout and "broken.wav" in res.stdout
+
+
+def test_resimulate_with_other_settings_is_refused_and_keeps_data(sim_corpus, tmp_path):
+    copy = tmp_path / "c"
+    shutil.copytree(sim_corpus, copy)
+    before = read_manifest(copy)["content_hash"]
+    res = run_bench("data", "simulate", "--out", str(copy), "--speakers", "3", "--sentences", "2")
+    assert res.returncode == 2 and "other settings" in res.stderr
+    assert content_hash(open_dataset(copy)) == before
+
+
+def test_hub_roundtrip_local_folder_and_offline_cache(sim_corpus, tmp_path):
+    folder = tmp_path / "hubrepo"
+    res = run_bench("data", "push", str(sim_corpus), "--to-folder", str(folder))
+    assert res.returncode == 0, res.stderr
+    assert (folder / "README.md").is_file() and list((folder / "data").glob("train-*.parquet"))
+    original = read_manifest(sim_corpus)["content_hash"]
+
+    res = run_bench("data", "pull", str(folder), "--out", str(tmp_path / "from_folder"))
+    assert res.returncode == 0, res.stderr
+    assert content_hash(open_dataset(tmp_path / "from_folder")) == original
+
+    # the Hub cache layout, as huggingface_hub leaves it after a download
+    cache = tmp_path / "hf-cache"
+    snap = cache / "datasets--acme--pitch-sim" / "snapshots" / "0123abcd"
+    shutil.copytree(folder, snap)
+    (cache / "datasets--acme--pitch-sim" / "refs").mkdir()
+    (cache / "datasets--acme--pitch-sim" / "refs" / "main").write_text("0123abcd")
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    res = run_bench("data", "pull", "acme/pitch-sim", "--out", str(tmp_path / "from_cache"), env=env)
+    assert res.returncode == 0, res.stderr
+    pulled = read_manifest(tmp_path / "from_cache")
+    assert pulled["content_hash"] == original and pulled["snapshot"] == "0123abcd"
+    assert pulled["simulated"] is True
+
+    res = run_bench("data", "pull", "acme/not-cached", "--out", str(tmp_path / "x"), env=env)
+    assert res.returncode == 2 and "not in the local cache" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_hub_unreachable_errors_are_clear(sim_corpus, tmp_path):
+    env = {"HF_HUB_CACHE": str(tmp_path / "empty"), "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "x"}
+    res = run_bench("data", "pull", "acme/pitch-sim", "--out", str(tmp_path / "x"), env=env)
+    assert res.returncode == 2 and "could not be reached" in res.stderr
+    res = run_bench("data", "push", str(sim_corpus), "--repo-id", "acme/pitch-sim", env=env)
+    assert res.returncode == 2 and "cannot push" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_info_json(sim_corpus):
+    res = run_bench("data", "info", str(sim_corpus), "--json")
+    info = json.loads(res.stdout)
+    assert info["rows"] == 84 and info["sample_rates"] == {"16000": 84}
+    assert info["manifest"]["simulated"] is True
