@@ -13,6 +13,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	# resemblyzer ships its weights; its plain webrtcvad dependency imports pkg_resources,
+	# so it goes in without deps, beside webrtcvad-wheels (a core dependency).
+	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
 
 demo: install
 	$(BIN)/bench data simulate --speakers 4 --out demo/corpus

@@ -80,7 +80,8 @@ def content_hash(ds: Dataset) -> str:
         for key in sorted(row):
             value = row[key]
             if key == "audio":
-                value = hashlib.sha256(value["bytes"] or (value["path"] or "").encode()).hexdigest()
+                value = value or {}
+                value = hashlib.sha256(value.get("bytes") or (value.get("path") or "").encode()).hexdigest()
             h.update(f"{key}={value}\n".encode())
         digests.append(h.hexdigest())
     return hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bench import __version__
-from bench.cli import challenges_cmd, data_cmd, plugins_cmd
+from bench.cli import challenges_cmd, data_cmd, generate_cmd, plugins_cmd
 
 app = typer.Typer(
     name="bench",
@@ -34,3 +34,4 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 app.add_typer(challenges_cmd.app, name="challenges")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(plugins_cmd.app, name="plugins")
+app.command("generate")(generate_cmd.generate)

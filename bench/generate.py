@@ -1,0 +1,279 @@
+"""`bench generate`: pair imposters with targets, convert in parallel, resume, save fakes.
+
+Pairing follows Pitch: every subject is a target, every other subject an imposter; each
+challenge recording of an imposter is converted towards a target using a one-sentence
+reference of the target (challenge #0, a different sentence from the source's).
+
+Resumability: each conversion writes ``RUN/audio/<id>.wav`` and then a journal record
+``RUN/journal/<id>.json`` (both atomically). A record means the item is finished (ok or
+failed); a rerun skips finished items, so an interrupt or ``kill -9`` loses at most the
+items in flight, and the final dataset, built from the journal in plan order, is the same
+as an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import SAMPLE_RATE, __version__
+from bench.audio import load_entry, write_atomic, write_wav
+from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
+from bench.errors import BenchError
+from bench.parallel import run_items
+from bench.registry import GENERATORS
+
+JOURNAL = "journal"
+PLAN_FILE = ".generate.json"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One conversion: a source recording of an imposter towards a target's reference."""
+
+    fake_id: str
+    source_id: str
+    reference_id: str
+    imposter: str
+    target: str
+
+
+@dataclass
+class Unit:
+    """A batch of pairs sharing one target reference (the reference is analysed once)."""
+
+    reference_id: str
+    reference_audio: dict
+    pairs: list[Pair]
+    sources: dict[str, dict] = field(default_factory=dict)  # source_id -> audio entry
+
+
+def make_pairs(rows: list[dict[str, Any]], generator: str, max_targets: int | None = None,
+               pairs_per_source: int | None = 1, seed: int = 0,
+               challenges: list[int] | None = None) -> tuple[list[Pair], list[dict[str, Any]]]:
+    """Pitch pairing. Returns (pairs, unpaired) where unpaired lists sources with no reference.
+
+    ``pairs_per_source=None`` converts every source towards every eligible target;
+    ``challenges`` restricts the sources (references are always challenge-0 recordings).
+    """
+    rng = np.random.default_rng([seed, 4049])
+    subjects = sorted({r["subject"] for r in rows})
+    targets = subjects
+    if max_targets is not None and max_targets < len(subjects):
+        targets = sorted(rng.choice(subjects, size=max_targets, replace=False).tolist())
+    refs: dict[str, list[dict]] = {t: [] for t in targets}
+    for r in rows:
+        if r["challenge"] == 0 and r["subject"] in refs:
+            refs[r["subject"]].append(r)
+    pairs, unpaired = [], []
+    for src in sorted(rows, key=lambda r: r["utterance_id"]):
+        if challenges is not None and src["challenge"] not in challenges:
+            continue
+        options = []
+        for t in targets:
+            if t == src["subject"]:
+                continue
+            cands = [r for r in refs[t] if r["sentence_id"] != src["sentence_id"] or r["sentence_id"] < 0]
+            same_device = [r for r in cands if r["device"] == src["device"]]
+            cands = sorted(same_device or cands, key=lambda r: r["utterance_id"])
+            if cands:
+                options.append((t, cands[int(rng.integers(len(cands)))]))
+        if not options:
+            unpaired.append({"source_id": src["utterance_id"],
+                             "error": "no target has a challenge-0 reference with a different sentence"})
+            continue
+        if pairs_per_source is not None and pairs_per_source < len(options):
+            pick = sorted(rng.choice(len(options), size=pairs_per_source, replace=False).tolist())
+            options = [options[i] for i in pick]
+        for t, ref in options:
+            pairs.append(Pair(f"{generator}-{src['utterance_id']}-to-{t}", src["utterance_id"],
+                              ref["utterance_id"], src["subject"], t))
+    return pairs, unpaired
+
+
+_GEN_CACHE: dict[str, Any] = {}
+
+
+def _generator(name: str, config: dict[str, Any]):
+    key = json.dumps([name, config], sort_keys=True)
+    if key not in _GEN_CACHE:
+        gen = GENERATORS.create(name, **config)
+        gen.load()
+        _GEN_CACHE.clear()
+        _GEN_CACHE[key] = gen
+    return _GEN_CACHE[key]
+
+
+def _run_unit(unit: Unit, out: str, name: str, config: dict[str, Any], streaming: bool,
+              chunk_ms: float) -> int:
+    """Convert one unit's pairs; every finished pair leaves a wav (if ok) and a journal record."""
+    out_dir = Path(out)
+    gen = _generator(name, config)
+    todo = [p for p in unit.pairs if not (out_dir / JOURNAL / f"{p.fake_id}.json").exists()]
+    if not todo:
+        return 0
+    try:
+        t0 = time.perf_counter()
+        target = gen.prepare_target(load_entry(unit.reference_audio))
+        ref_seconds = time.perf_counter() - t0
+        ref_error = None
+    except Exception as exc:  # the whole unit fails with the reference's error
+        target, ref_seconds, ref_error = None, 0.0, f"reference {unit.reference_id}: {type(exc).__name__}: {exc}"
+    for pair in todo:
+        record: dict[str, Any] = {"pair": asdict(pair), "status": "ok", "error": "", "seconds": 0.0,
+                                  "reference_seconds": ref_seconds}
+        try:
+            if ref_error:
+                raise RuntimeError(ref_error)
+            source = load_entry(unit.sources[pair.source_id])
+            t0 = time.perf_counter()
+            if streaming:
+                audio, stats = gen.stream(source, target, chunk_ms)
+                record["stream"] = stats.summary()
+            else:
+                audio = gen.convert(source, target)
+            record["seconds"] = time.perf_counter() - t0
+            if not np.all(np.isfinite(audio)) or len(audio) == 0:
+                raise ValueError("generator returned empty or non-finite audio")
+            record["duration_s"] = len(audio) / SAMPLE_RATE
+            write_wav(out_dir / "audio" / f"{pair.fake_id}.wav", audio)
+        except Exception as exc:
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        write_atomic(out_dir / JOURNAL / f"{pair.fake_id}.json", json.dumps(record).encode())
+    return len(todo)
+
+
+def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 16) -> list[Unit]:
+    groups: dict[str, list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(p.reference_id, []).append(p)
+    units = []
+    for ref_id, group in groups.items():
+        for i in range(0, len(group), max_per_unit):
+            chunk = group[i:i + max_per_unit]
+            units.append(Unit(ref_id, by_id[ref_id]["audio"], chunk,
+                              {p.source_id: by_id[p.source_id]["audio"] for p in chunk}))
+    return units
+
+
+def _clean_partial(out: Path) -> None:
+    for sub in ("audio", JOURNAL):
+        for tmp in (out / sub).glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def generate(corpus: str | Path, out: str | Path, generator: str = "world",
+             config: dict[str, Any] | None = None, max_targets: int | None = None,
+             pairs_per_source: int | None = 1, seed: int = 0, workers: int = 1, streaming: bool = False,
+             chunk_ms: float = 500.0, challenges: list[int] | None = None, overwrite: bool = False,
+             ) -> dict[str, Any]:
+    """Generate fakes of ``corpus`` into ``out``; returns the manifest."""
+    config = config or {}
+    meta = GENERATORS.meta(generator)  # fails early on an unknown generator
+    if streaming and chunk_ms <= 0:
+        raise BenchError("--chunk-ms must be positive")
+    if max_targets is not None and max_targets < 1:
+        raise BenchError("--max-targets must be at least 1")
+    if pairs_per_source is not None and pairs_per_source < 1:
+        raise BenchError("--pairs-per-source must be at least 1 (or 'all')")
+    ds = open_dataset(corpus)
+    if "generator" in ds.column_names:
+        raise BenchError(f"{corpus} is a fakes dataset; --corpus needs original recordings")
+    corpus_manifest = read_manifest(corpus)
+    out = Path(out)
+    params = {"corpus_hash": corpus_manifest.get("content_hash"), "generator": generator, "config": config,
+              "max_targets": max_targets, "pairs_per_source": pairs_per_source, "seed": seed,
+              "streaming": streaming, "chunk_ms": chunk_ms if streaming else None, "challenges": challenges}
+    _check_plan(out, params, overwrite)
+
+    rows = ds.to_list()
+    by_id = {r["utterance_id"]: r for r in rows}
+    pairs, unpaired = make_pairs(rows, generator, max_targets, pairs_per_source, seed, challenges)
+    if not pairs:
+        raise BenchError(f"{corpus}: no pairs to convert (need at least two subjects with challenge-0 "
+                         "recordings of different sentences)")
+    _clean_partial(out)
+    fn = functools.partial(_run_unit, out=str(out), name=generator, config=config, streaming=streaming,
+                           chunk_ms=chunk_ms)
+    for outcome in run_items(fn, _units(pairs, by_id), workers=workers, description=f"generating ({generator})"):
+        if not outcome.ok:  # a unit-level crash (e.g. the generator failed to load) is recorded per pair
+            for p in outcome.item.pairs:
+                rec = out / JOURNAL / f"{p.fake_id}.json"
+                if not rec.exists():
+                    write_atomic(rec, json.dumps({"pair": asdict(p), "status": "failed", "error": outcome.error,
+                                                  "seconds": 0.0}).encode())
+    return _finish(out, pairs, by_id, unpaired, params, meta.model_dump(), corpus_manifest)
+
+
+def _check_plan(out: Path, params: dict[str, Any], overwrite: bool) -> None:
+    plan_path = out / PLAN_FILE
+    if plan_path.is_file() and not overwrite:
+        previous = json.loads(plan_path.read_text())
+        if previous != params:
+            changed = sorted(k for k in params if previous.get(k) != params[k])
+            raise BenchError(f"{out} holds a generation run with other settings ({', '.join(changed)}); "
+                             "use another --out or pass --overwrite")
+    if overwrite:
+        for sub in ("audio", JOURNAL):
+            for f in (out / sub).glob("*"):
+                f.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(plan_path, json.dumps(params, sort_keys=True).encode())
+
+
+def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list[dict], params: dict,
+            meta: dict, corpus_manifest: dict) -> dict[str, Any]:
+    records, failures, streams = [], [], []
+    gen_config = json.dumps({"name": params["generator"], **params["config"], "streaming": params["streaming"],
+                             "chunk_ms": params["chunk_ms"]}, sort_keys=True)
+    for p in pairs:
+        rec_path = out / JOURNAL / f"{p.fake_id}.json"
+        if not rec_path.exists():
+            continue  # interrupted before this item finished: a rerun completes it
+        rec = json.loads(rec_path.read_text())
+        src = by_id[p.source_id]
+        ok = rec["status"] == "ok"
+        wav = out / "audio" / f"{p.fake_id}.wav"
+        if ok and not wav.exists():
+            rec.update(status="failed", error="audio file missing")
+            ok = False
+        if not ok:
+            failures.append({"utterance_id": p.fake_id, "error": rec["error"]})
+        if "stream" in rec:
+            streams.append(rec["stream"])
+        records.append({
+            "utterance_id": p.fake_id, "subject": p.target, "challenge": src["challenge"],
+            "sentence_id": src["sentence_id"], "script": src["script"], "device": src["device"],
+            "audio": {"bytes": wav.read_bytes(), "path": f"audio/{wav.name}"} if ok else None,
+            "sample_rate": SAMPLE_RATE, "duration_s": rec.get("duration_s", 0.0) if ok else 0.0,
+            "target": p.target, "imposter": p.imposter, "source_id": p.source_id,
+            "reference_id": p.reference_id, "generator": params["generator"], "generator_config": gen_config,
+            "status": rec["status"], "error": rec["error"], "seconds": rec["seconds"],
+        })
+    done = len(records)
+    manifest = {
+        "kind": "fakes", "name": f"{params['generator']}-fakes", "version": __version__,
+        "simulated": bool(corpus_manifest.get("simulated")),
+        "corpus": {"name": corpus_manifest.get("name"), "content_hash": corpus_manifest.get("content_hash")},
+        "generator": meta, "params": params, "planned": len(pairs), "finished": done,
+        "complete": done == len(pairs), "failed": len(failures), "failures": failures[:200],
+        "unpaired": unpaired, "streaming": _stream_summary(streams) if streams else None,
+        "compute_seconds": float(sum(r["seconds"] for r in records)),
+        "audio_seconds": float(sum(r["duration_s"] for r in records)),
+    }
+    return save(build_dataset(records, FAKE_FEATURES), out, manifest)
+
+
+def _stream_summary(streams: list[dict[str, float]]) -> dict[str, float]:
+    keys = ("compute_ms_mean", "compute_ms_p95", "compute_ms_max", "realtime_fraction", "latency_ms_p95")
+    out = {k: float(np.mean([s[k] for s in streams])) for k in keys}
+    out["compute_ms_p95"] = float(np.max([s["compute_ms_p95"] for s in streams]))
+    out.update(chunk_ms=streams[0]["chunk_ms"], algorithmic_delay_ms=streams[0]["algorithmic_delay_ms"],
+               chunks=int(sum(s["chunks"] for s in streams)))
+    return out
