@@ -177,7 +177,9 @@ def test_resume_after_kill_9_equals_uninterrupted_run(sim_corpus, tmp_path):
     assert len(b) == 84 and len(set(b["utterance_id"])) == 84
     assert content_hash(a) == content_hash(b)
     assert not list(out.rglob("*.tmp"))
-    for ra, rb in zip(sorted(a, key=lambda r: r["utterance_id"]), sorted(b, key=lambda r: r["utterance_id"]), strict=False):
+    by_id = {r["utterance_id"]: r for r in a}
+    for rb in b:
+        ra = by_id[rb["utterance_id"]]
         assert ra["audio"]["bytes"] == rb["audio"]["bytes"]
 
 
