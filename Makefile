@@ -16,6 +16,8 @@ install: $(BIN)/python
 	# resemblyzer ships its weights; its plain webrtcvad dependency imports pkg_resources,
 	# so it goes in without deps, beside webrtcvad-wheels (a core dependency).
 	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
+	# NISQA's model code; its package pins torch 2.2.1, so no deps (weights are never bundled).
+	$(BIN)/pip install -q --no-deps nisqa==2.0.post2
 
 demo: install
 	$(BIN)/bench data simulate --speakers 4 --out demo/corpus

@@ -98,5 +98,5 @@ class Registry(Generic[T]):
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
 
 
-GENERATORS: Registry[Any] = Registry("generator", "bench.generators", ("generators.world_vc",))
-DETECTORS: Registry[Any] = Registry("detector", "bench.detectors", ())
+GENERATORS: Registry[Any] = Registry("generator", "bench.generators", ("generators.world_vc", "generators.freevc"))
+DETECTORS: Registry[Any] = Registry("detector", "bench.detectors", ("detectors.pitch.detector",))

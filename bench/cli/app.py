@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from bench import __version__
-from bench.cli import challenges_cmd, data_cmd, generate_cmd, plugins_cmd
+from bench.cli import (
+    challenges_cmd,
+    data_cmd,
+    evaluate_cmd,
+    gate_cmd,
+    generate_cmd,
+    leaderboard_cmd,
+    models_cmd,
+    plugins_cmd,
+)
 
 app = typer.Typer(
     name="bench",
@@ -34,4 +43,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 app.add_typer(challenges_cmd.app, name="challenges")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(leaderboard_cmd.app, name="leaderboard")
 app.command("generate")(generate_cmd.generate)
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("gate")(gate_cmd.gate)

@@ -117,6 +117,29 @@ def push(
         console.print(f"pushed {path} to {url}")
 
 
+@app.command()
+def subset(
+    hard: bool = typer.Option(False, "--hard", help="Pitch's hard balanced subset (required for now)."),
+    result: Path = typer.Option(..., "--result", "-r", help="A `bench evaluate` output folder (scores.parquet)."),
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="The corpus that was evaluated."),
+    fakes: Path = typer.Option(..., "--fakes", "-f", help="The fakes that were evaluated."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (gets corpus/ and fakes/)."),
+    match: float = typer.Option(0.50, help="Minimum speaker match of a fake to its target (Pitch: 0.25 / 0.50)."),
+    min_mos: float = typer.Option(None, "--min-mos", help="Minimum predicted MOS of a fake."),
+    per_challenge: int = typer.Option(10, "--per-challenge", help="Fakes (and as many originals) per challenge."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+) -> None:
+    """Select a hard, balanced subset: convincing fakes (speaker match, pMOS) + originals per challenge."""
+    from bench.subset import hard_subset
+
+    if not hard:
+        raise BenchError("only --hard subsets exist so far; pass --hard")
+    summary = hard_subset(result, corpus, fakes, out, match=match, min_mos=min_mos, per_challenge=per_challenge,
+                          seed=seed)
+    console.print(f"hard subset: {summary['fakes']} fakes + {summary['originals']} originals in {out} "
+                  f"(per challenge: {summary['per_challenge']})")
+
+
 def _report_written(out: Path, manifest: dict) -> None:
     console.print(f"wrote {manifest['rows']} rows to {out} (content hash {manifest['content_hash']})")
     problems = manifest.get("skipped") or manifest.get("failures") or []

@@ -1,0 +1,40 @@
+"""`bench leaderboard`: build and publish leaderboards from results JSONs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.cli.output import console
+
+app = typer.Typer(help="Leaderboards: Markdown, a self-contained HTML page, JSON and figures.", no_args_is_help=True)
+
+
+@app.command()
+def build(
+    results: list[Path] = typer.Argument(..., help="Results JSONs (or result folders) from `bench evaluate`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    title: str = typer.Option("bench leaderboard", help="Page title."),
+) -> None:
+    """Build README.md, index.html, leaderboard.json and figures/ from results."""
+    from leaderboard.build import build as run_build
+
+    doc = run_build(results, out, title=title)
+    console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
+                  f"{out / 'index.html'}")
+
+
+@app.command()
+def push(
+    folder: Path = typer.Argument(..., help="A folder from `bench leaderboard build`."),
+    repo_id: str = typer.Option(None, "--repo-id", help="Hub repo id (owner/name)."),
+    repo_type: str = typer.Option("dataset", "--repo-type", help="dataset or space."),
+    to_folder: Path = typer.Option(None, "--to-folder", help="Copy to a local folder instead (a repo checkout)."),
+    private: bool = typer.Option(False, help="Create the repo as private."),
+) -> None:
+    """Publish a leaderboard to a Hub dataset or Space repo (token from HF_TOKEN)."""
+    from leaderboard.publish import push as run_push
+
+    where = run_push(folder, repo_id=repo_id, repo_type=repo_type, to_folder=to_folder, private=private)
+    console.print(f"published {folder} to {where}")

@@ -1,0 +1,276 @@
+"""`bench evaluate`: score originals and fakes with a detector, cache components, compute metrics.
+
+Output directory: ``result.json`` (the validated results document), ``scores.parquet``
+(one row per sample: label, challenge, every component value, the score) and
+``cache/<component>-<config hash>/part-*.parquet`` (resumable component caches; point
+``--cache`` at a shared folder to reuse them across results).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.corpus import open_dataset, read_manifest
+from bench.errors import BenchError
+from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
+from bench.parallel import run_items
+from bench.registry import DETECTORS
+from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info
+from challenges.taxonomy import all_challenges
+from challenges.taxonomy import get as get_challenge
+from detectors.base import Component as DetComponent
+from detectors.base import Detector, Sample
+
+UNIT_SIZE = 16
+
+
+def build_samples(corpus_rows: list[dict], fake_rows: list[dict]) -> list[Sample]:
+    """Originals (label 0) and successful fakes (label 1), each with a speaker-match reference."""
+    zero_by_subject: dict[str, list[dict]] = defaultdict(list)
+    for r in corpus_rows:
+        if r["challenge"] == 0:
+            zero_by_subject[r["subject"]].append(r)
+    for v in zero_by_subject.values():
+        v.sort(key=lambda r: r["utterance_id"])
+
+    def match_for(subject: str, avoid: set[str], sentence: int) -> dict | None:
+        cands = [r for r in zero_by_subject.get(subject, []) if r["utterance_id"] not in avoid]
+        other_sentence = [r for r in cands if r["sentence_id"] != sentence]
+        pick = (other_sentence or cands or [None])[0]
+        return pick["audio"] if pick else None
+
+    samples = []
+    for r in corpus_rows:
+        samples.append(Sample(r["utterance_id"], 0, r["challenge"], r["subject"], r["subject"], r["script"],
+                              r["device"], r["audio"], match_for(r["subject"], {r["utterance_id"]}, r["sentence_id"]),
+                              r["duration_s"]))
+    for r in fake_rows:
+        if r["status"] != "ok" or r["audio"] is None:
+            continue
+        samples.append(Sample(r["utterance_id"], 1, r["challenge"], r["target"], r["imposter"], r["script"],
+                              r["device"], r["audio"], match_for(r["target"], {r["reference_id"]}, r["sentence_id"]),
+                              r["duration_s"]))
+    return samples
+
+
+# ---------------------------------------------------------------- component cache
+def _read_cache(folder: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for part in sorted(folder.glob("part-*.parquet")):
+        try:
+            table = pq.read_table(part)
+        except (pa.ArrowInvalid, OSError):
+            part.unlink(missing_ok=True)  # a torn part from a crash: recompute its samples
+            continue
+        for row in table.to_pylist():
+            out[row.pop("utterance_id")] = json.loads(row["values"])
+    return out
+
+
+def _write_part(folder: Path, values: dict[str, dict[str, Any]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"utterance_id": list(values), "values": [json.dumps(v) for v in values.values()]})
+    tmp = folder / f".part-{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, tmp)
+    tmp.rename(folder / f"part-{uuid.uuid4().hex}.parquet")
+
+
+def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, dict[str, Any]], float, float]:
+    component, samples = unit
+    c0 = time.process_time()
+    values = component.compute(samples)
+    return ({s.utterance_id: v for s, v in zip(samples, values, strict=True)}, time.process_time() - c0,
+            float(sum(s.duration_s for s in samples)))
+
+
+def compute_components(components: list[DetComponent], samples: list[Sample], cache_root: Path,
+                       workers: int) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, float]]]:
+    """Fill every component's cache for ``samples``; returns (values per component, timings)."""
+    values: dict[str, dict[str, dict[str, Any]]] = {}
+    units = []
+    for comp in components:
+        folder = cache_root / comp.cache_key()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "component.json").write_text(json.dumps(comp.describe(), indent=2, default=str))
+        cached = _read_cache(folder)
+        values[comp.name] = cached
+        groups: dict[Any, list[Sample]] = defaultdict(list)
+        for s in samples:
+            if s.utterance_id not in cached:
+                groups[comp.group_key(s)].append(s)
+        for group in groups.values():
+            for i in range(0, len(group), UNIT_SIZE):
+                units.append((comp, group[i:i + UNIT_SIZE]))
+    timings: dict[str, dict[str, float]] = {c.name: {"cpu_s": 0.0, "audio_s": 0.0} for c in components}
+    by_name = {c.name: c for c in components}
+    errors = []
+    for outcome in run_items(_compute_unit, units, workers=workers, description="scoring"):
+        comp, batch = outcome.item
+        if not outcome.ok:
+            errors.append(f"{comp.name} on {batch[0].utterance_id}...: {outcome.error}")
+            continue
+        got, cpu, audio = outcome.result
+        _write_part(cache_root / by_name[comp.name].cache_key(), got)
+        values[comp.name].update(got)
+        timings[comp.name]["cpu_s"] += cpu
+        timings[comp.name]["audio_s"] += audio
+    if errors:
+        raise BenchError(f"{len(errors)} scoring batch(es) failed; first: {errors[0]} "
+                         "(finished batches are cached: fix the cause and rerun)")
+    for t in timings.values():
+        t["rtfx"] = t["audio_s"] / t["cpu_s"] if t["cpu_s"] > 0 else None
+    return values, timings
+
+
+# ---------------------------------------------------------------- metrics
+def _estimate(labels: np.ndarray, scores: np.ndarray, n_boot: int, seed: int) -> tuple[Estimate, Estimate]:
+    if labels.min(initial=1) == labels.max(initial=0) or len(labels) == 0:
+        return Estimate(value=None), Estimate(value=None)
+    a = auroc(labels, scores)
+    lo, hi = bootstrap_auroc_ci(labels, scores, n=n_boot, seed=seed)
+    e, _ = eer(labels, scores)
+    elo, ehi = bootstrap_ci(labels, scores, lambda y, s: eer(y, s)[0], n=min(n_boot, 300), seed=seed)
+    return Estimate(value=a, ci_low=lo, ci_high=hi), Estimate(value=e, ci_low=elo, ci_high=ehi)
+
+
+def metrics_for(labels: np.ndarray, scores: np.ndarray, threshold: float | None, n_boot: int,
+                seed: int) -> Metrics:
+    au, er = _estimate(labels, scores, n_boot, seed)
+    return Metrics(
+        n_bona_fide=int((labels == 0).sum()), n_fake=int((labels == 1).sum()), auroc=au, eer=er,
+        accuracy=accuracy(labels, scores, threshold) if threshold is not None and len(labels) else None,
+        threshold=threshold,
+        mean_score_bona_fide=float(scores[labels == 0].mean()) if (labels == 0).any() else None,
+        mean_score_fake=float(scores[labels == 1].mean()) if (labels == 1).any() else None,
+    )
+
+
+def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str | Path,
+             config: dict[str, Any] | None = None, workers: int = 1, cache: str | Path | None = None,
+             threshold: float | None = None, n_boot: int = 1000, seed: int = 0, top_threshold: float = 0.70,
+             top_n: int = 10, command: str | None = None) -> Result:
+    """Run ``detector_name`` on originals of ``corpus`` and the fakes in ``fakes``; write results to ``out``."""
+    t_start = time.perf_counter()
+    corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
+    if "generator" not in fakes_ds.column_names:
+        raise BenchError(f"{fakes}: not a fakes dataset (run `bench generate` first)")
+    if "generator" in corpus_ds.column_names:
+        raise BenchError(f"{corpus}: is a fakes dataset; --corpus needs the original recordings")
+    cm, fm = read_manifest(corpus), read_manifest(fakes)
+    want = (fm.get("corpus") or {}).get("content_hash")
+    if want and cm.get("content_hash") and want != cm["content_hash"]:
+        raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
+                         f"{cm['content_hash']})")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    detector: Detector = DETECTORS.create(detector_name, **(config or {}))
+    detector.prepare(str(corpus), str(out))
+
+    samples = build_samples(corpus_ds.to_list(), fakes_ds.to_list())
+    if not any(s.label == 1 for s in samples):
+        raise BenchError(f"{fakes}: no successful fakes to score")
+    components = detector.components()
+    values, timings = compute_components(components, samples, Path(cache) if cache else out / "cache", workers)
+
+    rows = []
+    for s in samples:
+        comp_values = {c.name: values[c.name][s.utterance_id] for c in components}
+        derived = detector.combine(comp_values, s)
+        flat = {f"{c}.{k}": v for c, d in comp_values.items() for k, v in d.items()}
+        rows.append({"utterance_id": s.utterance_id, "label": s.label, "challenge": s.challenge,
+                     "subject": s.subject, "source_subject": s.source_subject, "device": s.device,
+                     "duration_s": s.duration_s, **{k: v for k, v in flat.items() if not isinstance(v, list | dict)},
+                     **derived})
+    excluded = detector.scope_speakers() or set()
+    held_out = [r for r in rows if r["source_subject"] not in excluded]
+    notes = []
+    if excluded and len({r["label"] for r in held_out}) == 2:
+        scope = {"excluded_speakers": sorted(excluded), "reason": "the detector trained on these speakers' "
+                 "original recordings; their originals and the fakes made from them are not scored"}
+        for r in rows:
+            r["in_scope"] = r["source_subject"] not in excluded
+    else:
+        if excluded:
+            notes.append("metrics include speakers the detector was trained on (no held-out speakers left)")
+        scope = {"excluded_speakers": [], "in_sample": bool(excluded)}
+        for r in rows:
+            r["in_scope"] = True
+    in_scope = [r for r in rows if r["in_scope"]]
+    _write_scores(out / "scores.parquet", rows)
+
+    labels = np.array([r["label"] for r in in_scope])
+    scores = np.array([r["score"] for r in in_scope], dtype=np.float64)
+    if threshold is None and len(set(labels.tolist())) == 2:
+        threshold = eer(labels, scores)[1]
+    overall = metrics_for(labels, scores, threshold, n_boot, seed)
+    per_challenge = []
+    for ch in all_challenges():
+        idx = np.array([r["challenge"] == ch.id for r in in_scope])
+        if not idx.any():
+            continue
+        m = metrics_for(labels[idx], scores[idx], threshold, n_boot, seed)
+        per_challenge.append(ChallengeResult(challenge=ch.id, key=ch.key, name=ch.name, paper_auroc=ch.paper.auroc,
+                                             **m.model_dump()))
+    ranked = sorted((c for c in per_challenge if c.challenge != 0 and c.auroc.value is not None
+                     and c.auroc.value >= top_threshold), key=lambda c: -c.auroc.value)[:top_n]
+    top = [c.challenge for c in ranked]
+    top_est = None
+    if top:
+        idx = np.isin([r["challenge"] for r in in_scope], top)
+        top_est = _estimate(labels[idx], scores[idx], n_boot, seed)[0]
+
+    total_audio = float(sum(s.duration_s for s in samples))
+    cpu_total = float(sum(t["cpu_s"] for t in timings.values()))
+    result = Result(
+        created=now(), detector=Component(name=detector.meta.name, version=detector.meta.version,
+                                          config=detector.describe()),
+        profile=getattr(detector, "profile", None),
+        components={c.name: Component(name=c.describe().get("backend", c.name), config=c.describe())
+                    for c in components},
+        generator=Component(**_generator_info(fm)),
+        corpus={"name": cm.get("name"), "content_hash": cm.get("content_hash"), "path": str(corpus),
+                "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source")},
+        fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
+        simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
+        top_threshold=top_threshold, top_n_auroc=top_est, evaluation_scope=scope,
+        timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
+                 "samples": len(samples), "component_cpu_s": cpu_total,
+                 "rtfx_cpu": total_audio / cpu_total if cpu_total else None},
+        run=run_info(command), notes=notes + getattr(detector, "notes", []),
+    )
+    if result.simulated:
+        result.notes.append("simulated corpus: these numbers describe the simulation, not the Pitch recordings")
+    result.save(out / "result.json")
+    return result
+
+
+def _generator_info(fm: dict) -> dict[str, Any]:
+    g = fm.get("generator") or {}
+    return {"name": g.get("name", "unknown"), "version": g.get("version", ""),
+            "config": (fm.get("params") or {}).get("config", {})}
+
+
+def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    tmp.rename(path)
+
+
+def challenge_name(cid: int) -> str:
+    return get_challenge(cid).name
+
+
+def score_one(component: DetComponent, samples: list[Sample]) -> list[dict[str, Any]]:
+    """Compute one component in-process (used by benchmarks and tests)."""
+    return component.compute(samples)
+
+

@@ -1,0 +1,123 @@
+"""The regression gate: compare a current results JSON with a baseline under tolerances.
+
+A metric regresses when it moves the wrong way by more than its tolerance and, with
+CI-aware checking (the default), when the baseline's value also lies outside the current
+run's bootstrap confidence interval, so that resampling noise does not fail CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from bench.errors import BenchError
+from bench.results import Estimate, Result
+
+
+@dataclass
+class Tolerances:
+    """Allowed movement per metric (AUROC/EER in absolute fractions; speed as relative change)."""
+
+    auroc_drop: float = 0.02
+    eer_rise: float = 0.02
+    latency_p95_rise: float = 0.20
+    throughput_fall: float = 0.30
+    per_challenge: bool = True
+    ci_aware: bool = True
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Tolerances:
+        p = Path(path)
+        if not p.is_file():
+            raise BenchError(f"{p}: no such gate config file")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise BenchError(f"{p}: not valid TOML ({exc})") from None
+        data = data.get("gate", data)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BenchError(f"{p}: unknown gate setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+@dataclass
+class Check:
+    metric: str
+    baseline: float | None
+    current: float | None
+    tolerance: str
+    status: str  # ok | regression | improved | noise | skipped
+    detail: str = ""
+
+
+def _higher_better(name: str, base: Estimate | None, cur: Estimate | None, tol: float, ci_aware: bool) -> Check:
+    if base is None or cur is None or base.value is None or cur.value is None:
+        return Check(name, getattr(base, "value", None), getattr(cur, "value", None), f"-{tol:.3f}", "skipped",
+                     "missing in one run")
+    drop = base.value - cur.value
+    if drop <= tol:
+        return Check(name, base.value, cur.value, f"-{tol:.3f}", "improved" if drop < -tol else "ok")
+    if ci_aware and cur.ci_high is not None and cur.ci_high >= base.value:
+        return Check(name, base.value, cur.value, f"-{tol:.3f}", "noise",
+                     f"baseline inside current CI [{cur.ci_low:.3f}, {cur.ci_high:.3f}]")
+    return Check(name, base.value, cur.value, f"-{tol:.3f}", "regression", f"dropped {drop:.3f}")
+
+
+def _lower_better(name: str, base: Estimate | None, cur: Estimate | None, tol: float, ci_aware: bool) -> Check:
+    if base is None or cur is None or base.value is None or cur.value is None:
+        return Check(name, getattr(base, "value", None), getattr(cur, "value", None), f"+{tol:.3f}", "skipped",
+                     "missing in one run")
+    rise = cur.value - base.value
+    if rise <= tol:
+        return Check(name, base.value, cur.value, f"+{tol:.3f}", "improved" if rise < -tol else "ok")
+    if ci_aware and cur.ci_low is not None and cur.ci_low <= base.value:
+        return Check(name, base.value, cur.value, f"+{tol:.3f}", "noise",
+                     f"baseline inside current CI [{cur.ci_low:.3f}, {cur.ci_high:.3f}]")
+    return Check(name, base.value, cur.value, f"+{tol:.3f}", "regression", f"rose {rise:.3f}")
+
+
+def _relative(name: str, base: float | None, cur: float | None, tol: float, higher_better: bool) -> Check:
+    sign = "-" if higher_better else "+"
+    if not base or cur is None:
+        return Check(name, base, cur, f"{sign}{100 * tol:.0f}%", "skipped", "missing in one run")
+    change = (cur - base) / base
+    bad = -change if higher_better else change
+    status = "regression" if bad > tol else "improved" if bad < -tol else "ok"
+    return Check(name, base, cur, f"{sign}{100 * tol:.0f}%", status, f"{100 * change:+.1f}%")
+
+
+def compare(baseline: Result, current: Result, tol: Tolerances) -> list[Check]:
+    """All checks of ``current`` against ``baseline``; BenchError if they are not comparable."""
+    bh, ch = baseline.corpus.get("content_hash"), current.corpus.get("content_hash")
+    if bh and ch and bh != ch:
+        raise BenchError(f"baseline and current were measured on different corpora ({bh} vs {ch}); "
+                         "regenerate the baseline on this corpus")
+    checks = [
+        _higher_better("overall AUROC", baseline.overall.auroc, current.overall.auroc, tol.auroc_drop, tol.ci_aware),
+        _lower_better("overall EER", baseline.overall.eer, current.overall.eer, tol.eer_rise, tol.ci_aware),
+    ]
+    if baseline.top_n_auroc is not None:
+        checks.append(_higher_better("top-N AUROC", baseline.top_n_auroc, current.top_n_auroc, tol.auroc_drop,
+                                     tol.ci_aware))
+    if tol.per_challenge:
+        cur_by = {c.challenge: c for c in current.per_challenge}
+        for b in baseline.per_challenge:
+            c = cur_by.get(b.challenge)
+            checks.append(_higher_better(f"#{b.challenge} {b.name} AUROC", b.auroc, c.auroc if c else None,
+                                         tol.auroc_drop, tol.ci_aware))
+    checks.append(_relative("throughput (audio s / CPU s)", baseline.timings.get("rtfx_cpu"),
+                            current.timings.get("rtfx_cpu"), tol.throughput_fall, higher_better=True))
+    bl, cl = _latency(baseline), _latency(current)
+    if bl is not None or cl is not None:
+        checks.append(_relative("latency p95 (ms)", bl, cl, tol.latency_p95_rise, higher_better=False))
+    return checks
+
+
+def _latency(result: Result) -> float | None:
+    latency: dict[str, Any] = result.timings.get("latency") or {}
+    return latency.get("p95_ms")

@@ -1,0 +1,131 @@
+"""The results document: one JSON per (detector, generator, corpus) run, versioned with pydantic.
+
+Field names follow mteb's result JSON in spirit (task/model metadata beside scores); the
+schema version is bumped on any incompatible change and checked on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bench.audio import write_atomic
+from bench.errors import BenchError
+
+SCHEMA_VERSION = "1.0"
+
+
+class Estimate(BaseModel):
+    """A point estimate with its bootstrap confidence interval (None when undefined)."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class Metrics(BaseModel):
+    n_bona_fide: int
+    n_fake: int
+    auroc: Estimate
+    eer: Estimate
+    accuracy: float | None = None
+    threshold: float | None = None
+    mean_score_bona_fide: float | None = None
+    mean_score_fake: float | None = None
+
+
+class ChallengeResult(Metrics):
+    challenge: int
+    key: str
+    name: str
+    paper_auroc: float | None = Field(None, description="quoted from the paper, never measured here")
+
+
+class Component(BaseModel):
+    name: str
+    version: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunInfo(BaseModel):
+    git_sha: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+    hardware: dict[str, Any] = Field(default_factory=dict)
+    command: str | None = None
+
+
+class Result(BaseModel):
+    """A detection result: who was evaluated on what, with which numbers."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    kind: Literal["detection"] = "detection"
+    created: str
+    detector: Component
+    profile: str | None = None
+    components: dict[str, Component] = Field(default_factory=dict)
+    generator: Component
+    corpus: dict[str, Any]
+    fakes: dict[str, Any]
+    simulated: bool
+    overall: Metrics
+    per_challenge: list[ChallengeResult]
+    top_challenges: list[int] = Field(default_factory=list)
+    top_threshold: float = 0.70
+    top_n_auroc: Estimate | None = None
+    evaluation_scope: dict[str, Any] = Field(default_factory=dict)
+    timings: dict[str, Any] = Field(default_factory=dict)
+    run: RunInfo = Field(default_factory=RunInfo)
+    notes: list[str] = Field(default_factory=list)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_atomic(path, self.model_dump_json(indent=2).encode())
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    """Read and validate a results JSON; one-line BenchError on any problem."""
+    p = Path(path)
+    if not p.is_file():
+        raise BenchError(f"{p}: no such results file")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{p}: not JSON ({exc})") from None
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
+    try:
+        return Result.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BenchError(f"{p}: invalid results ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def run_info(command: str | None = None) -> RunInfo:
+    """Git commit, package versions and hardware of this run."""
+    sha = None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parents[1]).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    packages = {}
+    for name in ("vc-challenge-bench", "torch", "numpy", "datasets", "faster-whisper", "ctranslate2",
+                 "speechmos", "nisqa", "Resemblyzer", "pyworld-prebuilt", "espeakng-loader", "onnxruntime"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    hardware = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                "python": platform.python_version()}
+    return RunInfo(git_sha=sha, packages=packages, hardware=hardware, command=command)

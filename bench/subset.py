@@ -1,0 +1,61 @@
+"""The hard balanced subset (Pitch's human-evaluation set): fakes that match the target's voice
+and sound natural, balanced with originals per challenge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
+from bench.errors import BenchError
+
+
+def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, out: str | Path,
+                match: float = 0.50, min_mos: float | None = None, per_challenge: int = 10,
+                seed: int = 0) -> dict[str, Any]:
+    """Select, per challenge, up to N fakes with speaker match >= ``match`` (and MOS >= ``min_mos``)
+    and as many originals; write ``out/corpus`` and ``out/fakes``. Returns a summary."""
+    scores_path = Path(result_dir) / "scores.parquet"
+    if not scores_path.is_file():
+        raise BenchError(f"{scores_path}: no such file (run `bench evaluate` first)")
+    table = pq.read_table(scores_path).to_pylist()
+    if not table or "speaker.similarity" not in table[0]:
+        raise BenchError(f"{scores_path}: has no speaker.similarity column (evaluate with a pitch detector)")
+    if min_mos is not None and "realism.mos" not in table[0]:
+        raise BenchError(f"{scores_path}: has no realism.mos column for --min-mos")
+    rng = np.random.default_rng(seed)
+    corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
+    fake_rows = {r["utterance_id"]: r for r in fakes_ds.to_list()}
+    real_rows = {r["utterance_id"]: r for r in corpus_ds.to_list()}
+    chosen_fakes, chosen_real, per = [], [], {}
+    for c in sorted({r["challenge"] for r in table}):
+        hard = [r["utterance_id"] for r in table if r["challenge"] == c and r["label"] == 1
+                and r["utterance_id"] in fake_rows and (r["speaker.similarity"] or 0) >= match
+                and (min_mos is None or (r.get("realism.mos") or 0) >= min_mos)]
+        real = [r["utterance_id"] for r in table if r["challenge"] == c and r["label"] == 0
+                and r["utterance_id"] in real_rows]
+        n = min(per_challenge, len(hard), len(real))
+        if n == 0:
+            per[c] = 0
+            continue
+        chosen_fakes += sorted(rng.choice(hard, n, replace=False).tolist())
+        chosen_real += sorted(rng.choice(real, n, replace=False).tolist())
+        per[c] = n
+    if not chosen_fakes:
+        raise BenchError(f"no fake reaches speaker match {match}" + (f" and MOS {min_mos}" if min_mos else "")
+                         + "; lower --match or --min-mos")
+    out = Path(out)
+    params = {"match": match, "min_mos": min_mos, "per_challenge": per_challenge, "seed": seed,
+              "result": str(result_dir)}
+    cm, fm = read_manifest(corpus), read_manifest(fakes)
+    real_manifest = save(build_dataset([real_rows[i] for i in chosen_real]), out / "corpus",
+                         {**cm, "name": f"{cm.get('name', 'corpus')}-hard", "subset": params,
+                          "parent_hash": cm.get("content_hash")})
+    fm_corpus = {**(fm.get("corpus") or {}), "content_hash": real_manifest["content_hash"]}
+    save(build_dataset([fake_rows[i] for i in chosen_fakes], FAKE_FEATURES), out / "fakes",
+         {**fm, "name": f"{fm.get('name', 'fakes')}-hard", "subset": params, "corpus": fm_corpus,
+          "parent_hash": fm.get("content_hash")})
+    return {"per_challenge": per, "fakes": len(chosen_fakes), "originals": len(chosen_real), "out": str(out)}

@@ -1,0 +1,221 @@
+"""The Pitch detector: D = ((1 - C) + WIL + (1 - R/5)) / 3 per sample, as a bench detector.
+
+Profiles pick the backends:
+
+* ``pitch-lite`` (offline defaults): faster-whisper with the bundled Whisper tiny.en,
+  DNSMOS (speechmos) for realism, resemblyzer for speaker match, log-mel CNN compliance
+  classifiers (trained on the corpus's originals when none are given).
+* ``pitch`` (the paper's components where their assets are present): NISQA realism when
+  its weights are found (else DNSMOS, recorded in the result's notes), WhisperX when it is
+  installed (else faster-whisper), and whatever compliance classifiers ``--compliance``
+  points at (e.g. a wav2vec2 backbone as in the paper).
+
+Where a term does not apply, D averages the terms that do: #0 has no challenge-compliance
+classifier, #16 (non-verbal) has no content score. Speaker match is computed and kept per
+sample (it drives `bench data subset --hard`), not folded into D, as in the paper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.audio import load_entry
+from bench.errors import BenchError
+from bench.registry import DETECTORS, PluginMeta
+from challenges.scripts import scripts
+from challenges.taxonomy import get as get_challenge
+from detectors.base import Component, Detector, Sample
+
+_MODELS: dict[str, Any] = {}
+
+
+def _cached(key: str, factory):
+    if key not in _MODELS:
+        _MODELS[key] = factory()
+    return _MODELS[key]
+
+
+def _language_hint(sample: Sample) -> str | None:
+    if get_challenge(sample.challenge).content != "foreign_wer":
+        return "en"
+    for f in scripts().foreign:
+        if f.text == sample.script:
+            return f.espeak.split("-")[0]
+    return None
+
+
+class ASRComponent(Component):
+    name = "asr"
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        from detectors.pitch.backends import ASR
+
+        cfg = dict(self.config)
+        backend = _cached(f"asr:{sorted(cfg.items())}", lambda: _loaded(ASR.create(cfg.pop("backend"), **cfg)))
+        result = backend.transcribe([load_entry(s.audio) for s in samples], [_language_hint(s) for s in samples])
+        return [{"text": t.text, "words": len(t.words)} for t in result]
+
+
+class RealismComponent(Component):
+    name = "realism"
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        from detectors.pitch.backends import REALISM
+
+        cfg = dict(self.config)
+        backend = _cached(f"realism:{sorted(cfg.items())}",
+                          lambda: _loaded(REALISM.create(cfg.pop("backend"), **cfg)))
+        return [{"mos": float(m)} for m in backend.score([load_entry(s.audio) for s in samples])]
+
+
+class SpeakerComponent(Component):
+    name = "speaker"
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        from detectors.pitch.backends import SPEAKER
+
+        cfg = dict(self.config)
+        backend = _cached(f"speaker:{sorted(cfg.items())}",
+                          lambda: _loaded(SPEAKER.create(cfg.pop("backend"), **cfg)))
+        have = [s for s in samples if s.match_audio is not None]
+        a = backend.embed([load_entry(s.audio) for s in have])
+        b = backend.embed([load_entry(s.match_audio) for s in have])
+        sims = dict(zip((s.utterance_id for s in have), (float(x) for x in np.sum(a * b, axis=1)), strict=True))
+        return [{"similarity": sims.get(s.utterance_id)} for s in samples]
+
+
+class ComplianceComponent(Component):
+    name = "compliance"
+
+    def group_key(self, sample: Sample) -> Any:
+        return sample.challenge
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        from detectors.pitch.compliance import ComplianceModel
+
+        model = _cached(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
+        challenge = samples[0].challenge
+        if not model.has(challenge):
+            return [{"p": None} for _ in samples]
+        probs = model.predict([load_entry(s.audio) for s in samples], challenge)
+        return [{"p": float(p)} for p in probs]
+
+
+def _loaded(backend):
+    backend.load()
+    return backend
+
+
+def degradation(c: float | None, wil: float | None, mos: float | None) -> tuple[float, int]:
+    """D over the terms that apply: (1 - C), WIL, (1 - R/5); returns (D, number of terms)."""
+    terms = []
+    if c is not None:
+        terms.append(1.0 - c)
+    if wil is not None:
+        terms.append(wil)
+    if mos is not None:
+        terms.append(1.0 - min(max(mos, 0.0), 5.0) / 5.0)
+    return (float(np.mean(terms)) if terms else 0.5), len(terms)
+
+
+class PitchDetector(Detector):
+    """Challenge compliance + content compliance + realism, combined into degradation D."""
+
+    profile = "pitch-lite"
+
+    def __init__(self, compliance: str | None = None, asr: str | None = None, asr_model: str | None = None,
+                 realism: str | None = None, nisqa_weights: str | None = None, speaker: str | None = None,
+                 train_epochs: int | None = None) -> None:
+        super().__init__(compliance=compliance, asr=asr, asr_model=asr_model, realism=realism,
+                         nisqa_weights=nisqa_weights, speaker=speaker, train_epochs=train_epochs)
+        self.notes: list[str] = []
+        self._compliance_dir: str | None = compliance
+        self._train_speakers: set[str] | None = None
+        self._choose_backends()
+
+    def _choose_backends(self) -> None:
+        cfg = self.config
+        self.asr = {"backend": cfg["asr"] or "faster-whisper"}
+        if cfg["asr_model"]:
+            self.asr["model"] = cfg["asr_model"]
+        self.realism = {"backend": cfg["realism"]} if cfg["realism"] else {"backend": "dnsmos", "max_windows": 1}
+        self.speaker = {"backend": cfg["speaker"] or "resemblyzer"}
+
+    def prepare(self, corpus_dir: str, workdir: str) -> None:
+        from detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance
+
+        if self._compliance_dir is None:
+            target = Path(workdir) / "compliance"
+            self.notes.append(f"compliance classifiers trained on the corpus originals into {target} "
+                              "(pass --compliance to reuse trained ones)")
+            train_compliance(corpus_dir, target, config=TrainConfig(epochs=self.config["train_epochs"]))
+            self._compliance_dir = str(target)
+        model = ComplianceModel.load(self._compliance_dir)
+        speakers = model.meta.get("speakers", {})
+        self._train_speakers = set(speakers.get("train", [])) or None
+        self.compliance_backbone = model.meta.get("config", {}).get("backbone")
+
+    def components(self) -> list[Component]:
+        if self._compliance_dir is None:
+            raise BenchError("internal: prepare() must run before components()")
+        return [ASRComponent(**self.asr), RealismComponent(**self.realism), SpeakerComponent(**self.speaker),
+                ComplianceComponent(path=str(Path(self._compliance_dir).resolve()))]
+
+    def combine(self, values: dict[str, Any], sample: Sample) -> dict[str, Any]:
+        from detectors.pitch.content import content_score
+
+        ch = get_challenge(sample.challenge)
+        wil = content_score(ch.content, sample.script, values["asr"]["text"])
+        c = values["compliance"]["p"]
+        mos = values["realism"]["mos"]
+        d, n = degradation(c, wil, mos)
+        return {"content": wil, "score": d, "degradation": d, "terms": n}
+
+    def scope_speakers(self) -> set[str] | None:
+        return self._train_speakers
+
+
+@DETECTORS.register(PluginMeta(
+    name="pitch-lite", version="1.0", license="Apache-2.0 (bench); backends: MIT/Apache-2.0",
+    description="Pitch's machine evaluation with offline defaults: faster-whisper tiny.en (WIL), DNSMOS "
+                "(realism), log-mel CNN compliance classifiers, resemblyzer speaker match.",
+    reference="Mittal et al., Pitch (arXiv:2402.18085)",
+    parameters={"compliance": None, "asr": "faster-whisper", "realism": "dnsmos", "speaker": "resemblyzer"},
+    devices=["cpu"], offline=True,
+))
+class PitchLite(PitchDetector):
+    profile = "pitch-lite"
+
+
+@DETECTORS.register(PluginMeta(
+    name="pitch", version="1.0", license="Apache-2.0 (bench); NISQA weights CC BY-NC-SA 4.0 (user-supplied)",
+    description="Pitch's machine evaluation with the paper's components where their assets are present: NISQA "
+                "realism, WhisperX ASR, the given compliance classifiers; falls back to pitch-lite backends.",
+    reference="Mittal et al., Pitch (arXiv:2402.18085)",
+    parameters={"compliance": None, "nisqa_weights": None}, devices=["cpu", "cuda"],
+    assets=["NISQA weights (bench models pull nisqa)"], offline=True,
+))
+class PitchFull(PitchDetector):
+    profile = "pitch"
+
+    def _choose_backends(self) -> None:
+        super()._choose_backends()
+        cfg = self.config
+        if cfg["realism"] is None:
+            from detectors.pitch.realism import resolve_nisqa_weights
+
+            try:
+                weights = resolve_nisqa_weights(cfg["nisqa_weights"])
+                self.realism = {"backend": "nisqa", "weights": str(weights)}
+            except BenchError as exc:
+                self.notes.append(f"NISQA weights not found, realism falls back to DNSMOS ({exc})")
+        if cfg["asr"] is None:
+            try:
+                import whisperx  # noqa: F401
+
+                self.asr = {"backend": "whisperx"}
+            except Exception:
+                self.notes.append("WhisperX is not installed; ASR uses faster-whisper (the same Whisper models)")

@@ -1,0 +1,85 @@
+"""Speaker-match backends: resemblyzer (offline default, weights ship in the wheel) and
+SpeechBrain ECAPA (optional; needs torchaudio, which has no CPU build beside torch 2.13)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.registry import PluginMeta
+from detectors.pitch.backends import SPEAKER, SpeakerBackend
+
+
+@SPEAKER.register(PluginMeta(
+    name="resemblyzer", version="0.1.4", license="Apache-2.0",
+    description="GE2E d-vector speaker encoder (Resemblyzer), weights bundled in the package.",
+    reference="https://github.com/resemble-ai/Resemblyzer", parameters={"device": "cpu"},
+    devices=["cpu", "cuda"], offline=True,
+))
+class Resemblyzer(SpeakerBackend):
+    """256-d GE2E embeddings; same voice ~0.9 cosine, different voices ~0.7 (DESIGN.md)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(device=device)
+        self._enc = None
+
+    def load(self) -> None:
+        if self._enc is not None:
+            return
+        try:
+            import torch
+            from resemblyzer import VoiceEncoder
+        except ImportError as exc:
+            raise BenchError("resemblyzer is not installed: pip install --no-deps resemblyzer==0.1.4 "
+                             f"(see the Makefile) ({exc})") from None
+        torch.set_num_threads(1)
+        self._enc = VoiceEncoder(self.config["device"], verbose=False)
+
+    def embed(self, clips: list[np.ndarray]) -> np.ndarray:
+        self.load()
+        out = []
+        for clip in clips:
+            if len(clip) < 1600 or not np.any(clip):
+                out.append(np.zeros(256, dtype=np.float32))  # too short to embed: zero similarity
+                continue
+            out.append(self._enc.embed_utterance(clip.astype(np.float32)))
+        return np.stack(out).astype(np.float32) if out else np.zeros((0, 256), np.float32)
+
+
+@SPEAKER.register(PluginMeta(
+    name="speechbrain", version="1.x", license="Apache-2.0",
+    description="SpeechBrain ECAPA-TDNN (spkrec-ecapa-voxceleb) from a local directory or the Hub.",
+    reference="https://huggingface.co/speechbrain/spkrec-ecapa-voxceleb", parameters={"source": None},
+    devices=["cpu", "cuda"], assets=["speechbrain/spkrec-ecapa-voxceleb (local dir or HF cache)"], offline=False,
+))
+class SpeechBrainECAPA(SpeakerBackend):
+    """ECAPA embeddings through SpeechBrain (optional extra ``speechbrain``)."""
+
+    def __init__(self, source: str = "speechbrain/spkrec-ecapa-voxceleb", device: str = "cpu") -> None:
+        super().__init__(source=source, device=device)
+        self._model = None
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            from speechbrain.inference.speaker import EncoderClassifier
+        except Exception as exc:  # ImportError, or torchaudio failing to load beside CPU torch
+            raise BenchError("the speechbrain speaker backend needs `pip install '.[speechbrain]'` and a "
+                             f"torchaudio build matching torch ({type(exc).__name__}: {exc})") from None
+        try:
+            self._model = EncoderClassifier.from_hparams(source=self.config["source"],
+                                                         run_opts={"device": self.config["device"]})
+        except Exception as exc:
+            raise BenchError(f"cannot load ECAPA model {self.config['source']!r}: {exc}") from None
+
+    def embed(self, clips: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        self.load()
+        out = []
+        for clip in clips:
+            with torch.no_grad():
+                e = self._model.encode_batch(torch.from_numpy(clip).unsqueeze(0)).squeeze().cpu().numpy()
+            out.append(e / (np.linalg.norm(e) + 1e-9))
+        return np.stack(out).astype(np.float32)

@@ -1,0 +1,372 @@
+"""Build a leaderboard (Markdown, self-contained HTML, JSON, figures) from results JSONs.
+
+Each results JSON may have a ``scores.parquet`` beside it (as `bench evaluate` writes);
+then ROC/DET curves and degradation distributions are drawn from the per-sample scores.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.results import Result, load_result
+from challenges.taxonomy import all_challenges
+from leaderboard.reference import DEVOX_LATENCY, pitch_per_challenge, pitch_rows
+
+
+def _entry_id(r: Result, i: int) -> str:
+    return f"e{i}"
+
+
+def load_entries(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """Validated results plus the location of their per-sample scores."""
+    if not paths:
+        raise BenchError("give at least one results JSON (or a folder containing result.json)")
+    entries = []
+    for i, p in enumerate(paths):
+        p = Path(p)
+        if p.is_dir():
+            p = p / "result.json"
+        r = load_result(p)
+        scores = p.parent / "scores.parquet"
+        entries.append({"id": _entry_id(r, i), "path": str(p), "result": r,
+                        "scores": str(scores) if scores.is_file() else None})
+    return entries
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _row(e: dict[str, Any]) -> dict[str, Any]:
+    r: Result = e["result"]
+    lat = r.timings.get("latency") or {}
+    return {
+        "id": e["id"], "detector": r.detector.name, "profile": r.profile, "generator": r.generator.name,
+        "corpus": r.corpus.get("name"), "corpus_hash": r.corpus.get("content_hash"),
+        "revision": r.corpus.get("revision"), "simulated": r.simulated, "date": r.created,
+        "auroc": r.overall.auroc.value, "auroc_ci": [r.overall.auroc.ci_low, r.overall.auroc.ci_high],
+        "eer": r.overall.eer.value, "eer_ci": [r.overall.eer.ci_low, r.overall.eer.ci_high],
+        "top_n_auroc": r.top_n_auroc.value if r.top_n_auroc else None, "top_challenges": r.top_challenges,
+        "n_bona_fide": r.overall.n_bona_fide, "n_fake": r.overall.n_fake,
+        "rtfx": r.timings.get("rtfx_cpu"), "latency_p50_ms": lat.get("p50_ms"), "latency_p95_ms": lat.get("p95_ms"),
+        "version": r.run.packages.get("vc-challenge-bench"), "git_sha": (r.run.git_sha or "")[:10],
+        "per_challenge": {c.challenge: {"auroc": c.auroc.value, "ci": [c.auroc.ci_low, c.auroc.ci_high],
+                                        "eer": c.eer.value, "n_bona_fide": c.n_bona_fide, "n_fake": c.n_fake}
+                          for c in r.per_challenge},
+    }
+
+
+def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard") -> dict[str, Any]:
+    """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON."""
+    entries = load_entries(paths)
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    rows = sorted((_row(e) for e in entries), key=lambda r: -(r["auroc"] or 0))
+    for rank, r in enumerate(rows, start=1):
+        r["rank"] = rank
+    figures = _figures(entries, out / "figures")
+    doc = {
+        "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
+        "entries": rows, "challenges": [{"id": c.id, "key": c.key, "name": c.name} for c in all_challenges()],
+        "paper_reference": {"pitch": pitch_rows(), "pitch_per_challenge": pitch_per_challenge(),
+                            "devox_latency": DEVOX_LATENCY},
+        "figures": figures,
+    }
+    (out / "leaderboard.json").write_text(json.dumps(doc, indent=2, default=str))
+    (out / "README.md").write_text(_markdown(doc))
+    (out / "index.html").write_text(_html(doc, out))
+    return doc
+
+
+# ---------------------------------------------------------------- figures
+def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+    from scipy.stats import norm
+
+    from bench.metrics import det_curve, roc_curve
+
+    scored = [(e, pq.read_table(e["scores"]).to_pylist()) for e in entries if e["scores"]]
+    figs: dict[str, str] = {}
+    if not scored:
+        return figs
+    challenges = sorted({r["challenge"] for _, rows in scored for r in rows})
+    names = {c.id: c.name for c in all_challenges()}
+    ncol = 6
+    nrow = int(np.ceil(len(challenges) / ncol))
+
+    def label(e):
+        r = e["result"]
+        return f"{r.detector.name} / {r.generator.name}"
+
+    for kind in ("roc", "det"):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.8 * nrow), squeeze=False)
+        for ax, c in zip(axes.flat, challenges, strict=False):
+            for e, rows in scored:
+                sel = [r for r in rows if r["challenge"] == c and r.get("in_scope", True)]
+                y = np.array([r["label"] for r in sel])
+                s = np.array([r["score"] for r in sel], dtype=float)
+                if len(set(y.tolist())) < 2:
+                    continue
+                if kind == "roc":
+                    fpr, tpr, _ = roc_curve(y, s)
+                    ax.plot(fpr, tpr, label=label(e))
+                else:
+                    fpr, fnr = det_curve(y, s)
+                    clip = np.clip
+                    ax.plot(norm.ppf(clip(fpr, 1e-3, 1 - 1e-3)), norm.ppf(clip(fnr, 1e-3, 1 - 1e-3)), label=label(e))
+            ax.set_title(f"#{c} {names.get(c, c)}", fontsize=9)
+            if kind == "roc":
+                ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
+                ax.set_xlim(0, 1)
+                ax.set_ylim(0, 1)
+            else:
+                ticks = [0.01, 0.05, 0.2, 0.5, 0.8]
+                ax.set_xticks(norm.ppf(ticks), [f"{t:.0%}" for t in ticks], fontsize=6)
+                ax.set_yticks(norm.ppf(ticks), [f"{t:.0%}" for t in ticks], fontsize=6)
+            ax.tick_params(labelsize=6)
+        for ax in list(axes.flat)[len(challenges):]:
+            ax.axis("off")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="lower right", fontsize=8)
+        fig.suptitle("ROC per challenge (FPR vs TPR)" if kind == "roc" else "DET per challenge (FPR vs FNR, probit)")
+        fig.tight_layout()
+        fig.savefig(folder / f"{kind}.svg")
+        plt.close(fig)
+        figs[kind] = f"figures/{kind}.svg"
+
+    for e, rows in scored:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.4 * nrow), squeeze=False)
+        for ax, c in zip(axes.flat, challenges, strict=False):
+            sel = [r for r in rows if r["challenge"] == c and r.get("in_scope", True)]
+            real = [r["score"] for r in sel if r["label"] == 0]
+            fake = [r["score"] for r in sel if r["label"] == 1]
+            bins = np.linspace(0, 1, 21)
+            ax.hist(real, bins=bins, alpha=0.6, label="original", density=True)
+            ax.hist(fake, bins=bins, alpha=0.6, label="fake", density=True)
+            ax.set_title(f"#{c} {names.get(c, c)}", fontsize=9)
+            ax.tick_params(labelsize=6)
+        for ax in list(axes.flat)[len(challenges):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(f"Score (degradation D) of originals vs fakes: {label(e)}")
+        fig.tight_layout()
+        name = f"scores_{e['id']}.svg"
+        fig.savefig(folder / name)
+        plt.close(fig)
+        figs[f"scores_{e['id']}"] = f"figures/{name}"
+
+    latencies = [(e, e["result"].timings.get("latency", {}).get("samples_ms")) for e in entries]
+    latencies = [(e, v) for e, v in latencies if v]
+    if latencies:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for e, v in latencies:
+            v = np.sort(np.asarray(v, dtype=float))
+            ax.plot(v, np.arange(1, len(v) + 1) / len(v), label=label(e))
+        ax.set_xlabel("latency per chunk (ms)")
+        ax.set_ylabel("CDF")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / "latency_cdf.svg")
+        plt.close(fig)
+        figs["latency_cdf"] = "figures/latency_cdf.svg"
+    return figs
+
+
+# ---------------------------------------------------------------- Markdown
+def _markdown(doc: dict[str, Any]) -> str:
+    rows = doc["entries"]
+    lines = [f"# {doc['title']}", "", f"Generated {doc['generated']} by bench {doc['bench_version']}.", ""]
+    if any(r["simulated"] for r in rows):
+        lines += ["> Rows marked *sim* were measured on a **simulated** corpus (espeak-ng + WORLD voices): they "
+                  "describe the simulation, not the recordings of the Pitch paper.", ""]
+    lines += ["## Ranking (overall AUROC, in-scope samples)", "",
+              "| rank | detector | generator | corpus | AUROC % [95% CI] | EER % | top-N AUROC % | n real / fake "
+              "| audio s per CPU s | p95 latency ms | date |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ci = r["auroc_ci"]
+        corpus = f"{r['corpus']}{' *sim*' if r['simulated'] else ''}"
+        lines.append(f"| {r['rank']} | {r['detector']} ({r['profile']}) | {r['generator']} | {corpus} | "
+                     f"{_pct(r['auroc'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(r['eer'])} | "
+                     f"{_pct(r['top_n_auroc'])} | {r['n_bona_fide']} / {r['n_fake']} | "
+                     f"{_num(r['rtfx'])} | "
+                     f"{'–' if r['latency_p95_ms'] is None else round(r['latency_p95_ms'])} | {r['date'][:10]} |")
+    ch = doc["challenges"]
+    paper = doc["paper_reference"]["pitch_per_challenge"]
+    lines += ["", "## AUROC % per challenge", "", "| challenge | " + " | ".join(
+        f"{r['detector']} / {r['generator']}" for r in rows) + " | Pitch paper (quoted) |",
+        "|---|" + "---|" * (len(rows) + 1)]
+    for c in ch:
+        cells = [_pct((r["per_challenge"].get(c["id"]) or {}).get("auroc")) for r in rows]
+        lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells) + f" | {_pct(paper.get(c['id']))} |")
+    lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
+              "|---|---|---|---|"]
+    for p in doc["paper_reference"]["pitch"]:
+        lines.append(f"| {p['source']} | {p['system']} | {_pct(p['auroc'])} | {p['note']} |")
+    for d in doc["paper_reference"]["devox_latency"]:
+        lines += ["", f"DevoX (quoted): {d['system']}: transmission {d['transmission_ms_mean']:.0f} ms + inference "
+                  f"{d['inference_ms_mean']:.0f} ms on average per chunk (inference {d['inference_ms_range'][0]:.0f}–"
+                  f"{d['inference_ms_range'][1]:.0f} ms); deploy {d['deploy_s']:.0f} s."]
+    if doc["figures"]:
+        lines += ["", "## Figures", ""] + [f"- [{k}]({v})" for k, v in doc["figures"].items()]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- HTML
+def _html(doc: dict[str, Any], out: Path) -> str:
+    rows = doc["entries"]
+    ch = doc["challenges"]
+    paper = doc["paper_reference"]["pitch_per_challenge"]
+    esc = html.escape
+    gens = sorted({r["generator"] for r in rows})
+
+    main_rows = []
+    for r in rows:
+        ci = r["auroc_ci"]
+        main_rows.append(
+            f"<tr data-generator='{esc(r['generator'])}'><td>{r['rank']}</td><td>{esc(r['detector'])}"
+            f" <small>{esc(str(r['profile']))}</small></td><td>{esc(r['generator'])}</td>"
+            f"<td>{esc(str(r['corpus']))}{' <span class=sim>sim</span>' if r['simulated'] else ''}</td>"
+            f"<td data-v='{r['auroc'] or 0}'>{_pct(r['auroc'])} <small>[{_pct(ci[0])}, {_pct(ci[1])}]</small></td>"
+            f"<td data-v='{r['eer'] or 0}'>{_pct(r['eer'])}</td><td data-v='{r['top_n_auroc'] or 0}'>"
+            f"{_pct(r['top_n_auroc'])}</td><td data-v='{r['rtfx'] or 0}'>"
+            f"{_num(r['rtfx'])}</td>"
+            f"<td data-v='{r['latency_p95_ms'] or 0}'>{_num(r['latency_p95_ms'])}"
+            f"</td><td>{esc(r['date'][:10])}</td></tr>")
+    heat_rows = []
+    for c in ch:
+        cells = []
+        for r in rows:
+            v = (r["per_challenge"].get(c["id"]) or {}).get("auroc")
+            color = "#eee" if v is None else f"hsl({int(120 * max(0.0, min(1.0, (v - 0.5) * 2)))}, 65%, 72%)"
+            value = v if v is not None else -1
+            cells.append(f"<td class=heat data-v='{value}' style='background:{color}'>{_pct(v)}</td>")
+        pv = paper.get(c["id"])
+        heat_rows.append(f"<tr data-challenge='{c['id']}'><td>#{c['id']}</td><td>{esc(c['name'])}</td>"
+                         + "".join(cells) + f"<td class=quoted>{_pct(pv)}</td></tr>")
+    heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"
+                        f"{esc(r['generator'])}</small></th>" for r in rows)
+    quoted = "".join(f"<tr><td>{esc(p['source'])}</td><td>{esc(p['system'])}</td><td>{_pct(p['auroc'])}</td>"
+                     f"<td>{esc(p['note'])}</td></tr>" for p in doc["paper_reference"]["pitch"])
+    devox = "".join(f"<tr><td>{esc(d['source'])}</td><td>{esc(d['system'])}</td><td>{d['transmission_ms_mean']:.0f}"
+                    f"</td><td>{d['inference_ms_mean']:.0f} ({d['inference_ms_range'][0]:.0f}–"
+                    f"{d['inference_ms_range'][1]:.0f})</td><td>{d['deploy_s']:.0f}</td></tr>"
+                    for d in doc["paper_reference"]["devox_latency"])
+    figures = []
+    for key, rel in doc["figures"].items():
+        svg = (out / rel).read_text()
+        svg = svg[svg.find("<svg"):]
+        figures.append(f"<figure id='fig-{esc(key)}'><figcaption>{esc(key)}</figcaption>{svg}</figure>")
+    gen_options = "".join(f"<option>{esc(g)}</option>" for g in gens)
+    ch_options = "".join(f"<option value='{c['id']}'>#{c['id']} {esc(c['name'])}</option>" for c in ch)
+    sim_note = ("<p class=warn>Rows marked <span class=sim>sim</span> come from a <b>simulated</b> corpus "
+                "(espeak-ng + WORLD voices): they describe the simulation, not the Pitch recordings.</p>"
+                if any(r["simulated"] for r in rows) else "")
+    return _PAGE.format(
+        title=esc(doc["title"]), generated=esc(doc["generated"]), version=esc(doc["bench_version"]),
+        sim_note=sim_note, main_rows="".join(main_rows), heat_head=heat_head, heat_rows="".join(heat_rows),
+        quoted=quoted, devox=devox, figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
+        data=json.dumps({"entries": len(rows)}),
+    )
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1400px}}
+table{{border-collapse:collapse;margin:1rem 0;font-size:.9rem}} th,td{{border:1px solid #ccc;padding:.3rem .5rem;
+text-align:right}} td:nth-child(2),th:nth-child(2){{text-align:left}} th{{background:#f4f4f4;cursor:pointer;
+user-select:none}} th.asc::after{{content:" \\25B2"}} th.desc::after{{content:" \\25BC"}} .sim{{background:#fde68a;
+border-radius:3px;padding:0 .3rem;font-size:.75rem}} .warn{{background:#fff7e6;border-left:4px solid #f59e0b;
+padding:.5rem 1rem}} .quoted{{font-style:italic;color:#555;background:#f9f9f9}} small{{color:#666}}
+figure{{margin:1rem 0}} figure svg{{max-width:100%;height:auto}} .filters label{{margin-right:1rem}}
+</style></head><body>
+<h1>{title}</h1>
+<p>Generated {generated} by bench {version}. Scores: higher = more likely fake. AUROC/EER with 95% bootstrap CIs.</p>
+{sim_note}
+<div class=filters>
+<label>Generator <select id=gen-filter><option value="">all</option>{gen_options}</select></label>
+<label>Challenge <select id=ch-filter><option value="">all</option>{ch_options}</select></label>
+</div>
+<h2>Ranking</h2>
+<table id=ranking class=sortable><thead><tr><th>rank</th><th>detector</th><th>generator</th><th>corpus</th>
+<th>AUROC %</th><th>EER %</th><th>top-N AUROC %</th><th>audio s / CPU s</th><th>p95 latency ms</th><th>date</th>
+</tr></thead><tbody>{main_rows}</tbody></table>
+<h2>AUROC % per challenge (heat map)</h2>
+<table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}<th>Pitch paper (quoted)</th>
+</tr></thead><tbody>{heat_rows}</tbody></table>
+<h2>Quoted from the papers (not ranked)</h2>
+<table id=quoted><thead><tr><th>source</th><th>system</th><th>AUROC %</th><th>note</th></tr></thead>
+<tbody>{quoted}</tbody></table>
+<table id=devox><thead><tr><th>source</th><th>system</th><th>transmission ms</th><th>inference ms (range)</th>
+<th>deploy s</th></tr></thead><tbody>{devox}</tbody></table>
+<h2>Figures</h2>
+{figures}
+<script>
+"use strict";
+const meta = {data};
+function cellValue(td) {{
+  const v = td.getAttribute("data-v");
+  if (v !== null) return parseFloat(v);
+  const n = parseFloat(td.textContent.replace("#", ""));
+  return isNaN(n) ? td.textContent.trim().toLowerCase() : n;
+}}
+document.querySelectorAll("table.sortable").forEach(table => {{
+  table.querySelectorAll("thead th").forEach((th, col) => {{
+    th.addEventListener("click", () => {{
+      const asc = !th.classList.contains("asc");
+      table.querySelectorAll("thead th").forEach(h => h.classList.remove("asc", "desc"));
+      th.classList.add(asc ? "asc" : "desc");
+      const body = table.tBodies[0];
+      const rows = Array.from(body.rows);
+      rows.sort((a, b) => {{
+        const x = cellValue(a.cells[col]), y = cellValue(b.cells[col]);
+        const r = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+        return asc ? r : -r;
+      }});
+      rows.forEach(r => body.appendChild(r));
+    }});
+  }});
+}});
+function applyFilters() {{
+  const gen = document.getElementById("gen-filter").value;
+  const ch = document.getElementById("ch-filter").value;
+  document.querySelectorAll("#ranking tbody tr").forEach(tr => {{
+    tr.style.display = (!gen || tr.dataset.generator === gen) ? "" : "none";
+  }});
+  const heads = Array.from(document.querySelectorAll("#heatmap thead th"));
+  heads.forEach((th, i) => {{
+    const g = th.dataset.generator;
+    const show = !g || !gen || g === gen;
+    document.querySelectorAll("#heatmap tr").forEach(tr => {{
+      if (tr.cells[i]) tr.cells[i].style.display = show ? "" : "none";
+    }});
+  }});
+  document.querySelectorAll("#heatmap tbody tr").forEach(tr => {{
+    tr.style.display = (!ch || tr.dataset.challenge === ch) ? "" : "none";
+  }});
+}}
+document.getElementById("gen-filter").addEventListener("change", applyFilters);
+document.getElementById("ch-filter").addEventListener("change", applyFilters);
+console.log("leaderboard ready", meta.entries);
+</script>
+</body></html>
+"""

@@ -1,0 +1,49 @@
+"""Publish a built leaderboard folder to a Hugging Face Hub dataset or Space repo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bench.errors import BenchError, NetworkError
+
+
+def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "dataset",
+         to_folder: str | Path | None = None, token: str | None = None, private: bool = False) -> str:
+    """Upload ``folder`` (from `bench leaderboard build`) to ``repo_id``, or copy it to ``to_folder``."""
+    folder = Path(folder)
+    if not (folder / "index.html").is_file() or not (folder / "leaderboard.json").is_file():
+        raise BenchError(f"{folder}: not a leaderboard folder (build one with `bench leaderboard build`)")
+    if repo_type not in ("dataset", "space"):
+        raise BenchError(f"--repo-type must be dataset or space, got {repo_type!r}")
+    if (repo_id is None) == (to_folder is None):
+        raise BenchError("give exactly one of --repo-id or --to-folder")
+    if to_folder is not None:
+        dest = Path(to_folder)
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(folder, dest)
+        if repo_type == "space":
+            _space_card(dest)
+        return str(dest)
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token or os.environ.get("HF_TOKEN"))
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True,
+                        **({"space_sdk": "static"} if repo_type == "space" else {}))
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                                 commit_message="bench leaderboard push")
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise NetworkError(f"cannot push leaderboard to {repo_type} repo {repo_id}: {reason}; check the network "
+                           "and HF_TOKEN, or use --to-folder") from None
+    return str(getattr(info, "commit_url", info))
+
+
+def _space_card(dest: Path) -> None:
+    readme = dest / "README.md"
+    body = readme.read_text() if readme.is_file() else ""
+    if not body.startswith("---"):
+        readme.write_text("---\ntitle: bench leaderboard\nsdk: static\napp_file: index.html\n---\n" + body)

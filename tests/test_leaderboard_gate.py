@@ -1,0 +1,99 @@
+"""Leaderboard building (Markdown/HTML/JSON/figures), publishing, and the regression gate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_bench
+from results_factory import make_result
+
+from bench.results import load_result
+
+
+@pytest.fixture()
+def two_results(tmp_path):
+    a = make_result(tmp_path / "a", separation=2.0, generator="world", seed=1)
+    b = make_result(tmp_path / "b", separation=1.0, generator="freevc", seed=2)
+    return a, b
+
+
+def test_build_writes_all_outputs(two_results, tmp_path):
+    out = tmp_path / "lb"
+    res = run_bench("leaderboard", "build", str(two_results[0]), str(two_results[1].parent), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((out / "leaderboard.json").read_text())
+    assert [e["generator"] for e in doc["entries"]] == ["world", "freevc"]  # ranked by AUROC
+    assert doc["entries"][0]["rank"] == 1 and doc["entries"][0]["simulated"] is True
+    md = (out / "README.md").read_text()
+    assert "simulated" in md and "Quoted from the papers" in md and "88.7" in md
+    page = (out / "index.html").read_text()
+    assert page.count("<svg") >= 4 and "gen-filter" in page and "<script src" not in page
+    for fig in ("roc.svg", "det.svg", "latency_cdf.svg"):
+        assert (out / "figures" / fig).is_file()
+    # quoted rows are never in the ranking
+    assert all("quoted" not in e["detector"] for e in doc["entries"])
+
+
+def test_push_to_folder_and_unreachable_hub(two_results, tmp_path):
+    out = tmp_path / "lb"
+    run_bench("leaderboard", "build", str(two_results[0]), "--out", str(out))
+    res = run_bench("leaderboard", "push", str(out), "--to-folder", str(tmp_path / "space"), "--repo-type", "space")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "space" / "README.md").read_text().startswith("---\ntitle")
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "x"}
+    res = run_bench("leaderboard", "push", str(out), "--repo-id", "me/board", env=env)
+    assert res.returncode == 2 and "cannot push leaderboard" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_gate_passes_on_baseline_and_fails_on_lowered_auroc(two_results, tmp_path):
+    base = two_results[0]
+    res = run_bench("gate", "--baseline", str(base), "--current", str(base))
+    assert res.returncode == 0 and "PASS" in res.stdout
+    doc = json.loads(base.read_text())
+    doc["overall"]["auroc"].update(value=doc["overall"]["auroc"]["value"] - 0.15,
+                                   ci_low=doc["overall"]["auroc"]["ci_low"] - 0.15,
+                                   ci_high=doc["overall"]["auroc"]["ci_high"] - 0.15)
+    worse = tmp_path / "worse.json"
+    worse.write_text(json.dumps(doc))
+    res = run_bench("gate", "--baseline", str(base), "--current", str(worse))
+    assert res.returncode == 1 and "FAIL" in res.stdout and "overall AUROC" in res.stdout
+
+
+def test_gate_ignores_drops_inside_the_ci(two_results, tmp_path):
+    base = two_results[0]
+    doc = json.loads(base.read_text())
+    a = doc["overall"]["auroc"]
+    a.update(value=a["value"] - 0.03, ci_high=a["value"] + 0.01)
+    noisy = tmp_path / "noisy.json"
+    noisy.write_text(json.dumps(doc))
+    res = run_bench("gate", "--baseline", str(base), "--current", str(noisy), "--json")
+    checks = {c["metric"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["overall AUROC"]["status"] == "noise" and res.returncode == 0
+    res = run_bench("gate", "--baseline", str(base), "--current", str(noisy), "--no-ci-aware")
+    assert res.returncode == 1
+
+
+def test_gate_config_file_and_bad_input(two_results, tmp_path):
+    base, other = two_results
+    cfg = tmp_path / "gate.toml"
+    cfg.write_text("[gate]\nauroc_drop = 0.5\neer_rise = 0.5\nper_challenge = false\n")
+    assert run_bench("gate", "--baseline", str(base), "--current", str(other), "--config", str(cfg)).returncode == 0
+    cfg.write_text("[gate]\nauroc_dorp = 0.5\n")
+    res = run_bench("gate", "--baseline", str(base), "--current", str(other), "--config", str(cfg))
+    assert res.returncode == 2 and "unknown gate setting" in res.stderr
+    third = make_result(tmp_path / "c", separation=2.0, corpus_hash="zzz")
+    res = run_bench("gate", "--baseline", str(base), "--current", str(third))
+    assert res.returncode == 2 and "different corpora" in res.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(base.read_text()), "schema_version": "0.1"}))
+    res = run_bench("gate", "--baseline", str(bad), "--current", str(base))
+    assert res.returncode == 2 and "schema version" in res.stderr
+    res = run_bench("gate", "--baseline", str(tmp_path / "missing.json"), "--current", str(base))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_results_schema_roundtrip(two_results):
+    r = load_result(two_results[0])
+    assert r.schema_version == "1.0" and r.per_challenge[0].challenge == 0
