@@ -20,8 +20,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q --no-deps nisqa==2.0.post2
 
 demo: install
-	$(BIN)/bench data simulate --speakers 4 --out demo/corpus
-	$(BIN)/bench data info demo/corpus
+	$(BIN)/bench demo --out demo
 
 test: install
 	$(BIN)/python -m pytest -q

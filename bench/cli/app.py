@@ -8,12 +8,14 @@ from bench import __version__
 from bench.cli import (
     challenges_cmd,
     data_cmd,
+    demo_cmd,
     evaluate_cmd,
     gate_cmd,
     generate_cmd,
     leaderboard_cmd,
     models_cmd,
     plugins_cmd,
+    train_cmd,
 )
 
 app = typer.Typer(
@@ -45,6 +47,8 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
+app.add_typer(train_cmd.app, name="train")
 app.command("generate")(generate_cmd.generate)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)
+app.command("demo")(demo_cmd.demo)

@@ -17,6 +17,7 @@ sample (it drives `bench data subset --hard`), not folded into D, as in the pape
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,15 @@ class SpeakerComponent(Component):
                           lambda: _loaded(SPEAKER.create(cfg.pop("backend"), **cfg)))
         have = [s for s in samples if s.match_audio is not None]
         a = backend.embed([load_entry(s.audio) for s in have])
-        b = backend.embed([load_entry(s.match_audio) for s in have])
+        b = np.stack([self._reference(backend, s.match_audio) for s in have]) if have else a
         sims = dict(zip((s.utterance_id for s in have), (float(x) for x in np.sum(a * b, axis=1)), strict=True))
         return [{"similarity": sims.get(s.utterance_id)} for s in samples]
+
+    @staticmethod
+    def _reference(backend, entry: dict) -> np.ndarray:
+        """Embed a speaker-match reference once per process (a few #0 clips serve every sample)."""
+        key = "ref:" + hashlib.sha1(entry.get("bytes") or (entry.get("path") or "").encode()).hexdigest()
+        return _cached(key, lambda: backend.embed([load_entry(entry)])[0])
 
 
 class ComplianceComponent(Component):
@@ -128,9 +135,10 @@ class PitchDetector(Detector):
 
     def __init__(self, compliance: str | None = None, asr: str | None = None, asr_model: str | None = None,
                  realism: str | None = None, nisqa_weights: str | None = None, speaker: str | None = None,
-                 train_epochs: int | None = None) -> None:
+                 train_epochs: int = 8, train_folds: int = 2) -> None:
         super().__init__(compliance=compliance, asr=asr, asr_model=asr_model, realism=realism,
-                         nisqa_weights=nisqa_weights, speaker=speaker, train_epochs=train_epochs)
+                         nisqa_weights=nisqa_weights, speaker=speaker, train_epochs=train_epochs,
+                         train_folds=train_folds)
         self.notes: list[str] = []
         self._compliance_dir: str | None = compliance
         self._train_speakers: set[str] | None = None
@@ -138,7 +146,11 @@ class PitchDetector(Detector):
 
     def _choose_backends(self) -> None:
         cfg = self.config
-        self.asr = {"backend": cfg["asr"] or "faster-whisper"}
+        # pitch-lite decodes short clips with a 10 s encoder window and greedy search (about 5x faster on
+        # CPU than Whisper's 30 s window with beam 5; see BENCHMARKS.md); the pitch profile keeps Whisper's
+        # own decoding
+        self.asr = ({"backend": cfg["asr"]} if cfg["asr"]
+                    else {"backend": "faster-whisper", "window_s": 10.0, "beam_size": 1})
         if cfg["asr_model"]:
             self.asr["model"] = cfg["asr_model"]
         self.realism = {"backend": cfg["realism"]} if cfg["realism"] else {"backend": "dnsmos", "max_windows": 1}
@@ -151,7 +163,13 @@ class PitchDetector(Detector):
             target = Path(workdir) / "compliance"
             self.notes.append(f"compliance classifiers trained on the corpus originals into {target} "
                               "(pass --compliance to reuse trained ones)")
-            train_compliance(corpus_dir, target, config=TrainConfig(epochs=self.config["train_epochs"]))
+            from bench.corpus import open_dataset
+
+            speakers = len(set(open_dataset(corpus_dir)["subject"]))
+            # half the speakers are held out, so the evaluation has unseen speakers to score
+            train_compliance(corpus_dir, target, config=TrainConfig(
+                epochs=self.config["train_epochs"], folds=self.config["train_folds"],
+                test_speakers=max(1, speakers // 2)))
             self._compliance_dir = str(target)
         model = ComplianceModel.load(self._compliance_dir)
         speakers = model.meta.get("speakers", {})
@@ -204,6 +222,8 @@ class PitchFull(PitchDetector):
     def _choose_backends(self) -> None:
         super()._choose_backends()
         cfg = self.config
+        if cfg["asr"] is None:
+            self.asr = {"backend": "faster-whisper"}  # Whisper's own 30 s window and beam 5, as in the paper
         if cfg["realism"] is None:
             from detectors.pitch.realism import resolve_nisqa_weights
 

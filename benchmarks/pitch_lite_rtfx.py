@@ -1,0 +1,71 @@
+"""Scoring throughput of the pitch-lite detector: RTFx (audio-seconds per CPU-second) per
+component and for the whole detector, one process, one thread (open_asr_leaderboard style).
+
+Run: python benchmarks/pitch_lite_rtfx.py [--speakers 4] [--compliance DIR]
+Simulated clips (all 21 challenges): numbers describe this machine and simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import header, table  # noqa: E402
+
+from bench.corpus import open_dataset  # noqa: E402
+from bench.evaluate import build_samples  # noqa: E402
+from bench.simcorpus import simulate_corpus  # noqa: E402
+from detectors.pitch.compliance import TrainConfig, train_compliance  # noqa: E402
+from detectors.pitch.detector import PitchLite  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--speakers", type=int, default=4)
+    ap.add_argument("--compliance", type=Path, default=None)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        simulate_corpus(corpus, speakers=args.speakers, sentences=1, seed=0, workers=1)
+        comp = args.compliance
+        if comp is None:
+            comp = Path(tmp) / "compliance"
+            train_compliance(corpus, comp, config=TrainConfig(epochs=4, folds=2, test_speakers=1))
+        samples = build_samples(open_dataset(corpus).to_list(), [])
+        det = PitchLite(compliance=str(comp))
+        det.prepare(str(corpus), tmp)
+        audio = sum(s.duration_s for s in samples)
+        rows, total = [], 0.0
+        for component in det.components():
+            component.compute(samples[:2])  # warm-up: model loading is not scoring
+            by_group: dict = {}
+            for s in samples:
+                by_group.setdefault(component.group_key(s), []).append(s)
+            c0 = time.process_time()
+            for group in by_group.values():
+                for i in range(0, len(group), 16):
+                    component.compute(group[i:i + 16])
+            cpu = time.process_time() - c0
+            total += cpu
+            rows.append([component.name, str(component.describe()), f"{cpu:.1f}", f"{audio / cpu:.1f}"])
+        rows.append(["**whole pitch-lite**", "sum of the components (score combination is negligible)",
+                     f"{total:.1f}", f"**{audio / total:.1f}**"])
+    print(header("pitch-lite scoring throughput (RTFx, one core)"))
+    print(f"\n{len(samples)} simulated clips ({args.speakers} speakers x 21 challenges), {audio:.0f} s of audio; "
+          "process CPU time, one thread, models loaded before timing.\n")
+    print(table(["component", "configuration", "CPU s", "RTFx (audio s / CPU s)"], rows))
+
+
+if __name__ == "__main__":
+    main()
