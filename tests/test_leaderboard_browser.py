@@ -73,3 +73,24 @@ def test_page_renders_sorts_filters_and_shows_figures(tmp_path):
         assert driver.save_screenshot(str(artifacts / "leaderboard.png"))
     finally:
         driver.quit()
+
+
+@pytest.mark.skipif(not os.environ.get("BENCH_DEMO_LEADERBOARD"),
+                    reason="set BENCH_DEMO_LEADERBOARD to the demo's index.html (.ci/run does, after `bench demo`)")
+def test_demo_leaderboard_renders():
+    from selenium.webdriver.common.by import By
+
+    page = Path(os.environ["BENCH_DEMO_LEADERBOARD"])
+    assert page.is_file(), f"{page} does not exist: run `bench demo` first"
+    driver = open_page(page)
+    try:
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not errors, errors
+        assert driver.find_elements(By.CSS_SELECTOR, "#ranking tbody tr")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#heatmap tbody tr")) == 21
+        assert all(f.size["width"] > 100 for f in driver.find_elements(By.CSS_SELECTOR, "figure svg"))
+        artifacts = Path(os.environ.get("BENCH_ARTIFACTS", page.parent))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(artifacts / "demo-leaderboard.png"))
+    finally:
+        driver.quit()

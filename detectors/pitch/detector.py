@@ -154,6 +154,8 @@ class PitchDetector(Detector):
         if cfg["asr_model"]:
             self.asr["model"] = cfg["asr_model"]
         self.realism = {"backend": cfg["realism"]} if cfg["realism"] else {"backend": "dnsmos", "max_windows": 1}
+        if cfg["realism"] == "nisqa" and cfg["nisqa_weights"]:
+            self.realism["weights"] = cfg["nisqa_weights"]
         self.speaker = {"backend": cfg["speaker"] or "resemblyzer"}
 
     def prepare(self, corpus_dir: str, workdir: str) -> None:

@@ -1,0 +1,110 @@
+"""`bench evaluate` end to end on real components, its caches, the hard subset, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import SHARED, run_bench
+
+from bench.results import load_result
+from detectors.pitch.detector import degradation
+
+
+def test_degradation_formula():
+    assert degradation(1.0, 0.0, 5.0) == (0.0, 3)
+    assert degradation(0.0, 1.0, 0.0) == (1.0, 3)
+    d, n = degradation(0.5, 0.2, 4.0)
+    assert n == 3 and d == pytest.approx(((1 - 0.5) + 0.2 + (1 - 4.0 / 5)) / 3)
+    assert degradation(None, 0.4, 3.0) == (pytest.approx((0.4 + 0.4) / 2), 2)  # #0: no compliance term
+    assert degradation(0.8, None, 3.0) == (pytest.approx((0.2 + 0.4) / 2), 2)  # #16: no content term
+
+
+@pytest.fixture(scope="module")
+def evaluated(sim_corpus, tmp_path_factory):
+    """world fakes + compliance classifiers + a pitch-lite evaluation of the 2-speaker corpus."""
+    root = tmp_path_factory.mktemp("eval")
+    assert run_bench("generate", "--corpus", str(sim_corpus), "--out", str(root / "fakes"),
+                     "--workers", "2").returncode == 0
+    res = run_bench("train", "compliance", "--corpus", str(sim_corpus), "--out", str(root / "compliance"),
+                    "--epochs", "3", "--test-speakers", "1")
+    assert res.returncode == 0, res.stderr
+    res = run_bench("evaluate", "--detector", "pitch-lite", "--corpus", str(sim_corpus), "--fakes",
+                    str(root / "fakes"), "--compliance", str(root / "compliance"), "--out", str(root / "result"),
+                    "--workers", "2", "--bootstrap", "200")
+    assert res.returncode == 0, res.stderr
+    return root, res
+
+
+@pytest.mark.slow
+def test_evaluate_writes_valid_results_and_scores(evaluated):
+    root, res = evaluated
+    result = load_result(root / "result" / "result.json")  # validates against the schema
+    assert result.simulated and result.detector.name == "pitch-lite"
+    assert [c.challenge for c in result.per_challenge] == list(range(21))
+    assert all(c.auroc.value is not None and c.n_fake > 0 and c.n_bona_fide > 0 for c in result.per_challenge)
+    assert result.evaluation_scope["excluded_speakers"]  # the classifiers' training speaker is not scored
+    assert {"asr", "realism", "speaker", "compliance"} <= set(result.timings["components"])
+    rows = pq.read_table(root / "result" / "scores.parquet").to_pylist()
+    assert len(rows) == 84 * 2
+    for r in rows:
+        assert 0.0 <= r["score"] <= 1.0 and 1.0 <= r["realism.mos"] <= 5.0
+        assert (r["compliance.p"] is None) == (r["challenge"] == 0)
+        assert (r["content"] is None) == (r["challenge"] == 16)
+    assert "AUROC % [95% CI]" in res.stdout and "paper AUROC" in res.stdout
+
+
+@pytest.mark.slow
+def test_rerun_with_another_realism_model_reuses_the_other_caches(evaluated, sim_corpus):
+    root, _ = evaluated
+    weights = SHARED / "models" / "nisqa" / "nisqa.tar"
+    if not weights.is_file():
+        pytest.skip("NISQA weights not in ../shared/models/nisqa")
+    cache = root / "result" / "cache"
+    before = {p.name: sorted(x.name for x in p.glob("part-*")) for p in cache.iterdir()}
+    res = run_bench("evaluate", "--detector", "pitch-lite", "--corpus", str(sim_corpus), "--fakes",
+                    str(root / "fakes"), "--compliance", str(root / "compliance"), "--out", str(root / "result2"),
+                    "--cache", str(cache), "--param", "realism=nisqa", "--param", f"nisqa_weights={weights}",
+                    "--workers", "2", "--bootstrap", "100")
+    assert res.returncode == 0, res.stderr
+    after = {p.name: sorted(x.name for x in p.glob("part-*")) for p in cache.iterdir()}
+    new = set(after) - set(before)
+    assert len(new) == 1 and next(iter(new)).startswith("realism-")
+    assert all(after[k] == v for k, v in before.items())  # ASR, speaker and compliance were not recomputed
+    assert json.loads((root / "result2" / "result.json").read_text())["components"]["realism"]["config"][
+        "backend"] == "nisqa"
+
+
+@pytest.mark.slow
+def test_hard_subset_is_balanced(evaluated, sim_corpus):
+    root, _ = evaluated
+    res = run_bench("data", "subset", "--hard", "--result", str(root / "result"), "--corpus", str(sim_corpus),
+                    "--fakes", str(root / "fakes"), "--out", str(root / "hard"), "--match", "0.25",
+                    "--per-challenge", "2")
+    assert res.returncode == 0, res.stderr
+    real = json.loads(run_bench("data", "info", str(root / "hard" / "corpus"), "--json").stdout)
+    fake = json.loads(run_bench("data", "info", str(root / "hard" / "fakes"), "--json").stdout)
+    assert real["per_challenge"] == fake["per_challenge"] and fake["rows"] > 0
+
+
+@pytest.mark.slow
+def test_evaluate_bad_input(evaluated, sim_corpus, tmp_path):
+    root, _ = evaluated
+    other = tmp_path / "other"
+    shutil.copytree(sim_corpus, other)
+    manifest = json.loads((other / "bench.json").read_text())
+    manifest["content_hash"] = "0000000000000000"
+    (other / "bench.json").write_text(json.dumps(manifest))
+    cases = [
+        (("--corpus", str(other), "--fakes", str(root / "fakes")), "generated from another corpus"),
+        (("--corpus", str(root / "fakes"), "--fakes", str(root / "fakes")), "is a fakes dataset"),
+        (("--corpus", str(sim_corpus), "--fakes", str(sim_corpus)), "not a fakes dataset"),
+        (("--corpus", str(tmp_path / "none"), "--fakes", str(root / "fakes")), "no such directory"),
+        (("--corpus", str(sim_corpus), "--fakes", str(root / "fakes"), "--detector", "nope"), "unknown detector"),
+    ]
+    for args, needle in cases:
+        res = run_bench("evaluate", *args, "--out", str(tmp_path / "r"))
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and needle in lines[0], (args, res.stderr)
