@@ -125,28 +125,62 @@ def _run_unit(unit: Unit, out: str, name: str, config: dict[str, Any], streaming
         ref_error = None
     except Exception as exc:  # the whole unit fails with the reference's error
         target, ref_seconds, ref_error = None, 0.0, f"reference {unit.reference_id}: {type(exc).__name__}: {exc}"
+    records = {p.fake_id: {"pair": asdict(p), "status": "ok", "error": "", "seconds": 0.0,
+                           "reference_seconds": ref_seconds} for p in todo}
+    audio_in: dict[str, np.ndarray] = {}
     for pair in todo:
-        record: dict[str, Any] = {"pair": asdict(pair), "status": "ok", "error": "", "seconds": 0.0,
-                                  "reference_seconds": ref_seconds}
         try:
             if ref_error:
                 raise RuntimeError(ref_error)
-            source = load_entry(unit.sources[pair.source_id])
-            t0 = time.perf_counter()
-            if streaming:
-                audio, stats = gen.stream(source, target, chunk_ms)
-                record["stream"] = stats.summary()
-            else:
-                audio = gen.convert(source, target)
-            record["seconds"] = time.perf_counter() - t0
-            if not np.all(np.isfinite(audio)) or len(audio) == 0:
-                raise ValueError("generator returned empty or non-finite audio")
-            record["duration_s"] = len(audio) / SAMPLE_RATE
-            write_wav(out_dir / "audio" / f"{pair.fake_id}.wav", audio)
+            audio_in[pair.fake_id] = load_entry(unit.sources[pair.source_id])
         except Exception as exc:
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            records[pair.fake_id].update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+    outputs = _convert_all(gen, target, [p for p in todo if p.fake_id in audio_in], audio_in, records,
+                           streaming, chunk_ms)
+    for pair in todo:
+        record = records[pair.fake_id]
+        if record["status"] == "ok":
+            try:
+                audio = outputs[pair.fake_id]
+                if not np.all(np.isfinite(audio)) or len(audio) == 0:
+                    raise ValueError("generator returned empty or non-finite audio")
+                record["duration_s"] = len(audio) / SAMPLE_RATE
+                write_wav(out_dir / "audio" / f"{pair.fake_id}.wav", audio)
+            except Exception as exc:
+                record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
         write_atomic(out_dir / JOURNAL / f"{pair.fake_id}.json", json.dumps(record).encode())
     return len(todo)
+
+
+def _convert_all(gen, target, pairs: list[Pair], audio_in: dict[str, np.ndarray], records: dict[str, dict],
+                 streaming: bool, chunk_ms: float) -> dict[str, np.ndarray]:
+    """Convert every pair: streamed one by one, or in one ``convert_batch`` call (the batch's time is
+    shared out by duration); if the batch fails, item by item so the failure is pinned to its item."""
+    outputs: dict[str, np.ndarray] = {}
+    if not streaming and len(pairs) > 1:
+        try:
+            t0 = time.perf_counter()
+            converted = gen.convert_batch([audio_in[p.fake_id] for p in pairs], target)
+            elapsed = time.perf_counter() - t0
+            total = sum(len(audio_in[p.fake_id]) for p in pairs) or 1
+            for p, y in zip(pairs, converted, strict=True):
+                outputs[p.fake_id] = y
+                records[p.fake_id]["seconds"] = elapsed * len(audio_in[p.fake_id]) / total
+            return outputs
+        except Exception:
+            outputs.clear()  # fall through: find the culprit item by item
+    for p in pairs:
+        try:
+            t0 = time.perf_counter()
+            if streaming:
+                outputs[p.fake_id], stats = gen.stream(audio_in[p.fake_id], target, chunk_ms)
+                records[p.fake_id]["stream"] = stats.summary()
+            else:
+                outputs[p.fake_id] = gen.convert(audio_in[p.fake_id], target)
+            records[p.fake_id]["seconds"] = time.perf_counter() - t0
+        except Exception as exc:
+            records[p.fake_id].update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+    return outputs
 
 
 def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 16) -> list[Unit]:

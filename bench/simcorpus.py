@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ def _check_resume(out: Path, params: dict[str, Any], overwrite: bool) -> None:
     write_atomic(plan_path, json.dumps(params, sort_keys=True).encode())
 
 
+def _scripts_id() -> str:
+    """Which scripts the corpus was spoken from: 'packaged' or a hash of the user's file."""
+    import hashlib
+
+    from challenges.scripts import scripts
+
+    if not os.environ.get("BENCH_SCRIPTS"):
+        return "packaged"
+    return "sha256:" + hashlib.sha256(scripts().model_dump_json().encode()).hexdigest()[:16]
+
+
 def simulate_corpus(out: str | Path, speakers: int = 6, sentences: int = 2, challenges: list[int] | None = None,
                     devices: tuple[str, ...] = ("desktop",), seed: int = 0, workers: int = 1,
                     overwrite: bool = False) -> dict[str, Any]:
@@ -60,7 +72,7 @@ def simulate_corpus(out: str | Path, speakers: int = 6, sentences: int = 2, chal
     challenges = challenges if challenges is not None else list(range(21))
     out = Path(out)
     params = {"speakers": speakers, "sentences": sentences, "challenges": challenges,
-              "devices": list(devices), "seed": seed, "version": __version__}
+              "devices": list(devices), "seed": seed, "version": __version__, "scripts": _scripts_id()}
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, params, overwrite)
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from bench.errors import BenchError
+
+ENV = "BENCH_SCRIPTS"
 
 
 class Sentence(BaseModel):
@@ -29,11 +35,35 @@ class Scripts(BaseModel):
     foreign: list[ForeignSentence]
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _load(path: str | None) -> Scripts:
+    if path is None:
+        text = files("challenges").joinpath("data/scripts.json").read_text(encoding="utf-8")
+        return Scripts.model_validate(json.loads(text))
+    p = Path(path)
+    if not p.is_file():
+        raise BenchError(f"{p}: no such scripts file (set with --scripts or {ENV})")
+    try:
+        doc = Scripts.model_validate(json.loads(p.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise BenchError(f"{p}: not a scripts file like challenges/data/scripts.json "
+                         f"({str(exc).splitlines()[0]})") from None
+    if not (len(doc.sentences) == len(doc.questions) and doc.sentences and doc.foreign):
+        raise BenchError(f"{p}: needs sentences, as many questions, and at least one foreign sentence")
+    return doc
+
+
 def scripts() -> Scripts:
-    """The packaged scripts, validated."""
-    text = files("challenges").joinpath("data/scripts.json").read_text(encoding="utf-8")
-    return Scripts.model_validate(json.loads(text))
+    """The scripts in use: the file named by ``BENCH_SCRIPTS`` (e.g. the paper's Table A.1), else the packaged ones."""
+    return _load(os.environ.get(ENV) or None)
+
+
+def use_scripts(path: str | os.PathLike | None) -> None:
+    """Use the scripts in ``path`` from now on, in this process and the workers it starts."""
+    if path is None:
+        return
+    _load(str(Path(path).resolve()))  # validate now: one clear error before any work
+    os.environ[ENV] = str(Path(path).resolve())
 
 
 def script_for(challenge_key: str, sentence_id: int) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_bench
+from conftest import REPO, run_bench
 
 from bench.errors import BenchError
 from challenges.issue import issue
@@ -92,3 +92,18 @@ def test_cli_bad_input_is_one_line_exit_2(args, needle):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_custom_scripts_file(tmp_path):
+    doc = json.loads((REPO / "challenges" / "data" / "scripts.json").read_text())
+    for i, s in enumerate(doc["sentences"]):
+        s["text"] = f"Paper sentence number {i}."
+    custom = tmp_path / "table_a1.json"
+    custom.write_text(json.dumps(doc))
+    res = run_bench("challenges", "issue", "--seed", "4", "--count", "20", "--json", "--scripts", str(custom))
+    texts = [c["parameters"].get("text", "") for c in json.loads(res.stdout)["challenges"]]
+    assert any(t.startswith("Paper sentence number") for t in texts)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"sentences": []}')
+    res = run_bench("challenges", "issue", "--scripts", str(bad))
+    assert res.returncode == 2 and "not a scripts file" in res.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -62,8 +64,12 @@ def issue(
     top: int = typer.Option(None, help="Draw only from the top-N challenges by reference AUROC."),
     device: str = typer.Option(None, help="Caller's device: desktop or mobile (no playback on mobile)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    scripts_file: Path = typer.Option(None, "--scripts", help="Scripts JSON to draw sentences from."),
 ) -> None:
     """Draw random challenges with randomised parameters, as a defender's agent would in a call."""
+    from challenges.scripts import use_scripts
+
+    use_scripts(scripts_file)
     used_seed, items = issue_challenges(count=count, seed=seed, top=top, device=device)
     if as_json:
         print_json({"seed": used_seed, "challenges": [i.model_dump() for i in items]})

@@ -40,9 +40,14 @@ def simulate(
     seed: int = typer.Option(0, help="Seed: the same seed gives the same corpus, bit for bit."),
     workers: int = typer.Option(None, help="Worker processes (default: all CPUs)."),
     overwrite: bool = typer.Option(False, help="Replace a corpus made with other settings."),
+    scripts_file: Path = typer.Option(None, "--scripts", help="Scripts JSON (e.g. the paper's Table A.1) in the "
+                                      "format of challenges/data/scripts.json."),
 ) -> None:
     """Simulate an offline challenge corpus (synthetic speakers; every challenge rendered)."""
     from bench.simcorpus import simulate_corpus
+    from challenges.scripts import use_scripts
+
+    use_scripts(scripts_file)
 
     manifest = simulate_corpus(out, speakers=speakers, sentences=sentences,
                                challenges=parse_selection(challenges), devices=_devices(device), seed=seed,
