@@ -55,30 +55,23 @@ class Check:
     detail: str = ""
 
 
-def _higher_better(name: str, base: Estimate | None, cur: Estimate | None, tol: float, ci_aware: bool) -> Check:
+def _directional(name: str, base: Estimate | None, cur: Estimate | None, tol: float, ci_aware: bool,
+                 higher_better: bool) -> Check:
+    """Absolute-tolerance check of a metric with a CI; ``higher_better`` for AUROC, not for EER."""
+    sign = -1.0 if higher_better else 1.0
+    label = f"{'-' if higher_better else '+'}{tol:.3f}"
     if base is None or cur is None or base.value is None or cur.value is None:
-        return Check(name, getattr(base, "value", None), getattr(cur, "value", None), f"-{tol:.3f}", "skipped",
+        return Check(name, getattr(base, "value", None), getattr(cur, "value", None), label, "skipped",
                      "missing in one run")
-    drop = base.value - cur.value
-    if drop <= tol:
-        return Check(name, base.value, cur.value, f"-{tol:.3f}", "improved" if drop < -tol else "ok")
-    if ci_aware and cur.ci_high is not None and cur.ci_high >= base.value:
-        return Check(name, base.value, cur.value, f"-{tol:.3f}", "noise",
+    worse = sign * (cur.value - base.value)  # > 0: moved the wrong way
+    if worse <= tol:
+        return Check(name, base.value, cur.value, label, "improved" if worse < -tol else "ok")
+    bound = cur.ci_high if higher_better else cur.ci_low
+    if ci_aware and bound is not None and sign * (base.value - bound) >= 0:
+        return Check(name, base.value, cur.value, label, "noise",
                      f"baseline inside current CI [{cur.ci_low:.3f}, {cur.ci_high:.3f}]")
-    return Check(name, base.value, cur.value, f"-{tol:.3f}", "regression", f"dropped {drop:.3f}")
-
-
-def _lower_better(name: str, base: Estimate | None, cur: Estimate | None, tol: float, ci_aware: bool) -> Check:
-    if base is None or cur is None or base.value is None or cur.value is None:
-        return Check(name, getattr(base, "value", None), getattr(cur, "value", None), f"+{tol:.3f}", "skipped",
-                     "missing in one run")
-    rise = cur.value - base.value
-    if rise <= tol:
-        return Check(name, base.value, cur.value, f"+{tol:.3f}", "improved" if rise < -tol else "ok")
-    if ci_aware and cur.ci_low is not None and cur.ci_low <= base.value:
-        return Check(name, base.value, cur.value, f"+{tol:.3f}", "noise",
-                     f"baseline inside current CI [{cur.ci_low:.3f}, {cur.ci_high:.3f}]")
-    return Check(name, base.value, cur.value, f"+{tol:.3f}", "regression", f"rose {rise:.3f}")
+    return Check(name, base.value, cur.value, label, "regression",
+                 f"{'dropped' if higher_better else 'rose'} {worse:.3f}")
 
 
 def _relative(name: str, base: float | None, cur: float | None, tol: float, higher_better: bool) -> Check:
@@ -98,18 +91,20 @@ def compare(baseline: Result, current: Result, tol: Tolerances) -> list[Check]:
         raise BenchError(f"baseline and current were measured on different corpora ({bh} vs {ch}); "
                          "regenerate the baseline on this corpus")
     checks = [
-        _higher_better("overall AUROC", baseline.overall.auroc, current.overall.auroc, tol.auroc_drop, tol.ci_aware),
-        _lower_better("overall EER", baseline.overall.eer, current.overall.eer, tol.eer_rise, tol.ci_aware),
+        _directional("overall AUROC", baseline.overall.auroc, current.overall.auroc, tol.auroc_drop, tol.ci_aware,
+                     higher_better=True),
+        _directional("overall EER", baseline.overall.eer, current.overall.eer, tol.eer_rise, tol.ci_aware,
+                     higher_better=False),
     ]
     if baseline.top_n_auroc is not None:
-        checks.append(_higher_better("top-N AUROC", baseline.top_n_auroc, current.top_n_auroc, tol.auroc_drop,
-                                     tol.ci_aware))
+        checks.append(_directional("top-N AUROC", baseline.top_n_auroc, current.top_n_auroc, tol.auroc_drop,
+                                   tol.ci_aware, higher_better=True))
     if tol.per_challenge:
         cur_by = {c.challenge: c for c in current.per_challenge}
         for b in baseline.per_challenge:
             c = cur_by.get(b.challenge)
-            checks.append(_higher_better(f"#{b.challenge} {b.name} AUROC", b.auroc, c.auroc if c else None,
-                                         tol.auroc_drop, tol.ci_aware))
+            checks.append(_directional(f"#{b.challenge} {b.name} AUROC", b.auroc, c.auroc if c else None,
+                                       tol.auroc_drop, tol.ci_aware, higher_better=True))
     checks.append(_relative("throughput (audio s / CPU s)", baseline.timings.get("rtfx_cpu"),
                             current.timings.get("rtfx_cpu"), tol.throughput_fall, higher_better=True))
     bl, cl = _latency(baseline), _latency(current)

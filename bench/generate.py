@@ -28,6 +28,7 @@ from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manife
 from bench.errors import BenchError
 from bench.parallel import run_items
 from bench.registry import GENERATORS
+from bench.runplan import check_plan
 
 JOURNAL = "journal"
 PLAN_FILE = ".generate.json"
@@ -224,7 +225,7 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
     params = {"corpus_hash": corpus_manifest.get("content_hash"), "generator": generator, "config": config,
               "max_targets": max_targets, "pairs_per_source": pairs_per_source, "seed": seed,
               "streaming": streaming, "chunk_ms": chunk_ms if streaming else None, "challenges": challenges}
-    _check_plan(out, params, overwrite)
+    check_plan(out, PLAN_FILE, params, overwrite, "generation run", ("audio", JOURNAL))
 
     rows = ds.to_list()
     by_id = {r["utterance_id"]: r for r in rows}
@@ -243,22 +244,6 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
                     write_atomic(rec, json.dumps({"pair": asdict(p), "status": "failed", "error": outcome.error,
                                                   "seconds": 0.0}).encode())
     return _finish(out, pairs, by_id, unpaired, params, meta.model_dump(), corpus_manifest)
-
-
-def _check_plan(out: Path, params: dict[str, Any], overwrite: bool) -> None:
-    plan_path = out / PLAN_FILE
-    if plan_path.is_file() and not overwrite:
-        previous = json.loads(plan_path.read_text())
-        if previous != params:
-            changed = sorted(k for k in params if previous.get(k) != params[k])
-            raise BenchError(f"{out} holds a generation run with other settings ({', '.join(changed)}); "
-                             "use another --out or pass --overwrite")
-    if overwrite:
-        for sub in ("audio", JOURNAL):
-            for f in (out / sub).glob("*"):
-                f.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(plan_path, json.dumps(params, sort_keys=True).encode())
 
 
 def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list[dict], params: dict,

@@ -16,10 +16,11 @@ from typing import Any
 import soundfile as sf
 
 from bench import SAMPLE_RATE, __version__
-from bench.audio import write_atomic, write_wav
+from bench.audio import write_wav
 from bench.corpus import build_dataset, save
 from bench.errors import BenchError
 from bench.parallel import run_items
+from bench.runplan import check_plan
 from challenges.scripts import script_for
 from challenges.simulate import Item, make_speakers, plan, render
 from challenges.taxonomy import get as get_challenge
@@ -34,20 +35,6 @@ def _render_one(item: Item, out: str, n_speakers: int, seed: int) -> str:
         audio, _ = render(item, speakers, seed)
         write_wav(path, audio, SAMPLE_RATE)
     return str(path)
-
-
-def _check_resume(out: Path, params: dict[str, Any], overwrite: bool) -> None:
-    plan_path = out / PLAN_FILE
-    if plan_path.is_file() and not overwrite:
-        previous = json.loads(plan_path.read_text())
-        if previous != params:
-            changed = sorted(k for k in params if previous.get(k) != params[k])
-            raise BenchError(f"{out} holds a simulation with other settings ({', '.join(changed)}); "
-                             "use another --out or pass --overwrite")
-    if overwrite and out.exists():
-        for wav in (out / "audio").glob("*.wav"):
-            wav.unlink()
-    write_atomic(plan_path, json.dumps(params, sort_keys=True).encode())
 
 
 def _scripts_id() -> str:
@@ -74,7 +61,7 @@ def simulate_corpus(out: str | Path, speakers: int = 6, sentences: int = 2, chal
     params = {"speakers": speakers, "sentences": sentences, "challenges": challenges,
               "devices": list(devices), "seed": seed, "version": __version__, "scripts": _scripts_id()}
     out.mkdir(parents=True, exist_ok=True)
-    _check_resume(out, params, overwrite)
+    check_plan(out, PLAN_FILE, params, overwrite, "simulation", ("audio",))
 
     items = plan(speakers, sentences, challenges, list(devices))
     fn = functools.partial(_render_one, out=str(out), n_speakers=speakers, seed=seed)
