@@ -14,6 +14,7 @@ as an uninterrupted run's.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -99,6 +100,19 @@ def make_pairs(rows: list[dict[str, Any]], generator: str, max_targets: int | No
 
 
 _GEN_CACHE: dict[str, Any] = {}
+_TARGETS: dict[str, Any] = {}  # reference audio hash -> prepared target, per worker process
+_MAX_TARGETS = 64
+
+
+def _prepared_target(gen, unit: Unit) -> Any:
+    """Analyse a target reference once per process (units of one target often land on one worker)."""
+    entry = unit.reference_audio
+    key = hashlib.sha1(entry.get("bytes") or (entry.get("path") or "").encode()).hexdigest()  # the audio itself
+    if key not in _TARGETS:
+        if len(_TARGETS) >= _MAX_TARGETS:
+            _TARGETS.pop(next(iter(_TARGETS)))
+        _TARGETS[key] = gen.prepare_target(load_entry(entry))
+    return _TARGETS[key]
 
 
 def _generator(name: str, config: dict[str, Any]):
@@ -107,6 +121,7 @@ def _generator(name: str, config: dict[str, Any]):
         gen = GENERATORS.create(name, **config)
         gen.load()
         _GEN_CACHE.clear()
+        _TARGETS.clear()  # prepared targets belong to the generator that made them
         _GEN_CACHE[key] = gen
     return _GEN_CACHE[key]
 
@@ -121,7 +136,7 @@ def _run_unit(unit: Unit, out: str, name: str, config: dict[str, Any], streaming
         return 0
     try:
         t0 = time.perf_counter()
-        target = gen.prepare_target(load_entry(unit.reference_audio))
+        target = _prepared_target(gen, unit)
         ref_seconds = time.perf_counter() - t0
         ref_error = None
     except Exception as exc:  # the whole unit fails with the reference's error
