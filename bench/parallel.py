@@ -1,8 +1,10 @@
 """Run a function over many items in worker processes with a rich progress bar.
 
 Failures are captured per item (the run goes on); results arrive as they complete.
-``workers <= 1`` runs in-process, which is also what a Ray or cluster backend would
-replace (see :func:`run_items`).
+Two engines: ``local`` (default; a process pool on this machine, ``workers <= 1`` runs
+in-process) and ``ray`` (tasks on a Ray cluster: ``BENCH_ENGINE=ray``, with
+``RAY_ADDRESS`` naming the cluster, or a local Ray instance when unset; needs the
+``ray`` extra). Every command that takes ``--workers`` runs through :func:`run_items`.
 """
 
 from __future__ import annotations
@@ -70,12 +72,64 @@ def make_progress(transient: bool = False) -> Progress:
                     and os.environ.get("BENCH_PROGRESS") != "1")
 
 
+def engine_name() -> str:
+    """The engine chosen by ``BENCH_ENGINE`` (local or ray)."""
+    name = os.environ.get("BENCH_ENGINE", "local").strip().lower() or "local"
+    if name not in ("local", "ray"):
+        from bench.errors import BenchError
+
+        raise BenchError(f"BENCH_ENGINE must be local or ray, got {name!r}")
+    return name
+
+
+def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Progress,
+               task) -> Iterator[Outcome[T, R]]:
+    try:
+        import ray
+    except ImportError:
+        from bench.errors import BenchError
+
+        raise BenchError("BENCH_ENGINE=ray needs Ray: pip install '.[ray]'") from None
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS") or None
+        kwargs = {} if address else {"num_cpus": max(1, workers)}
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
+                 **kwargs)
+    remote = ray.remote(num_cpus=1)(_call)
+    fn_ref = ray.put(fn)
+    queue = iter(items)
+    in_flight = {}
+    limit = max(1, workers) * 4
+    for item in queue:
+        in_flight[remote.remote(fn_ref, item)] = item
+        if len(in_flight) >= limit:
+            break
+    while in_flight:
+        done, _ = ray.wait(list(in_flight), num_returns=1)
+        for ref in done:
+            item = in_flight.pop(ref)
+            try:
+                outcome = ray.get(ref)
+            except Exception as exc:  # a worker died: recorded on its item
+                outcome = Outcome(item, error=f"{type(exc).__name__}: {exc}")
+            progress.advance(task)
+            yield outcome
+        for item in queue:
+            in_flight[remote.remote(fn_ref, item)] = item
+            if len(in_flight) >= limit:
+                break
+
+
 def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, description: str = "working",
               initializer: Callable[[], None] | None = None) -> Iterator[Outcome[T, R]]:
     """Yield an :class:`Outcome` for each item, in completion order, with a progress bar."""
     items = list(items)
+    engine = engine_name()
     with make_progress() as progress:
         task = progress.add_task(description, total=len(items))
+        if engine == "ray" and items:
+            yield from _ray_items(fn, items, workers, progress, task)
+            return
         if workers <= 1 or len(items) <= 1:
             if initializer is not None:
                 initializer()
