@@ -47,7 +47,12 @@ class Component(ABC):
         return {"component": self.name, **self.config}
 
     def cache_key(self) -> str:
-        blob = json.dumps(self.describe(), sort_keys=True, default=str)
+        """Component name + hash of its settings; a ``path`` setting is left out when a ``fingerprint`` of
+        the files it points at is given (so moving a model folder does not invalidate the cache)."""
+        settings = self.describe()
+        if "fingerprint" in settings:
+            settings.pop("path", None)
+        blob = json.dumps(settings, sort_keys=True, default=str)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
     def group_key(self, sample: Sample) -> Any:

@@ -181,8 +181,11 @@ class PitchDetector(Detector):
     def components(self) -> list[Component]:
         if self._compliance_dir is None:
             raise BenchError("internal: prepare() must run before components()")
+        # the classifiers are identified by their metadata's hash, so a moved folder keeps its cache
+        meta = Path(self._compliance_dir) / "compliance.json"
+        fingerprint = hashlib.sha256(meta.read_bytes()).hexdigest()[:16]
         return [ASRComponent(**self.asr), RealismComponent(**self.realism), SpeakerComponent(**self.speaker),
-                ComplianceComponent(path=str(Path(self._compliance_dir).resolve()))]
+                ComplianceComponent(path=str(self._compliance_dir), fingerprint=fingerprint)]
 
     def combine(self, values: dict[str, Any], sample: Sample) -> dict[str, Any]:
         from detectors.pitch.content import content_score
