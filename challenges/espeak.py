@@ -48,8 +48,9 @@ class Espeak:
 
     libespeak-ng keeps static state across utterances (its pitch "flutter" and timing
     counters), so the same text would come out slightly differently depending on what
-    was spoken before. To make synthesis a pure function of its inputs, the library is
-    loaded fresh for every utterance and unloaded afterwards (about 3 ms).
+    was spoken before, and seeds its noise generator from the clock. To make synthesis a
+    pure function of its inputs, the library is loaded fresh for every utterance (about
+    3 ms) and its noise generator is given a fixed seed.
     """
 
     _instance: Espeak | None = None
@@ -85,12 +86,15 @@ class Espeak:
             ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
         ]
         lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, 0)
         if rate <= 0:
             self._close(lib)
             raise EspeakError(f"espeak_Initialize failed (returned {rate})")
         self._rate = int(rate)
         lib.espeak_SetSynthCallback(self._callback)
+        # breathy voices draw noise from espeak's own generator, seeded from the clock at start-up
+        lib.espeak_ng_SetRandSeed(1)
         return lib
 
     @staticmethod

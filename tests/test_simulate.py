@@ -165,3 +165,16 @@ def test_summary_counts(sim_corpus):
     s = summarize(open_dataset(sim_corpus))
     assert s["subjects"] == 2 and s["per_device"] == {"desktop": 84}
     assert all(n == 4 for n in s["per_challenge"].values())
+
+
+def test_render_is_identical_across_processes():
+    """espeak-ng's breathy voices draw noise from a clock-seeded generator: the driver fixes the seed."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from challenges.simulate import make_speakers, Item, render; "
+            "sp = make_speakers(6, 0); x, _ = render(Item('sim-spk005-c00-s5-desktop', 5, 0, 5, 'desktop'), sp, 0); "
+            "print(sp[5].variant, hashlib.sha1(x.tobytes()).hexdigest())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(outs) == 1, outs
