@@ -42,6 +42,7 @@ import json
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -223,7 +224,7 @@ def _device(name: str):
 
 
 # ----------------------------------------------------------------------------- backbones
-class _Backbone:
+class _Backbone(ABC):
     """Turns 16 kHz clips into cached model inputs and builds the trainable module.
 
     ``prepare(waves)`` maps a (B, N) float tensor of crops to the inputs the trainable
@@ -237,13 +238,15 @@ class _Backbone:
     n_samples: int
     crop: Callable[[np.ndarray], np.ndarray]  # a picklable ``_CropFn``
 
-    def prepare(self, waves):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def prepare(self, waves):
+        """Model inputs for a (B, N) tensor of crops."""
 
-    def new_module(self, seed: int):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def new_module(self, seed: int):
+        """A freshly initialised trainable module."""
 
-    def fit_inputs(self, module, inputs) -> None:
+    def fit_inputs(self, module, inputs) -> None:  # noqa: B027 - optional hook
         """Fit input statistics (standardisation) on the training inputs (default: none)."""
 
     def cache_key(self) -> dict[str, Any]:
@@ -287,7 +290,7 @@ class _LogMelBackbone(_Backbone):
         s = self.settings
         return _LogMelCNN(s["n_mels"], s["cnn_channels"], self.cfg.dropout).to(self.device)
 
-    def fit_inputs(self, module, inputs) -> None:
+    def fit_inputs(self, module, inputs) -> None:  # noqa: B027 - optional hook
         torch = _torch()
         with torch.no_grad():
             mean = inputs.mean(dim=(0, 2))
