@@ -13,7 +13,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from bench import SAMPLE_RATE
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 
 
 class AudioError(BenchError):
@@ -29,7 +29,7 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
         handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
         data, sr = sf.read(handle, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        raise AudioError(f"{name}: cannot decode audio ({str(exc).strip().splitlines()[0]})") from None
+        raise AudioError(f"{name}: cannot decode audio ({first_line(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: audio is empty")
     if not np.isfinite(data).all():

@@ -11,3 +11,9 @@ class BenchError(Exception):
 
 class NetworkError(BenchError):
     """A remote (the Hugging Face Hub) could not be reached."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name if the message is empty), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

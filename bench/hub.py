@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset, DatasetInfo
 
 from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, open_dataset, read_manifest, save
-from bench.errors import BenchError, NetworkError
+from bench.errors import BenchError, NetworkError, first_line
 
 SHARD_BYTES = 500 * 1024 * 1024
 
@@ -121,7 +121,7 @@ def _snapshot(repo_id: str, revision: str | None) -> Path:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
         how = ("HF_HUB_OFFLINE is set and the repo is not in the local cache"
                if offline else "the Hub could not be reached and the repo is not in the local cache")
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise NetworkError(f"cannot get dataset {repo_id}@{revision or 'main'}: {how} ({reason}); "
                            "check the network and HF_TOKEN, or pull it once where the Hub is reachable"
                            ) from None
@@ -144,7 +144,7 @@ def push(corpus_dir: str | Path, repo_id: str, revision: str | None = None, priv
             info = api.upload_folder(folder_path=str(tmp), repo_id=repo_id, repo_type="dataset",
                                      revision=revision, commit_message="bench data push")
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise NetworkError(f"cannot push to dataset repo {repo_id}: {reason}; check the network and "
                                "HF_TOKEN, or use --to-folder to write the repo layout locally") from None
         return str(getattr(info, "commit_url", info))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 
 ENV = "BENCH_SCRIPTS"
 
@@ -47,7 +47,7 @@ def _load(path: str | None) -> Scripts:
         doc = Scripts.model_validate(json.loads(p.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
         raise BenchError(f"{p}: not a scripts file like challenges/data/scripts.json "
-                         f"({str(exc).splitlines()[0]})") from None
+                         f"({first_line(exc)})") from None
     if not (len(doc.sentences) == len(doc.questions) and doc.sentences and doc.foreign):
         raise BenchError(f"{p}: needs sentences, as many questions, and at least one foreign sentence")
     return doc

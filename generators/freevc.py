@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from bench import SAMPLE_RATE
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from generators.base import GENERATORS, Generator, PluginMeta
 
 ENV_REPO = "BENCH_FREEVC_REPO"
@@ -143,7 +143,7 @@ def _torch_load(path: Path, what: str) -> Any:
         raise BenchError(f"freevc: {what} {path} is not a readable torch checkpoint") from None
     except (RuntimeError, EOFError, OSError) as exc:
         raise BenchError(f"freevc: {what} {path} is not a readable torch checkpoint "
-                         f"({str(exc).splitlines()[0]})") from None
+                         f"({first_line(exc)})") from None
 
 
 def _audio(x: np.ndarray, what: str) -> np.ndarray:
@@ -316,7 +316,7 @@ class FreeVCGenerator(Generator):
                 smodel = code.voice_encoder.SpeakerEncoder(str(spk_path), device=device, verbose=False)
             except Exception as exc:  # noqa: BLE001 - torch raises several kinds for a bad file
                 raise BenchError(f"freevc: speaker encoder checkpoint {spk_path} could not be loaded "
-                                 f"({str(exc).splitlines()[0]})") from None
+                                 f"({first_line(exc)})") from None
             smodel.eval()
 
         self._torch = torch

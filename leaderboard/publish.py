@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bench.errors import BenchError, NetworkError
+from bench.errors import BenchError, NetworkError, first_line
 
 
 def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "dataset",
@@ -36,7 +36,7 @@ def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "datas
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
                                  commit_message="bench leaderboard push")
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise NetworkError(f"cannot push leaderboard to {repo_type} repo {repo_id}: {reason}; check the network "
                            "and HF_TOKEN, or use --to-folder") from None
     return str(getattr(info, "commit_url", info))

@@ -52,7 +52,7 @@ import numpy as np
 
 from bench import SAMPLE_RATE, __version__
 from bench.audio import load_entry, write_atomic
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -349,12 +349,7 @@ def _load_wav2vec2(model: str):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    try:
-        return Wav2Vec2Model.from_pretrained(model)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"cannot load wav2vec2 model {model!r}: {first} (give a local directory written by "
-                         "save_pretrained, or a Hub id that is in the local cache)") from None
+    return _from_pretrained(Wav2Vec2Model, model)
 
 
 def _check_model_path(model: str) -> None:
@@ -368,12 +363,16 @@ def _load_wav2vec2_config(model: str):
     _import_transformers()
     from transformers import Wav2Vec2Config
 
+    return _from_pretrained(Wav2Vec2Config, model)
+
+
+def _from_pretrained(cls, model: str):
+    """``cls.from_pretrained(model)`` with a one-line error naming the model."""
     try:
-        return Wav2Vec2Config.from_pretrained(model)
+        return cls.from_pretrained(model)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"cannot load wav2vec2 model {model!r}: {first} (give a local directory written by "
-                         "save_pretrained, or a Hub id that is in the local cache)") from None
+        raise BenchError(f"cannot load wav2vec2 model {model!r}: {first_line(exc)} (give a local directory written "
+                         "by save_pretrained, or a Hub id that is in the local cache)") from None
 
 
 def _model_identity(model: str) -> dict[str, Any]:

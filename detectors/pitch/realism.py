@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bench import models
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from bench.registry import PluginMeta
 from detectors.pitch.backends import REALISM, RealismBackend
 
@@ -248,7 +248,7 @@ class NISQARealism(RealismBackend):
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise BenchError(f"{path}: weights do not fit a {kind} model ({str(exc).splitlines()[0]})") from None
+            raise BenchError(f"{path}: weights do not fit a {kind} model ({first_line(exc)})") from None
         model.to(device).eval()
         self._args, self._nl, self._model = args, nl, model
         self.weights_path = path
