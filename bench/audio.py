@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import re
+import struct
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from bench import SAMPLE_RATE
 from bench.errors import BenchError, first_line
+from bench.fileio import write_atomic
+
+__all__ = ["AudioError", "audio_problem", "decode", "encode_wav", "load", "load_entry", "resample", "trim_silence",
+           "wav_truncation", "write_atomic", "write_wav"]
+
+#: peak level below which a clip counts as silent (-60 dBFS)
+SILENCE_PEAK = 1e-3
 
 
 class AudioError(BenchError):
@@ -26,10 +33,17 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     if not isinstance(source, bytes | bytearray) and not Path(source).is_file():
         raise AudioError(f"{name}: no such file")
     try:
-        handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-        data, sr = sf.read(handle, dtype="float32", always_2d=True)
+        raw = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    truncated = wav_truncation(raw)
+    if truncated:
+        raise AudioError(f"{name}: {truncated}")
+    try:
+        data, sr = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        raise AudioError(f"{name}: cannot decode audio ({first_line(exc)})") from None
+        reason = re.sub(r"^Error opening <[^>]*>: ", "", first_line(exc))  # the buffer's repr says nothing
+        raise AudioError(f"{name}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: audio is empty")
     if not np.isfinite(data).all():
@@ -37,10 +51,45 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     return data.mean(axis=1).astype(np.float32), int(sr)
 
 
+def wav_truncation(raw: bytes) -> str | None:
+    """Why a RIFF/WAVE file is truncated (its data chunk declares more bytes than it holds), else None.
+
+    libsndfile silently reads what is there, so a half-copied recording would pass as a shorter one.
+    Sizes of 0 and 0xFFFFFFFF (streamed WAVs whose writer could not seek back) are not checked.
+    """
+    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(raw):
+        chunk, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
+        if chunk == b"data":
+            held = len(raw) - pos - 8
+            if size not in (0, 0xFFFFFFFF) and size > held:
+                return f"truncated WAV: its data chunk declares {size} bytes but the file holds {held}"
+            return None
+        pos += 8 + size + (size & 1)
+    return None  # no data chunk: libsndfile reports what is wrong
+
+
+def audio_problem(x: np.ndarray, sr: int = SAMPLE_RATE, min_duration: float = 0.0) -> str | None:
+    """Why a clip is unusable as speech (too short, silent), or None."""
+    seconds = len(x) / sr
+    if seconds < min_duration:
+        return f"too short ({seconds:.2f} s < {min_duration:g} s)"
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak == 0.0:
+        return "silent (every sample is zero)"
+    if peak < SILENCE_PEAK:
+        return f"silent (peak {20 * np.log10(peak):.0f} dBFS, below -60 dBFS)"
+    return None
+
+
 def resample(x: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
     """Polyphase resampling (anti-aliased) from ``sr_in`` to ``sr_out``."""
     if sr_in == sr_out:
         return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
     ratio = Fraction(sr_out, sr_in).limit_denominator(1000)
     return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
 
@@ -66,22 +115,6 @@ def encode_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file and a rename (never a torn file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_wav(path: str | os.PathLike, x: np.ndarray, sr: int = SAMPLE_RATE) -> None:

@@ -25,10 +25,13 @@ import pyarrow as pa
 from datasets import Audio, Dataset, DatasetInfo, Features, Value
 
 from bench.errors import BenchError
+from bench.fileio import read_json
 
 datasets.disable_progress_bars()
 
 MANIFEST = "bench.json"
+#: shortest challenge-0 recording used as a conversion target or speaker-match reference
+MIN_REFERENCE_S = 1.0
 DEVICES = ("desktop", "mobile")
 
 CORPUS_FEATURES = Features({
@@ -135,9 +138,9 @@ def open_dataset(path: str | os.PathLike) -> Dataset:
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``bench.json`` manifest of a corpus directory ({} if absent)."""
+    """The ``bench.json`` manifest of a corpus directory ({} if absent; one-line error if corrupt)."""
     f = Path(path) / MANIFEST
-    return json.loads(f.read_text()) if f.is_file() else {}
+    return read_json(f, "corpus manifest") if f.is_file() else {}
 
 
 def summarize(ds: Dataset) -> dict[str, Any]:
@@ -165,3 +168,22 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         summary["per_status"] = dict(sorted(Counter(cols["status"]).items()))
         summary["per_generator"] = dict(sorted(Counter(cols["generator"]).items()))
     return summary
+
+
+def unusable_references(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Challenge-0 recordings that must never serve as a conversion target or speaker-match reference
+    (undecodable, shorter than ``MIN_REFERENCE_S``, or silent): utterance id -> reason."""
+    from bench import SAMPLE_RATE
+    from bench.audio import audio_problem, load_entry
+
+    bad: dict[str, str] = {}
+    for r in rows:
+        if r["challenge"] != 0:
+            continue
+        try:
+            problem = audio_problem(load_entry(r["audio"] or {}), SAMPLE_RATE, MIN_REFERENCE_S)
+        except (BenchError, KeyError, TypeError) as exc:
+            problem = f"undecodable ({exc})"
+        if problem:
+            bad[r["utterance_id"]] = problem
+    return bad

@@ -15,15 +15,17 @@ from bench.corpus import read_manifest
 
 
 def run_demo(out: str | Path = "demo", speakers: int = 6, sentences: int = 2, seed: int = 0, workers: int = 2,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every step into ``out``; returns paths of what was made."""
+             log: Callable[[str], None] = print, overwrite: bool = False) -> dict[str, Any]:
+    """Run every step into ``out``; returns paths of what was made (``overwrite``: start again from nothing)."""
     from bench.evaluate import evaluate
     from bench.generate import generate
+    from bench.outdir import claim_output
     from bench.simcorpus import simulate_corpus
     from detectors.pitch.compliance import TrainConfig, train_compliance
     from leaderboard.build import build
 
     out = Path(out)
+    claim_output(out, "demo", {"speakers": speakers, "sentences": sentences, "seed": seed}, overwrite=overwrite)
     corpus, fakes, compliance = out / "corpus", out / "fakes-world", out / "compliance"
     result_dir, board = out / "results" / "pitch-lite-world", out / "leaderboard"
 

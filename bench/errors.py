@@ -1,4 +1,8 @@
-"""User-facing errors: the CLI prints them as one line and exits with code 2."""
+"""User-facing errors: the CLI prints each as one line on stderr and exits with its code.
+
+Exit codes: 0 success, 1 a run that finished but produced nothing usable (or a gate
+regression), 2 bad input or an unmet precondition the user can fix, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ class BenchError(Exception):
 
 class NetworkError(BenchError):
     """A remote (the Hugging Face Hub) could not be reached."""
+
+
+class FatalError(BenchError):
+    """Raised inside a work item when every other item would fail the same way (a plugin whose model
+    cannot load, say): the run stops at once instead of recording the error on every row."""
+
+
+class RunFailed(BenchError):
+    """A run went through its items but none succeeded (exit code 1); what was written is kept."""
+
+    exit_code = 1
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:

@@ -4,6 +4,11 @@ Output directory: ``result.json`` (the validated results document), ``scores.par
 (one row per sample: label, challenge, every component value, the score) and
 ``cache/<component>-<config hash>/part-*.parquet`` (resumable component caches; point
 ``--cache`` at a shared folder to reuse them across results).
+
+Every cached value keeps the CPU time spent computing it, so the throughput in
+``result.json`` counts the compute behind every value used, whether this run computed it
+or an interrupted earlier run (or another result sharing the cache) did: a resumed run
+reports the same throughput as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.corpus import open_dataset, read_manifest
+from bench.corpus import open_dataset, read_manifest, unusable_references
 from bench.errors import BenchError
 from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
+from bench.outdir import claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
 from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info
@@ -33,11 +39,13 @@ from detectors.base import Detector, Sample
 UNIT_SIZE = 16
 
 
-def build_samples(corpus_rows: list[dict], fake_rows: list[dict]) -> list[Sample]:
-    """Originals (label 0) and successful fakes (label 1), each with a speaker-match reference."""
+def build_samples(corpus_rows: list[dict], fake_rows: list[dict],
+                  bad_references: dict[str, str] | None = None) -> list[Sample]:
+    """Originals (label 0) and successful fakes (label 1), each with a speaker-match reference
+    (never one of ``bad_references``)."""
     zero_by_subject: dict[str, list[dict]] = defaultdict(list)
     for r in corpus_rows:
-        if r["challenge"] == 0:
+        if r["challenge"] == 0 and r["utterance_id"] not in (bad_references or {}):
             zero_by_subject[r["subject"]].append(r)
     for v in zero_by_subject.values():
         v.sort(key=lambda r: r["utterance_id"])
@@ -63,54 +71,67 @@ def build_samples(corpus_rows: list[dict], fake_rows: list[dict]) -> list[Sample
 
 
 # ---------------------------------------------------------------- component cache
-def _read_cache(folder: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _read_cache(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, float | None]]:
+    """(values, CPU seconds) per utterance id from a component's cache parts (None: not recorded)."""
+    values: dict[str, dict[str, Any]] = {}
+    cpu: dict[str, float | None] = {}
     for part in sorted(folder.glob("part-*.parquet")):
         try:
             table = pq.read_table(part)
-        except (pa.ArrowInvalid, OSError):
-            part.unlink(missing_ok=True)  # a torn part from a crash: recompute its samples
+            rows = table.to_pylist()
+            parsed = [(r["utterance_id"], json.loads(r["values"]), r.get("cpu_s")) for r in rows]
+        except (pa.ArrowInvalid, OSError, KeyError, TypeError, ValueError):
+            part.unlink(missing_ok=True)  # a torn or foreign part: recompute its samples
             continue
-        for row in table.to_pylist():
-            out[row.pop("utterance_id")] = json.loads(row["values"])
-    return out
+        for uid, v, c in parsed:
+            values[uid] = v
+            cpu[uid] = c
+    return values, cpu
 
 
-def _write_part(folder: Path, values: dict[str, dict[str, Any]]) -> None:
+def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, float]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"utterance_id": list(values), "values": [json.dumps(v) for v in values.values()]})
+    table = pa.table({"utterance_id": list(values), "values": [json.dumps(v) for v in values.values()],
+                      "cpu_s": [float(cpu[u]) for u in values]})
     tmp = folder / f".part-{uuid.uuid4().hex}.tmp"
     pq.write_table(table, tmp)
     tmp.rename(folder / f"part-{uuid.uuid4().hex}.parquet")
 
 
-def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, dict[str, Any]], float, float]:
+def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Values per sample and the unit's CPU time shared out by duration (equally when durations are 0)."""
     component, samples = unit
     c0 = time.process_time()
     values = component.compute(samples)
-    return ({s.utterance_id: v for s, v in zip(samples, values, strict=True)}, time.process_time() - c0,
-            float(sum(s.duration_s for s in samples)))
+    cpu = time.process_time() - c0
+    total = sum(s.duration_s for s in samples)
+    share = {s.utterance_id: cpu * (s.duration_s / total if total > 0 else 1 / len(samples)) for s in samples}
+    return {s.utterance_id: v for s, v in zip(samples, values, strict=True)}, share
 
 
 def compute_components(components: list[DetComponent], samples: list[Sample], cache_root: Path,
-                       workers: int) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, float]]]:
-    """Fill every component's cache for ``samples``; returns (values per component, timings)."""
+                       workers: int) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """Fill every component's cache for ``samples``; returns (values per component, timings).
+
+    Timings per component add up the CPU time recorded with every value used (cached or
+    computed now); ``complete`` is False when some cached values carry no time (caches
+    written by bench 0.1), and then ``rtfx`` covers the timed samples only.
+    """
     values: dict[str, dict[str, dict[str, Any]]] = {}
+    cpu_of: dict[str, dict[str, float | None]] = {}
     units = []
     for comp in components:
         folder = cache_root / comp.cache_key()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "component.json").write_text(json.dumps(comp.describe(), indent=2, default=str))
-        cached = _read_cache(folder)
-        values[comp.name] = cached
+        values[comp.name], cpu_of[comp.name] = _read_cache(folder)
         groups: dict[Any, list[Sample]] = defaultdict(list)
         for s in samples:
-            if s.utterance_id not in cached:
+            if s.utterance_id not in values[comp.name]:
                 groups[comp.group_key(s)].append(s)
         for group in groups.values():
             for i in range(0, len(group), UNIT_SIZE):
                 units.append((comp, group[i:i + UNIT_SIZE]))
-    timings: dict[str, dict[str, float]] = {c.name: {"cpu_s": 0.0, "audio_s": 0.0} for c in components}
     by_name = {c.name: c for c in components}
     errors = []
     for outcome in run_items(_compute_unit, units, workers=workers, description="scoring"):
@@ -118,17 +139,22 @@ def compute_components(components: list[DetComponent], samples: list[Sample], ca
         if not outcome.ok:
             errors.append(f"{comp.name} on {batch[0].utterance_id}...: {outcome.error}")
             continue
-        got, cpu, audio = outcome.result
-        _write_part(cache_root / by_name[comp.name].cache_key(), got)
+        got, cpu = outcome.result
+        _write_part(cache_root / by_name[comp.name].cache_key(), got, cpu)
         values[comp.name].update(got)
-        timings[comp.name]["cpu_s"] += cpu
-        timings[comp.name]["audio_s"] += audio
+        cpu_of[comp.name].update(cpu)
     if errors:
         raise BenchError(f"{len(errors)} scoring batch(es) failed; first: {errors[0]} "
                          "(finished batches are cached: fix the cause and rerun)")
-    for t in timings.values():
-        t["rtfx"] = t["audio_s"] / t["cpu_s"] if t["cpu_s"] > 0 else None
-    return values, timings
+    return values, {c.name: _component_timing(cpu_of[c.name], samples) for c in components}
+
+
+def _component_timing(cpu: dict[str, float | None], samples: list[Sample]) -> dict[str, Any]:
+    timed = [s for s in samples if cpu.get(s.utterance_id) is not None]
+    cpu_s = float(sum(cpu[s.utterance_id] for s in timed))
+    audio_s = float(sum(s.duration_s for s in timed))
+    return {"cpu_s": cpu_s, "audio_s": audio_s, "rtfx": audio_s / cpu_s if cpu_s > 0 else None,
+            "samples_timed": len(timed), "complete": len(timed) == len(samples)}
 
 
 # ---------------------------------------------------------------- metrics
@@ -157,9 +183,20 @@ def metrics_for(labels: np.ndarray, scores: np.ndarray, threshold: float | None,
 def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str | Path,
              config: dict[str, Any] | None = None, workers: int = 1, cache: str | Path | None = None,
              threshold: float | None = None, n_boot: int = 1000, seed: int = 0, top_threshold: float = 0.70,
-             top_n: int = 10, command: str | None = None) -> Result:
-    """Run ``detector_name`` on originals of ``corpus`` and the fakes in ``fakes``; write results to ``out``."""
+             top_n: int = 10, command: str | None = None, overwrite: bool = False) -> Result:
+    """Run ``detector_name`` on originals of ``corpus`` and the fakes in ``fakes``; write results to ``out``.
+
+    ``out`` belongs to one (detector, settings, corpus, fakes) run: rerunning it resumes
+    from the component caches (metric settings such as ``threshold`` may change);
+    anything else there is refused unless ``overwrite``.
+    """
     t_start = time.perf_counter()
+    if n_boot < 0:
+        raise BenchError("--bootstrap must be >= 0")
+    if seed < 0:
+        raise BenchError("--seed must be >= 0")
+    if threshold is not None and not np.isfinite(threshold):
+        raise BenchError("--threshold must be a finite number")
     corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
     if "generator" not in fakes_ds.column_names:
         raise BenchError(f"{fakes}: not a fakes dataset (run `bench generate` first)")
@@ -171,15 +208,21 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
                          f"{cm['content_hash']})")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     detector: Detector = DETECTORS.create(detector_name, **(config or {}))
-    detector.prepare(str(corpus), str(out))
-
-    samples = build_samples(corpus_ds.to_list(), fakes_ds.to_list())
+    corpus_rows, fake_rows = corpus_ds.to_list(), fakes_ds.to_list()
+    samples = build_samples(corpus_rows, fake_rows, unusable_references(corpus_rows))
     if not any(s.label == 1 for s in samples):
         raise BenchError(f"{fakes}: no successful fakes to score")
+    inputs = [corpus, fakes, *(v for k, v in (config or {}).items() if k in ("compliance", "nisqa_weights"))]
+    claim_output(out, "evaluate", {"detector": detector_name, "config": config or {},
+                                   "corpus_hash": cm.get("content_hash"), "fakes_hash": fm.get("content_hash")},
+                 inputs=inputs, overwrite=overwrite)
+    cache_root = Path(cache) if cache else out / "cache"
+    # any evaluate may share a cache (entries are keyed by component settings), nothing else may write there
+    claim_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
+    detector.prepare(str(corpus), str(out))
     components = detector.components()
-    values, timings = compute_components(components, samples, Path(cache) if cache else out / "cache", workers)
+    values, timings = compute_components(components, samples, cache_root, workers)
 
     rows = []
     for s in samples:
@@ -230,6 +273,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
 
     total_audio = float(sum(s.duration_s for s in samples))
     cpu_total = float(sum(t["cpu_s"] for t in timings.values()))
+    complete = all(t["complete"] for t in timings.values())
     result = Result(
         created=now(), detector=Component(name=detector.meta.name, version=detector.meta.version,
                                           config=detector.describe()),
@@ -243,8 +287,11 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, evaluation_scope=scope,
         timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
-                 "samples": len(samples), "component_cpu_s": cpu_total,
-                 "rtfx_cpu": total_audio / cpu_total if cpu_total else None},
+                 "samples": len(samples), "component_cpu_s": cpu_total, "complete": complete,
+                 "rtfx_cpu": total_audio / cpu_total if cpu_total and complete else None,
+                 "note": "component_cpu_s adds the CPU time recorded with every component value used, also "
+                         "those computed by an interrupted earlier run or read from a shared cache; wall_s is "
+                         "this invocation only"},
         run=run_info(command), notes=notes + getattr(detector, "notes", []),
     )
     if result.simulated:

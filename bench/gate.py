@@ -7,6 +7,7 @@ run's bootstrap confidence interval, so that resampling noise does not fail CI.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,27 @@ class Tolerances:
         except tomllib.TOMLDecodeError as exc:
             raise BenchError(f"{p}: not valid TOML ({exc})") from None
         data = data.get("gate", data)
+        if not isinstance(data, dict):
+            raise BenchError(f"{p}: [gate] must be a table of settings")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise BenchError(f"{p}: unknown gate setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+        tol = cls(**data)
+        tol.validate(str(p))
+        return tol
+
+    def validate(self, where: str = "gate") -> None:
+        """Tolerances are finite non-negative numbers and switches are booleans (BenchError otherwise)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    raise BenchError(f"{where}: {f.name} must be true or false, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise BenchError(f"{where}: {f.name} must be a number, got {value!r}")
+            elif not math.isfinite(value) or value < 0:
+                raise BenchError(f"{where}: {f.name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass

@@ -6,9 +6,14 @@ reference of the target (challenge #0, a different sentence from the source's).
 
 Resumability: each conversion writes ``RUN/audio/<id>.wav`` and then a journal record
 ``RUN/journal/<id>.json`` (both atomically). A record means the item is finished (ok or
-failed); a rerun skips finished items, so an interrupt or ``kill -9`` loses at most the
-items in flight, and the final dataset, built from the journal in plan order, is the same
-as an uninterrupted run's.
+failed); a rerun skips items that finished ok and retries the failed ones, so an interrupt
+or ``kill -9`` loses at most the items in flight, and the final dataset, built from the
+journal in plan order, is the same as an uninterrupted run's.
+
+The generator is created and checked (settings, assets, device) in the parent before any
+work; a generator that then fails to load in a worker stops the run with that one error
+(it would fail every pair), and a run in which every pair failed raises
+:class:`~bench.errors.RunFailed` after saving what it has.
 """
 
 from __future__ import annotations
@@ -24,15 +29,15 @@ from typing import Any
 import numpy as np
 
 from bench import SAMPLE_RATE, __version__
-from bench.audio import load_entry, write_atomic, write_wav
-from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
-from bench.errors import BenchError
+from bench.audio import load_entry, write_wav
+from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save, unusable_references
+from bench.errors import BenchError, FatalError, RunFailed, first_line
+from bench.fileio import write_atomic
+from bench.outdir import claim_output
 from bench.parallel import run_items
 from bench.registry import GENERATORS
-from bench.runplan import check_plan
 
 JOURNAL = "journal"
-PLAN_FILE = ".generate.json"
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,13 @@ class Unit:
 
 
 def make_pairs(rows: list[dict[str, Any]], generator: str, max_targets: int | None = None,
-               pairs_per_source: int | None = 1, seed: int = 0,
-               challenges: list[int] | None = None) -> tuple[list[Pair], list[dict[str, Any]]]:
+               pairs_per_source: int | None = 1, seed: int = 0, challenges: list[int] | None = None,
+               bad_references: dict[str, str] | None = None) -> tuple[list[Pair], list[dict[str, Any]]]:
     """Pitch pairing. Returns (pairs, unpaired) where unpaired lists sources with no reference.
 
     ``pairs_per_source=None`` converts every source towards every eligible target;
-    ``challenges`` restricts the sources (references are always challenge-0 recordings).
+    ``challenges`` restricts the sources (references are always challenge-0 recordings);
+    ``bad_references`` (utterance id -> reason) are never used as references.
     """
     rng = np.random.default_rng([seed, 4049])
     subjects = sorted({r["subject"] for r in rows})
@@ -71,7 +77,7 @@ def make_pairs(rows: list[dict[str, Any]], generator: str, max_targets: int | No
         targets = sorted(rng.choice(subjects, size=max_targets, replace=False).tolist())
     refs: dict[str, list[dict]] = {t: [] for t in targets}
     for r in rows:
-        if r["challenge"] == 0 and r["subject"] in refs:
+        if r["challenge"] == 0 and r["subject"] in refs and r["utterance_id"] not in (bad_references or {}):
             refs[r["subject"]].append(r)
     pairs, unpaired = [], []
     for src in sorted(rows, key=lambda r: r["utterance_id"]):
@@ -118,8 +124,11 @@ def _prepared_target(gen, unit: Unit) -> Any:
 def _generator(name: str, config: dict[str, Any]):
     key = json.dumps([name, config], sort_keys=True)
     if key not in _GEN_CACHE:
-        gen = GENERATORS.create(name, **config)
-        gen.load()
+        try:
+            gen = GENERATORS.create(name, **config)
+            gen.load()
+        except Exception as exc:  # every unit would fail the same way: stop the run
+            raise FatalError(f"generator {name} could not load: {first_line(exc, 400)}") from None
         _GEN_CACHE.clear()
         _TARGETS.clear()  # prepared targets belong to the generator that made them
         _GEN_CACHE[key] = gen
@@ -218,12 +227,41 @@ def _clean_partial(out: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A journal record, or None when it is unreadable (then the pair is simply done again)."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(rec, dict) and rec.get("status") in ("ok", "failed") and isinstance(rec.get("seconds"), int | float)
+    return rec if ok else None
+
+
+def _forget_unfinished(out: Path, pairs: list[Pair]) -> int:
+    """Delete journal records of failed or unreadable pairs (and their audio) so this run retries them."""
+    retried = 0
+    for p in pairs:
+        rec_path = out / JOURNAL / f"{p.fake_id}.json"
+        if not rec_path.exists():
+            continue
+        rec = _read_record(rec_path)
+        if rec is None or rec["status"] != "ok" or not (out / "audio" / f"{p.fake_id}.wav").is_file():
+            (out / "audio" / f"{p.fake_id}.wav").unlink(missing_ok=True)
+            rec_path.unlink()
+            retried += 1
+    return retried
+
+
 def generate(corpus: str | Path, out: str | Path, generator: str = "world",
              config: dict[str, Any] | None = None, max_targets: int | None = None,
              pairs_per_source: int | None = 1, seed: int = 0, workers: int = 1, streaming: bool = False,
              chunk_ms: float = 500.0, challenges: list[int] | None = None, overwrite: bool = False,
              ) -> dict[str, Any]:
-    """Generate fakes of ``corpus`` into ``out``; returns the manifest."""
+    """Generate fakes of ``corpus`` into ``out``; returns the manifest.
+
+    Raises BenchError before any work for bad settings or assets, FatalError when the
+    generator cannot load in a worker, RunFailed when every planned pair failed.
+    """
     config = config or {}
     meta = GENERATORS.meta(generator)  # fails early on an unknown generator
     if streaming and chunk_ms <= 0:
@@ -232,6 +270,13 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
         raise BenchError("--max-targets must be at least 1")
     if pairs_per_source is not None and pairs_per_source < 1:
         raise BenchError("--pairs-per-source must be at least 1 (or 'all')")
+    if seed < 0:
+        raise BenchError("--seed must be >= 0")
+    if config.get("device") is not None:
+        meta.check_device(config["device"])
+        if meta.devices == ["cpu"]:
+            config = {k: v for k, v in config.items() if k != "device"}  # cpu-only: nothing to choose
+    GENERATORS.create(generator, **config).check()  # settings, assets, device: once, before any work
     ds = open_dataset(corpus)
     if "generator" in ds.column_names:
         raise BenchError(f"{corpus} is a fakes dataset; --corpus needs original recordings")
@@ -240,29 +285,38 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
     params = {"corpus_hash": corpus_manifest.get("content_hash"), "generator": generator, "config": config,
               "max_targets": max_targets, "pairs_per_source": pairs_per_source, "seed": seed,
               "streaming": streaming, "chunk_ms": chunk_ms if streaming else None, "challenges": challenges}
-    check_plan(out, PLAN_FILE, params, overwrite, "generation run", ("audio", JOURNAL))
 
     rows = ds.to_list()
     by_id = {r["utterance_id"]: r for r in rows}
-    pairs, unpaired = make_pairs(rows, generator, max_targets, pairs_per_source, seed, challenges)
+    bad_refs = unusable_references(rows)
+    pairs, unpaired = make_pairs(rows, generator, max_targets, pairs_per_source, seed, challenges, bad_refs)
     if not pairs:
-        raise BenchError(f"{corpus}: no pairs to convert (need at least two subjects with challenge-0 "
-                         "recordings of different sentences)")
+        why = f"; {len(bad_refs)} reference(s) unusable, e.g. {next(iter(bad_refs.values()))}" if bad_refs else ""
+        raise BenchError(f"{corpus}: no pairs to convert (need at least two subjects with usable challenge-0 "
+                         f"recordings of different sentences{why})")
+    claim_output(out, "generate", params, inputs=[corpus, config.get("repo"), config.get("checkpoint")],
+                 overwrite=overwrite)
     _clean_partial(out)
+    _forget_unfinished(out, pairs)
     fn = functools.partial(_run_unit, out=str(out), name=generator, config=config, streaming=streaming,
                            chunk_ms=chunk_ms)
     for outcome in run_items(fn, _units(pairs, by_id), workers=workers, description=f"generating ({generator})"):
-        if not outcome.ok:  # a unit-level crash (e.g. the generator failed to load) is recorded per pair
+        if not outcome.ok:  # a unit-level crash is recorded per pair (and retried by the next run)
             for p in outcome.item.pairs:
                 rec = out / JOURNAL / f"{p.fake_id}.json"
                 if not rec.exists():
                     write_atomic(rec, json.dumps({"pair": asdict(p), "status": "failed", "error": outcome.error,
                                                   "seconds": 0.0}).encode())
-    return _finish(out, pairs, by_id, unpaired, params, meta.model_dump(), corpus_manifest)
+    manifest = _finish(out, pairs, by_id, unpaired, params, meta.model_dump(), corpus_manifest, bad_refs)
+    if manifest["finished"] and manifest["failed"] == manifest["finished"]:
+        first = manifest["failures"][0]["error"]
+        raise RunFailed(f"all {manifest['failed']} conversions failed (first: {first}); the journal in {out} "
+                        "keeps them: fix the cause and rerun to retry")
+    return manifest
 
 
 def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list[dict], params: dict,
-            meta: dict, corpus_manifest: dict) -> dict[str, Any]:
+            meta: dict, corpus_manifest: dict, bad_refs: dict[str, str]) -> dict[str, Any]:
     records, failures, streams = [], [], []
     gen_config = json.dumps({"name": params["generator"], **params["config"], "streaming": params["streaming"],
                              "chunk_ms": params["chunk_ms"]}, sort_keys=True)
@@ -270,7 +324,9 @@ def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list
         rec_path = out / JOURNAL / f"{p.fake_id}.json"
         if not rec_path.exists():
             continue  # interrupted before this item finished: a rerun completes it
-        rec = json.loads(rec_path.read_text())
+        rec = _read_record(rec_path)
+        if rec is None:
+            continue  # unreadable: the next run does it again
         src = by_id[p.source_id]
         ok = rec["status"] == "ok"
         wav = out / "audio" / f"{p.fake_id}.wav"
@@ -297,7 +353,8 @@ def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list
         "corpus": {"name": corpus_manifest.get("name"), "content_hash": corpus_manifest.get("content_hash")},
         "generator": meta, "params": params, "planned": len(pairs), "finished": done,
         "complete": done == len(pairs), "failed": len(failures), "failures": failures[:200],
-        "unpaired": unpaired, "streaming": _stream_summary(streams) if streams else None,
+        "unpaired": unpaired, "unusable_references": bad_refs,
+        "streaming": _stream_summary(streams) if streams else None,
         "compute_seconds": float(sum(r["seconds"] for r in records)),
         "audio_seconds": float(sum(r["duration_s"] for r in records)),
     }

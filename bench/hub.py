@@ -23,6 +23,8 @@ from datasets import Dataset, DatasetInfo
 
 from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, open_dataset, read_manifest, save
 from bench.errors import BenchError, NetworkError, first_line
+from bench.fileio import read_json
+from bench.outdir import claim_output
 
 SHARD_BYTES = 500 * 1024 * 1024
 
@@ -55,11 +57,19 @@ Audio is embedded WAV (16 kHz mono) in the `audio` column (`{{bytes, path}}`); r
 """
 
 
-def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "REPO_ID") -> Path:
-    """Write ``corpus_dir`` in the Hub repo layout (parquet shards, manifest, card) to ``folder``."""
+def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "REPO_ID",
+                  overwrite: bool = False, claim: bool = True) -> Path:
+    """Write ``corpus_dir`` in the Hub repo layout (parquet shards, manifest, card) to ``folder``.
+
+    ``claim``: ``folder`` must be new, empty or an earlier export of the same corpus
+    (unless ``overwrite``); False for bench's own temporary folders.
+    """
     ds = open_dataset(corpus_dir)
     manifest = read_manifest(corpus_dir)
     folder = Path(folder)
+    if claim:
+        claim_output(folder, "data push --to-folder", {"content_hash": manifest.get("content_hash")},
+                     inputs=[corpus_dir], overwrite=overwrite, flag="--to-folder", fresh=True)
     (folder / "data").mkdir(parents=True, exist_ok=True)
     for old in (folder / "data").glob("train-*.parquet"):
         old.unlink()
@@ -91,20 +101,38 @@ def _read_folder(folder: Path) -> tuple[Dataset, dict[str, Any]]:
         raise BenchError(f"{folder}: parquet lacks the columns {', '.join(missing)}")
     table = table.select(list(features)).cast(features.arrow_schema)
     manifest_path = folder / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = read_json(manifest_path, "corpus manifest") if manifest_path.is_file() else {}
     return Dataset(table, info=DatasetInfo(features=features)), manifest
 
 
-def pull(repo_id: str, out: str | Path, revision: str | None = None) -> dict[str, Any]:
+def check_repo_id(repo_id: str) -> None:
+    """A one-line error for a string that cannot be a Hub repo id (before any network access)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise BenchError(f"{repo_id!r} is neither a local folder nor a valid Hub repo id (owner/name): "
+                         f"{first_line(exc)}") from None
+    if "/" not in repo_id:
+        raise BenchError(f"{repo_id!r} is neither a local folder nor a Hub repo id of the form owner/name")
+
+
+def pull(repo_id: str, out: str | Path, revision: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Fetch a dataset repo (or read a local folder in that layout) into a corpus at ``out``."""
     local = Path(repo_id)
     if local.is_dir():
         folder, source = local, {"source": str(local)}
+        params: dict[str, Any] = {"source": str(local.resolve())}
     else:
+        check_repo_id(repo_id)
         folder = _snapshot(repo_id, revision)
         source = {"source": f"hf://datasets/{repo_id}", "revision": revision or "main",
                   "snapshot": folder.name}
+        params = {"source": repo_id, "revision": revision}
     ds, manifest = _read_folder(folder)
+    claim_output(out, "data pull", params, inputs=[local] if local.is_dir() else [], overwrite=overwrite)
     return save(ds, out, {**manifest, **source, "pulled_from": repo_id})
 
 
@@ -136,7 +164,8 @@ def push(corpus_dir: str | Path, repo_id: str, revision: str | None = None, priv
     api = HfApi(token=token or os.environ.get("HF_TOKEN"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-push-"))
     try:
-        export_folder(corpus_dir, tmp, repo_hint=repo_id)
+        check_repo_id(repo_id)
+        export_folder(corpus_dir, tmp, repo_hint=repo_id, claim=False)
         try:
             api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
             if revision:

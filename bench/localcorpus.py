@@ -2,14 +2,16 @@
 
 Two layouts are understood:
 
-* ``metadata.csv`` at the root with at least the columns ``audio, subject, challenge``
-  (optional: ``utterance_id, sentence_id, script, device``); ``audio`` is a path
-  relative to the folder.
+* ``metadata.csv`` (UTF-8) at the root with at least the columns ``audio, subject,
+  challenge`` (optional: ``utterance_id, sentence_id, script, device``); ``audio`` is a
+  path relative to the folder. The Hugging Face audiofolder name ``file_name`` is accepted
+  for ``audio``.
 * Pitch-style folders ``SUBJECT/CHALLENGE/[DEVICE/]FILE.wav`` where CHALLENGE is an id
   (``12``, ``c12``, ``challenge_12``) or a taxonomy key (``whisper``).
 
 Every file is decoded, mixed to mono, resampled to 16 kHz and optionally trimmed with a
-VAD. Unreadable files are listed in the manifest's ``skipped`` and never stop the import.
+VAD. Unreadable, truncated, silent or too-short files are listed with their reason in the
+manifest's ``skipped`` (and on stderr) and never stop the import.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import SAMPLE_RATE
-from bench.audio import encode_wav, load, trim_silence
+from bench.audio import AudioError, audio_problem, encode_wav, load, trim_silence
 from bench.corpus import DEVICES, build_dataset, save
 from bench.errors import BenchError
+from bench.outdir import claim_output
 from bench.parallel import run_items
 from challenges.scripts import script_for
 from challenges.taxonomy import get as get_challenge
@@ -32,6 +35,8 @@ from challenges.taxonomy import get as get_challenge
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
 REQUIRED_COLUMNS = ("audio", "subject", "challenge")
 OPTIONAL_COLUMNS = ("utterance_id", "sentence_id", "script", "device", "sample_rate", "duration_s")
+#: other names for a column, as other tools write them (Hugging Face audiofolder: file_name)
+COLUMN_ALIASES = {"file_name": "audio"}
 _CHALLENGE_DIR = re.compile(r"^(?:c|challenge[_-]?|#)?(\d+)$", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?:^|[_\-.])(?:s|sent|sentence)[_-]?(\d+)(?:$|[_\-.])", re.IGNORECASE)
 
@@ -44,36 +49,56 @@ def _challenge_id(value: str, where: str) -> int:
         raise BenchError(f"{where}: {exc}") from None
 
 
+def _read_metadata(meta: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Header (aliases resolved) and rows of ``metadata.csv``; one-line errors for what csv cannot read."""
+    try:
+        with meta.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [COLUMN_ALIASES.get(h.strip(), h.strip()) for h in (reader.fieldnames or [])]
+            raw_rows = [[(v or "") if not isinstance(v, list) else ",".join(v) for v in r.values()] for r in reader]
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{meta}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise BenchError(f"{meta}: not a readable CSV ({exc})") from None
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise BenchError(f"{meta}: column(s) {', '.join(dupes)} given twice (file_name is another name for audio)")
+    return header, [dict(zip(header, values, strict=False)) for values in raw_rows]
+
+
 def _rows_from_metadata(src: Path) -> list[dict[str, Any]]:
     meta = src / "metadata.csv"
-    with meta.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-        for col in header:
-            if col not in known:
-                hint = difflib.get_close_matches(col, known, n=1)
-                tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
-                raise BenchError(f"{meta}: unknown column {col!r}{tip}")
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise BenchError(f"{meta}: missing column(s) {', '.join(missing)}; "
-                             f"required: {', '.join(REQUIRED_COLUMNS)}")
-        rows = []
-        for line, raw in enumerate(reader, start=2):
-            r = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            where = f"{meta}:{line}"
-            device = r.get("device") or "desktop"
-            if device not in DEVICES:
-                raise BenchError(f"{where}: device must be desktop or mobile, got {device!r}")
-            sid = r.get("sentence_id") or "-1"
-            if not re.fullmatch(r"-?\d+", sid):
-                raise BenchError(f"{where}: sentence_id must be an integer, got {sid!r}")
-            rows.append({
-                "file": str(src / r["audio"]), "rel": r["audio"], "subject": r["subject"],
-                "challenge": _challenge_id(r["challenge"], where), "sentence_id": int(sid),
-                "script": r.get("script") or None, "device": device, "utterance_id": r.get("utterance_id"),
-            })
+    header, raw_rows = _read_metadata(meta)
+    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    for col in header:
+        if col not in known:
+            hint = difflib.get_close_matches(col, known, n=1)
+            tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
+            raise BenchError(f"{meta}: unknown column {col!r}{tip}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise BenchError(f"{meta}: missing column(s) {', '.join(missing)}; "
+                         f"required: {', '.join(REQUIRED_COLUMNS)} (audio may be called file_name)")
+    rows = []
+    for line, raw in enumerate(raw_rows, start=2):
+        r = {k: (v or "").strip() for k, v in raw.items() if k}
+        where = f"{meta}:{line}"
+        for col in REQUIRED_COLUMNS:
+            if not r.get(col):
+                raise BenchError(f"{where}: empty {col}")
+        device = r.get("device") or "desktop"
+        if device not in DEVICES:
+            raise BenchError(f"{where}: device must be desktop or mobile, got {device!r}")
+        sid = r.get("sentence_id") or "-1"
+        if not re.fullmatch(r"-?\d+", sid):
+            raise BenchError(f"{where}: sentence_id must be an integer, got {sid!r}")
+        rows.append({
+            "file": str(src / r["audio"]), "rel": r["audio"], "subject": r["subject"],
+            "challenge": _challenge_id(r["challenge"], where), "sentence_id": int(sid),
+            "script": r.get("script") or None, "device": device, "utterance_id": r.get("utterance_id"),
+        })
+    if not rows:
+        raise BenchError(f"{meta}: no rows")
     return rows
 
 
@@ -96,65 +121,81 @@ def _rows_from_folders(src: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _process(row: dict[str, Any], trim: bool) -> dict[str, Any]:
+def _process(row: dict[str, Any], trim: bool, min_duration: float) -> dict[str, Any]:
     x = load(row["file"], SAMPLE_RATE)
     if trim:
         x = trim_silence(x, SAMPLE_RATE)
+    problem = audio_problem(x, SAMPLE_RATE, min_duration)
+    if problem:
+        raise AudioError(problem)
     data = encode_wav(x, SAMPLE_RATE)
     return {"bytes": data, "duration_s": len(x) / SAMPLE_RATE}
 
 
 def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: bool = False,
-                 workers: int = 1) -> dict[str, Any]:
-    """Import ``src`` into a corpus at ``out``; returns the manifest (with ``skipped``)."""
+                 workers: int = 1, min_duration: float = 0.5, overwrite: bool = False) -> dict[str, Any]:
+    """Import ``src`` into a corpus at ``out``; returns the manifest (with ``skipped``).
+
+    Files that cannot be decoded, are truncated, silent or shorter than ``min_duration``
+    seconds are skipped with their reason.
+    """
     src = Path(src)
     if not src.is_dir():
         raise BenchError(f"{src}: no such directory")
     if layout not in ("auto", "metadata", "pitch"):
         raise BenchError(f"--layout must be auto, metadata or pitch, got {layout!r}")
+    if not min_duration >= 0:
+        raise BenchError("--min-duration must be >= 0")
     if layout == "metadata" or (layout == "auto" and (src / "metadata.csv").is_file()):
         if not (src / "metadata.csv").is_file():
             raise BenchError(f"{src}: no metadata.csv")
         rows, layout = _rows_from_metadata(src), "metadata"
     else:
         rows, layout = _rows_from_folders(src), "pitch"
+    seen: set[str] = set()
+    for row in rows:  # ids are checked before any file is written
+        row["uid"] = row["utterance_id"] or re.sub(r"[^\w\-]+", "_", Path(row["rel"]).with_suffix("").as_posix())
+        if row["uid"] in seen:
+            raise BenchError(f"{src}: duplicate utterance_id {row['uid']!r}")
+        seen.add(row["uid"])
+    claim_output(out, "data load", {"source": str(src.resolve()), "layout": layout, "trim_silence": trim,
+                                    "min_duration": min_duration}, inputs=[src], overwrite=overwrite)
 
     results: dict[int, dict[str, Any]] = {}
     skipped = []
     indexed = list(enumerate(rows))
-    fn = functools.partial(_process_indexed, trim=trim)
+    fn = functools.partial(_process_indexed, trim=trim, min_duration=min_duration)
     for outcome in run_items(fn, indexed, workers=workers, description="importing"):
         idx, row = outcome.item
         if outcome.ok:
             results[idx] = outcome.result
         else:
-            skipped.append({"file": row["rel"], "error": outcome.error.split(": ", 1)[-1]})
+            reason = outcome.error.split(": ", 1)[-1]
+            if reason.startswith(f"{row['file']}: "):
+                reason = reason[len(row["file"]) + 2:]
+            skipped.append({"file": row["rel"], "error": reason})
 
     records = []
-    seen: set[str] = set()
     for idx, row in indexed:
         if idx not in results:
             continue
         key = get_challenge(row["challenge"]).key
-        uid = row["utterance_id"] or re.sub(r"[^\w\-]+", "_", Path(row["rel"]).with_suffix("").as_posix())
-        if uid in seen:
-            raise BenchError(f"{src}: duplicate utterance_id {uid!r}")
-        seen.add(uid)
         script = row["script"]
         if script is None:
             script = script_for(key, row["sentence_id"])[0] if row["sentence_id"] >= 0 else ""
         records.append({
-            "utterance_id": uid, "subject": row["subject"], "challenge": row["challenge"],
+            "utterance_id": row["uid"], "subject": row["subject"], "challenge": row["challenge"],
             "sentence_id": row["sentence_id"], "script": script, "device": row["device"],
             "audio": {"bytes": results[idx]["bytes"], "path": Path(row["rel"]).with_suffix(".wav").name},
             "sample_rate": SAMPLE_RATE, "duration_s": results[idx]["duration_s"],
         })
     if not records:
-        raise BenchError(f"{src}: none of the {len(rows)} audio files could be read")
+        reasons = "; ".join(sorted({s["error"] for s in skipped})[:3])
+        raise BenchError(f"{src}: none of the {len(rows)} audio files is usable ({reasons})")
     manifest = {"kind": "corpus", "simulated": False, "name": src.name, "source": str(src),
-                "layout": layout, "trim_silence": trim, "skipped": skipped}
+                "layout": layout, "trim_silence": trim, "min_duration": min_duration, "skipped": skipped}
     return save(build_dataset(records), out, manifest)
 
 
-def _process_indexed(indexed: tuple[int, dict[str, Any]], trim: bool) -> dict[str, Any]:
-    return _process(indexed[1], trim)
+def _process_indexed(indexed: tuple[int, dict[str, Any]], trim: bool, min_duration: float) -> dict[str, Any]:
+    return _process(indexed[1], trim, min_duration)

@@ -1,6 +1,10 @@
 """Run a function over many items in worker processes with a rich progress bar.
 
-Failures are captured per item (the run goes on); results arrive as they complete.
+Failures are captured per item (the run goes on); results arrive as they complete. An
+item that raises :class:`~bench.errors.FatalError` (a model that cannot load: every item
+would fail the same way) stops the run at once: pending items are cancelled, the workers
+stopped, and the error raised in the caller. Ctrl-C does the same with KeyboardInterrupt
+(workers ignore SIGINT; the parent stops them), so finished items stay and a rerun resumes.
 Two engines: ``local`` (default; a process pool on this machine, ``workers <= 1`` runs
 in-process) and ``ray`` (tasks on a Ray cluster: ``BENCH_ENGINE=ray``, with
 ``RAY_ADDRESS`` naming the cluster, or a local Ray instance when unset; needs the
@@ -10,9 +14,11 @@ in-process) and ``ray`` (tasks on a Ray cluster: ``BENCH_ENGINE=ray``, with
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,6 +32,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bench.errors import BenchError, FatalError, RunFailed
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -37,6 +45,7 @@ class Outcome(Generic[T, R]):
     item: T
     result: R | None = None
     error: str | None = None
+    fatal: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,11 +55,20 @@ class Outcome(Generic[T, R]):
 def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:
     try:
         return Outcome(item, fn(item))
+    except FatalError as exc:  # every item would fail: the caller stops the run
+        return Outcome(item, error=str(exc), fatal=True)
     except Exception as exc:  # recorded per item, never stops the run
         return Outcome(item, error=f"{type(exc).__name__}: {exc}")
 
 
+def _checked(outcome: Outcome[T, R]) -> Outcome[T, R]:
+    if outcome.fatal:
+        raise FatalError(outcome.error or "a work item failed fatally")
+    return outcome
+
+
 def _init_worker(initializer: Callable[[], None] | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the pool)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
@@ -76,8 +94,6 @@ def engine_name() -> str:
     """The engine chosen by ``BENCH_ENGINE`` (local or ray)."""
     name = os.environ.get("BENCH_ENGINE", "local").strip().lower() or "local"
     if name not in ("local", "ray"):
-        from bench.errors import BenchError
-
         raise BenchError(f"BENCH_ENGINE must be local or ray, got {name!r}")
     return name
 
@@ -87,8 +103,6 @@ def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Pro
     try:
         import ray
     except ImportError:
-        from bench.errors import BenchError
-
         raise BenchError("BENCH_ENGINE=ray needs Ray: pip install '.[ray]'") from None
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS") or None
@@ -100,24 +114,28 @@ def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Pro
     queue = iter(items)
     in_flight = {}
     limit = max(1, workers) * 4
-    for item in queue:
-        in_flight[remote.remote(fn_ref, item)] = item
-        if len(in_flight) >= limit:
-            break
-    while in_flight:
-        done, _ = ray.wait(list(in_flight), num_returns=1)
-        for ref in done:
-            item = in_flight.pop(ref)
-            try:
-                outcome = ray.get(ref)
-            except Exception as exc:  # a worker died: recorded on its item
-                outcome = Outcome(item, error=f"{type(exc).__name__}: {exc}")
-            progress.advance(task)
-            yield outcome
+    try:
         for item in queue:
             in_flight[remote.remote(fn_ref, item)] = item
             if len(in_flight) >= limit:
                 break
+        while in_flight:
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                item = in_flight.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # a worker died: recorded on its item
+                    outcome = Outcome(item, error=f"{type(exc).__name__}: {exc}")
+                progress.advance(task)
+                yield _checked(outcome)
+            for item in queue:
+                in_flight[remote.remote(fn_ref, item)] = item
+                if len(in_flight) >= limit:
+                    break
+    finally:  # stopped early (fatal item, Ctrl-C, caller gave up): cancel what is still running
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
 
 
 def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, description: str = "working",
@@ -136,25 +154,48 @@ def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, descri
             for item in items:
                 out = _call(fn, item)
                 progress.advance(task)
-                yield out
+                yield _checked(out)
             return
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(initializer,)) as pool:
-            pending = set()
-            queue = iter(items)
-            for item in queue:  # keep a bounded number of tasks in flight
+        yield from _pool_items(fn, items, workers, initializer, progress, task)
+
+
+def _pool_items(fn: Callable[[T], R], items: list[T], workers: int, initializer: Callable[[], None] | None,
+                progress: Progress, task) -> Iterator[Outcome[T, R]]:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(initializer,))
+    finished = False
+    try:
+        pending = set()
+        queue = iter(items)
+        for item in queue:  # keep a bounded number of tasks in flight
+            pending.add(pool.submit(_call, fn, item))
+            if len(pending) >= workers * 4:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                progress.advance(task)
+                try:
+                    outcome = fut.result()
+                except BrokenProcessPool:
+                    raise RunFailed("a worker process died (out of memory or killed); finished items are kept: "
+                                    "rerun the same command to resume, perhaps with fewer --workers") from None
+                yield _checked(outcome)
+            for item in queue:
                 pending.add(pool.submit(_call, fn, item))
                 if len(pending) >= workers * 4:
                     break
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    progress.advance(task)
-                    yield fut.result()
-                for item in queue:
-                    pending.add(pool.submit(_call, fn, item))
-                    if len(pending) >= workers * 4:
-                        break
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # stopped early: drop queued items and stop the workers now (every write is atomic)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in processes:
+                proc.join(timeout=5)
 
 
 def default_workers() -> int:

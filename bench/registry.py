@@ -9,6 +9,8 @@ class/factory itself or a module whose import registers plugins.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -34,6 +36,19 @@ class PluginMeta(BaseModel):
     assets: list[str] = Field(default_factory=list, description="files/models the user must provide")
     offline: bool = True
     source: str = "builtin"
+
+    def check_device(self, device: str) -> None:
+        """BenchError unless this plugin supports ``device`` (cpu, cuda, cuda:N) and this machine has it."""
+        family = str(device).split(":", 1)[0]
+        if family not in self.devices:
+            raise BenchError(f"{self.name} runs on {', '.join(self.devices)}, not {device!r}")
+        if family == "cuda":
+            try:
+                import torch
+            except ImportError:
+                raise BenchError(f"device {device!r} needs torch with CUDA; use cpu") from None
+            if not torch.cuda.is_available():
+                raise BenchError(f"device {device!r} asked for, but this torch build sees no CUDA GPU; use cpu")
 
 
 class Registry(Generic[T]):
@@ -78,8 +93,16 @@ class Registry(Generic[T]):
         return self._lookup(name)[1]
 
     def create(self, name: str, **kwargs: Any) -> T:
-        """Instantiate the plugin ``name`` with ``kwargs``."""
-        return self._lookup(name)[0](**kwargs)
+        """Instantiate the plugin ``name`` with ``kwargs``, checked against its signature first (unknown
+        names and non-numbers for numeric settings are one-line errors, not a TypeError in a worker)."""
+        factory = self._lookup(name)[0]
+        _check_kwargs(self.kind, name, factory, kwargs)
+        try:
+            return factory(**kwargs)
+        except BenchError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise BenchError(f"{self.kind} {name}: bad settings {kwargs} ({exc})") from None
 
     def __iter__(self) -> Iterator[PluginMeta]:
         self._load()
@@ -96,6 +119,27 @@ class Registry(Generic[T]):
         except KeyError:
             known = ", ".join(self.names()) or "none"
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
+
+
+def _check_kwargs(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        known = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        unknown = sorted(set(kwargs) - set(known))
+        if unknown:
+            raise BenchError(f"{kind} {name}: unknown setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(known) or 'none'}")
+    for key, value in kwargs.items():
+        p = params.get(key)
+        default = None if p is None else p.default
+        numeric = isinstance(default, int | float) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise BenchError(f"{kind} {name}: setting {key} must be a number, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BenchError(f"{kind} {name}: setting {key} must be finite, got {value!r}")
 
 
 GENERATORS: Registry[Any] = Registry("generator", "bench.generators", ("generators.world_vc", "generators.freevc"))

@@ -6,7 +6,6 @@ schema version is bumped on any incompatible change and checked on load.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -17,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bench.audio import write_atomic
 from bench.errors import BenchError
+from bench.fileio import read_json, write_atomic
 
 SCHEMA_VERSION = "1.0"
 
@@ -92,12 +91,11 @@ class Result(BaseModel):
 def load_result(path: str | os.PathLike) -> Result:
     """Read and validate a results JSON; one-line BenchError on any problem."""
     p = Path(path)
+    if p.is_dir():
+        raise BenchError(f"{p}: a folder, not a results file (give its result.json)")
     if not p.is_file():
         raise BenchError(f"{p}: no such results file")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{p}: not JSON ({exc})") from None
+    data = read_json(p, "results file")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
     try:

@@ -18,14 +18,12 @@ import soundfile as sf
 from bench import SAMPLE_RATE, __version__
 from bench.audio import write_wav
 from bench.corpus import build_dataset, save
-from bench.errors import BenchError
+from bench.errors import BenchError, RunFailed
+from bench.outdir import claim_output
 from bench.parallel import run_items
-from bench.runplan import check_plan
 from challenges.scripts import script_for
 from challenges.simulate import Item, make_speakers, plan, render
 from challenges.taxonomy import get as get_challenge
-
-PLAN_FILE = ".simulate.json"
 
 
 def _render_one(item: Item, out: str, n_speakers: int, seed: int) -> str:
@@ -50,25 +48,38 @@ def _scripts_id() -> str:
 
 def simulate_corpus(out: str | Path, speakers: int = 6, sentences: int = 2, challenges: list[int] | None = None,
                     devices: tuple[str, ...] = ("desktop",), seed: int = 0, workers: int = 1,
-                    overwrite: bool = False) -> dict[str, Any]:
-    """Simulate a corpus into ``out``; returns its manifest (with any per-item failures)."""
+                    overwrite: bool = False, inputs: list[str | Path | None] | None = None) -> dict[str, Any]:
+    """Simulate a corpus into ``out``; returns its manifest (with any per-item failures).
+
+    ``inputs``: files the run reads (a scripts file), which ``out`` must not be or contain.
+    Raises :class:`RunFailed` when no utterance could be rendered.
+    """
     if speakers < 1:
         raise BenchError("--speakers must be at least 1")
     if not 1 <= sentences <= 10:
         raise BenchError("--sentences must be between 1 and 10")
+    if seed < 0:
+        raise BenchError("--seed must be >= 0")
     challenges = challenges if challenges is not None else list(range(21))
+    items = plan(speakers, sentences, challenges, list(devices))
+    if not items:
+        names = ", ".join(f"#{c} {get_challenge(c).key}" for c in challenges)
+        raise BenchError(f"nothing to simulate: {names} cannot be done on {' or '.join(devices)} "
+                         "(playback challenges are desktop-only); use --device desktop or both")
     out = Path(out)
     params = {"speakers": speakers, "sentences": sentences, "challenges": challenges,
               "devices": list(devices), "seed": seed, "version": __version__, "scripts": _scripts_id()}
-    out.mkdir(parents=True, exist_ok=True)
-    check_plan(out, PLAN_FILE, params, overwrite, "simulation", ("audio",))
+    claim_output(out, "data simulate", params, inputs=inputs or (), overwrite=overwrite)
+    for tmp in (out / "audio").glob(".*.tmp"):  # left by a worker stopped mid-write
+        tmp.unlink(missing_ok=True)
 
-    items = plan(speakers, sentences, challenges, list(devices))
     fn = functools.partial(_render_one, out=str(out), n_speakers=speakers, seed=seed)
     failures = []
     for outcome in run_items(fn, items, workers=workers, description="simulating"):
         if not outcome.ok:
             failures.append({"utterance_id": outcome.item.utterance_id, "error": outcome.error})
+    if len(failures) == len(items):
+        raise RunFailed(f"no utterance could be rendered ({len(failures)} failed; first: {failures[0]['error']})")
 
     speaker_list = make_speakers(speakers, seed)
     rows = []

@@ -7,21 +7,46 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
+from bench.outdir import claim_output
+from bench.results import load_result
+
+
+def _check_same_data(result_dir: Path, corpus: str | Path, fakes: str | Path) -> None:
+    """The result must have been computed on this corpus and these fakes (content hashes)."""
+    if not (result_dir / "result.json").is_file():
+        return
+    result = load_result(result_dir / "result.json")
+    for what, path, recorded in (("corpus", corpus, result.corpus), ("fakes", fakes, result.fakes)):
+        have = read_manifest(path).get("content_hash")
+        want = recorded.get("content_hash")
+        if have and want and have != want:
+            raise BenchError(f"{result_dir} was evaluated on another {what} (content hash {want}, {path} has "
+                             f"{have}); give the --corpus and --fakes that result was computed on")
 
 
 def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, out: str | Path,
                 match: float = 0.50, min_mos: float | None = None, per_challenge: int = 10,
-                seed: int = 0) -> dict[str, Any]:
+                seed: int = 0, overwrite: bool = False) -> dict[str, Any]:
     """Select, per challenge, up to N fakes with speaker match >= ``match`` (and MOS >= ``min_mos``)
     and as many originals; write ``out/corpus`` and ``out/fakes``. Returns a summary."""
-    scores_path = Path(result_dir) / "scores.parquet"
+    if not -1.0 <= match <= 1.0:
+        raise BenchError("--match must be a cosine similarity between -1 and 1")
+    if per_challenge < 1:
+        raise BenchError("--per-challenge must be at least 1")
+    result_dir = Path(result_dir)
+    scores_path = result_dir / "scores.parquet"
     if not scores_path.is_file():
         raise BenchError(f"{scores_path}: no such file (run `bench evaluate` first)")
-    table = pq.read_table(scores_path).to_pylist()
+    _check_same_data(result_dir, corpus, fakes)
+    try:
+        table = pq.read_table(scores_path).to_pylist()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BenchError(f"{scores_path}: unreadable ({first_line(exc)})") from None
     if not table or "speaker.similarity" not in table[0]:
         raise BenchError(f"{scores_path}: has no speaker.similarity column (evaluate with a pitch detector)")
     if min_mos is not None and "realism.mos" not in table[0]:
@@ -30,6 +55,10 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
     corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
     fake_rows = {r["utterance_id"]: r for r in fakes_ds.to_list()}
     real_rows = {r["utterance_id"]: r for r in corpus_ds.to_list()}
+    scored = {r["utterance_id"] for r in table}
+    if not scored & (set(fake_rows) | set(real_rows)):
+        raise BenchError(f"{scores_path} scores none of the recordings in {corpus} or {fakes}; give the --corpus "
+                         "and --fakes that result was computed on")
     chosen_fakes, chosen_real, per = [], [], {}
     for c in sorted({r["challenge"] for r in table}):
         hard = [r["utterance_id"] for r in table if r["challenge"] == c and r["label"] == 1
@@ -50,6 +79,8 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
     out = Path(out)
     params = {"match": match, "min_mos": min_mos, "per_challenge": per_challenge, "seed": seed,
               "result": str(result_dir)}
+    claim_output(out, "data subset", {**params, "result": str(result_dir.resolve())},
+                 inputs=[result_dir, corpus, fakes], overwrite=overwrite)
     cm, fm = read_manifest(corpus), read_manifest(fakes)
     real_manifest = save(build_dataset([real_rows[i] for i in chosen_real]), out / "corpus",
                          {**cm, "name": f"{cm.get('name', 'corpus')}-hard", "subset": params,

@@ -79,9 +79,12 @@ def get(challenge: int | str) -> Challenge:
                      "(see `bench challenges list`)")
 
 
-def parse_selection(spec: str | None) -> list[int]:
-    """Parse '0,1,5-7' or keys ('whisper,sing') into sorted challenge ids; None/'all' = all."""
-    if spec is None or spec.strip().lower() in ("", "all"):
+def parse_selection(spec: str | None, flag: str = "--challenges") -> list[int]:
+    """Parse '0,1,5-7' or keys ('whisper,sing') into sorted challenge ids; None or 'all' = every challenge.
+
+    An empty selection ('' or ',') is an error, never read as 'all'.
+    """
+    if spec is None or spec.strip().lower() == "all":
         return [c.id for c in taxonomy().challenges]
     out: set[int] = set()
     for part in spec.split(","):
@@ -89,8 +92,10 @@ def parse_selection(spec: str | None) -> list[int]:
         if "-" in part and all(p.strip().isdigit() for p in part.split("-", 1)):
             lo, hi = (int(p) for p in part.split("-", 1))
             if lo > hi:
-                raise BenchError(f"bad challenge range {part!r}: start is after end")
+                raise BenchError(f"{flag}: bad challenge range {part!r}: start is after end")
             out.update(get(i).id for i in range(lo, hi + 1))
         elif part:
             out.add(get(part).id)
+    if not out:
+        raise BenchError(f"{flag} {spec!r} selects no challenge; give 'all', ids such as '0,1,5-7' or keys")
     return sorted(out)

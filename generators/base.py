@@ -53,6 +53,13 @@ class Generator(ABC):
     def __init__(self, **config: Any) -> None:
         self.config = config
 
+    def check(self) -> None:  # noqa: B027 - optional hook, generators without assets need no check
+        """Cheap validation before any work (assets exist, device available): raise BenchError with one line.
+
+        Called once in the parent process; :meth:`load` runs later in every worker, and an
+        error there stops the whole run too (it would fail every item).
+        """
+
     def load(self) -> None:  # noqa: B027 - optional hook, most generators need no loading
         """Load models (called once per process before the first conversion)."""
 

@@ -236,11 +236,11 @@ class FreeVCGenerator(Generator):
             raise BenchError(f"freevc: {what} {path} not found; {how}")
         return path
 
-    def load(self) -> None:
-        if self._loaded:
-            return
-        import torch
+    def check(self) -> None:
+        """Every asset file exists, the config is a 16 kHz FreeVC config and the device is there (no loading)."""
+        self._assets()
 
+    def _assets(self) -> SimpleNamespace:
         repo = self._path("repo", "FreeVC checkout",
                           f"git clone https://github.com/OlaWod/FreeVC and pass repo=PATH or set {ENV_REPO}")
         if not (repo / "models.py").is_file():
@@ -253,10 +253,16 @@ class FreeVCGenerator(Generator):
         wavlm_path = self._path("wavlm", "WavLM checkpoint",
                                 f"download WavLM-Large.pt (https://github.com/microsoft/unilm/tree/master/wavlm) "
                                 f"to <repo>/{WAVLM_IN_REPO}, or pass wavlm=PATH or set {ENV_WAVLM}")
+        for path in (ckpt_path, wavlm_path):
+            if not path.is_file() or path.stat().st_size == 0:
+                raise BenchError(f"freevc: {path} is not a checkpoint file (a folder or an empty file)")
         device = self.config["device"]
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise BenchError(f"freevc: device {device!r} asked for, but this torch build has no CUDA device; "
-                             "use device=cpu")
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise BenchError(f"freevc: device {device!r} asked for, but this torch build has no CUDA device; "
+                                 "use device=cpu")
         try:
             hps = json.loads(config_path.read_text())
             data, model_cfg = hps["data"], dict(hps["model"])
@@ -267,6 +273,24 @@ class FreeVCGenerator(Generator):
             raise BenchError(f"freevc: config {config_path} has sampling_rate {data.get('sampling_rate')} and "
                              f"hop_length {data.get('hop_length')}; this adapter runs the 16 kHz models (320)")
         use_spk = bool(model_cfg.get("use_spk"))
+        spk_path = None
+        if use_spk:
+            spk_path = self._path("speaker_encoder", "speaker encoder checkpoint",
+                                  f"FreeVC (use_spk: true) needs it: a FreeVC clone has it as <repo>/"
+                                  f"{SPEAKER_ENCODER_IN_REPO}; restore it there or pass speaker_encoder=PATH "
+                                  f"(freevc-s.pth needs none)")
+        return SimpleNamespace(repo=repo, ckpt=ckpt_path, config=config_path, wavlm=wavlm_path, data=data,
+                               model_cfg=model_cfg, segment=segment, use_spk=use_spk, speaker_encoder=spk_path,
+                               device=device)
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        import torch
+
+        a = self._assets()
+        repo, ckpt_path, config_path, wavlm_path = a.repo, a.ckpt, a.config, a.wavlm
+        data, model_cfg, segment, use_spk, device = a.data, a.model_cfg, a.segment, a.use_spk, a.device
 
         code = _import_freevc(repo)
         with _quiet():
@@ -308,10 +332,7 @@ class FreeVCGenerator(Generator):
 
         smodel = None
         if use_spk:
-            spk_path = self._path("speaker_encoder", "speaker encoder checkpoint",
-                                  f"FreeVC (use_spk: true) needs it: a FreeVC clone has it as <repo>/"
-                                  f"{SPEAKER_ENCODER_IN_REPO}; restore it there or pass speaker_encoder=PATH "
-                                  f"(freevc-s.pth needs none)")
+            spk_path = a.speaker_encoder
             try:
                 smodel = code.voice_encoder.SpeakerEncoder(str(spk_path), device=device, verbose=False)
             except Exception as exc:  # noqa: BLE001 - torch raises several kinds for a bad file

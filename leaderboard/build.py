@@ -16,6 +16,7 @@ import numpy as np
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.outdir import claim_output
 from bench.results import Result, load_result
 from challenges.taxonomy import all_challenges
 from leaderboard.reference import DEVOX_LATENCY, pitch_per_challenge, pitch_rows
@@ -25,20 +26,41 @@ def _entry_id(r: Result, i: int) -> str:
     return f"e{i}"
 
 
+def _identity(r: Result) -> str:
+    """What makes two results the same run: detector, generator, data and settings (not the date)."""
+    return json.dumps([r.detector.model_dump(), r.generator.model_dump(), r.corpus.get("content_hash"),
+                       r.fakes.get("content_hash"), r.profile], sort_keys=True, default=str)
+
+
 def load_entries(paths: list[str | Path]) -> list[dict[str, Any]]:
-    """Validated results plus the location of their per-sample scores."""
+    """Validated results plus the location of their per-sample scores; the same result twice is an error."""
     if not paths:
         raise BenchError("give at least one results JSON (or a folder containing result.json)")
     entries = []
+    seen: dict[str, str] = {}
     for i, p in enumerate(paths):
         p = Path(p)
         if p.is_dir():
             p = p / "result.json"
         r = load_result(p)
+        for key in (str(p.resolve()), _identity(r)):
+            if key in seen:
+                raise BenchError(f"{p} is the same result as {seen[key]}; give each result once")
+            seen[key] = str(p)
         scores = p.parent / "scores.parquet"
         entries.append({"id": _entry_id(r, i), "path": str(p), "result": r,
                         "scores": str(scores) if scores.is_file() else None})
     return entries
+
+
+def caveats(r: Result) -> list[str]:
+    """What a reader must know before comparing this result with others (shown on every page)."""
+    out = []
+    if r.evaluation_scope.get("in_sample"):
+        out.append("in-sample: metrics include speakers the detector was trained on (not ranked)")
+    if r.timings and r.timings.get("rtfx_cpu") is None and r.timings.get("complete") is False:
+        out.append("throughput not shown: some cached component values carry no timing")
+    return out
 
 
 def _pct(x: float | None) -> str:
@@ -62,20 +84,31 @@ def _row(e: dict[str, Any]) -> dict[str, Any]:
         "n_bona_fide": r.overall.n_bona_fide, "n_fake": r.overall.n_fake,
         "rtfx": r.timings.get("rtfx_cpu"), "latency_p50_ms": lat.get("p50_ms"), "latency_p95_ms": lat.get("p95_ms"),
         "version": r.run.packages.get("vc-challenge-bench"), "git_sha": (r.run.git_sha or "")[:10],
+        "caveats": caveats(r), "ranked": not r.evaluation_scope.get("in_sample"),
         "per_challenge": {c.challenge: {"auroc": c.auroc.value, "ci": [c.auroc.ci_low, c.auroc.ci_high],
                                         "eer": c.eer.value, "n_bona_fide": c.n_bona_fide, "n_fake": c.n_fake}
                           for c in r.per_challenge},
     }
 
 
-def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard") -> dict[str, Any]:
-    """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON."""
+def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
+          overwrite: bool = False) -> dict[str, Any]:
+    """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON.
+
+    Results with a caveat that makes them incomparable (in-sample metrics) are listed with
+    the caveat but not ranked.
+    """
     entries = load_entries(paths)
     out = Path(out)
+    claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
+                                            "title": title}, inputs=paths, overwrite=overwrite, fresh=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    rows = sorted((_row(e) for e in entries), key=lambda r: -(r["auroc"] or 0))
-    for rank, r in enumerate(rows, start=1):
-        r["rank"] = rank
+    rows = sorted((_row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
+    rank = 0
+    for r in rows:
+        if r["ranked"]:
+            rank += 1
+        r["rank"] = rank if r["ranked"] else None
     figures = _figures(entries, out / "figures")
     doc = {
         "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
@@ -198,16 +231,17 @@ def _markdown(doc: dict[str, Any]) -> str:
                   "describe the simulation, not the recordings of the Pitch paper.", ""]
     lines += ["## Ranking (overall AUROC, in-scope samples)", "",
               "| rank | detector | generator | corpus | AUROC % [95% CI] | EER % | top-N AUROC % | n real / fake "
-              "| audio s per CPU s | p95 latency ms | date |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| audio s per CPU s | p95 latency ms | date | caveats |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ci = r["auroc_ci"]
         corpus = f"{r['corpus']}{' *sim*' if r['simulated'] else ''}"
-        lines.append(f"| {r['rank']} | {r['detector']} ({r['profile']}) | {r['generator']} | {corpus} | "
+        lines.append(f"| {r['rank'] or 'unranked'} | {r['detector']} ({r['profile']}) | {r['generator']} | {corpus} | "
                      f"{_pct(r['auroc'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(r['eer'])} | "
                      f"{_pct(r['top_n_auroc'])} | {r['n_bona_fide']} / {r['n_fake']} | "
                      f"{_num(r['rtfx'])} | "
-                     f"{'–' if r['latency_p95_ms'] is None else round(r['latency_p95_ms'])} | {r['date'][:10]} |")
+                     f"{'–' if r['latency_p95_ms'] is None else round(r['latency_p95_ms'])} | {r['date'][:10]} | "
+                     f"{'; '.join(r['caveats']) or '–'} |")
     ch = doc["challenges"]
     paper = doc["paper_reference"]["pitch_per_challenge"]
     lines += ["", "## AUROC % per challenge", "", "| challenge | " + " | ".join(
@@ -241,7 +275,7 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     for r in rows:
         ci = r["auroc_ci"]
         main_rows.append(
-            f"<tr data-generator='{esc(r['generator'])}'><td>{r['rank']}</td><td>{esc(r['detector'])}"
+            f"<tr data-generator='{esc(r['generator'])}'><td>{r['rank'] or 'unranked'}</td><td>{esc(r['detector'])}"
             f" <small>{esc(str(r['profile']))}</small></td><td>{esc(r['generator'])}</td>"
             f"<td>{esc(str(r['corpus']))}{' <span class=sim>sim</span>' if r['simulated'] else ''}</td>"
             f"<td data-v='{r['auroc'] or 0}'>{_pct(r['auroc'])} <small>[{_pct(ci[0])}, {_pct(ci[1])}]</small></td>"
@@ -249,7 +283,7 @@ def _html(doc: dict[str, Any], out: Path) -> str:
             f"{_pct(r['top_n_auroc'])}</td><td data-v='{r['rtfx'] or 0}'>"
             f"{_num(r['rtfx'])}</td>"
             f"<td data-v='{r['latency_p95_ms'] or 0}'>{_num(r['latency_p95_ms'])}"
-            f"</td><td>{esc(r['date'][:10])}</td></tr>")
+            f"</td><td>{esc(r['date'][:10])}</td><td class=caveat>{esc('; '.join(r['caveats'])) or '–'}</td></tr>")
     heat_rows = []
     for c in ch:
         cells = []
@@ -309,7 +343,7 @@ figure{{margin:1rem 0}} figure svg{{max-width:100%;height:auto}} .filters label{
 <h2>Ranking</h2>
 <table id=ranking class=sortable><thead><tr><th>rank</th><th>detector</th><th>generator</th><th>corpus</th>
 <th>AUROC %</th><th>EER %</th><th>top-N AUROC %</th><th>audio s / CPU s</th><th>p95 latency ms</th><th>date</th>
-</tr></thead><tbody>{main_rows}</tbody></table>
+<th>caveats</th></tr></thead><tbody>{main_rows}</tbody></table>
 <h2>AUROC % per challenge (heat map)</h2>
 <table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}<th>Pitch paper (quoted)</th>
 </tr></thead><tbody>{heat_rows}</tbody></table>

@@ -7,11 +7,14 @@ import shutil
 from pathlib import Path
 
 from bench.errors import BenchError, NetworkError, first_line
+from bench.outdir import MARKER, claim_output
 
 
 def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "dataset",
-         to_folder: str | Path | None = None, token: str | None = None, private: bool = False) -> str:
-    """Upload ``folder`` (from `bench leaderboard build`) to ``repo_id``, or copy it to ``to_folder``."""
+         to_folder: str | Path | None = None, token: str | None = None, private: bool = False,
+         overwrite: bool = False) -> str:
+    """Upload ``folder`` (from `bench leaderboard build`) to ``repo_id``, or copy it to ``to_folder``
+    (a new or empty folder, or an earlier copy of this command's, unless ``overwrite``)."""
     folder = Path(folder)
     if not (folder / "index.html").is_file() or not (folder / "leaderboard.json").is_file():
         raise BenchError(f"{folder}: not a leaderboard folder (build one with `bench leaderboard build`)")
@@ -21,20 +24,23 @@ def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "datas
         raise BenchError("give exactly one of --repo-id or --to-folder")
     if to_folder is not None:
         dest = Path(to_folder)
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(folder, dest)
+        claim_output(dest, "leaderboard push --to-folder", {"repo_type": repo_type}, inputs=[folder],
+                     overwrite=overwrite, flag="--to-folder", fresh=True)
+        shutil.copytree(folder, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MARKER))
         if repo_type == "space":
             _space_card(dest)
         return str(dest)
     from huggingface_hub import HfApi
 
+    from bench.hub import check_repo_id
+
+    check_repo_id(repo_id)
     api = HfApi(token=token or os.environ.get("HF_TOKEN"))
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True,
                         **({"space_sdk": "static"} if repo_type == "space" else {}))
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
-                                 commit_message="bench leaderboard push")
+                                 commit_message="bench leaderboard push", ignore_patterns=[MARKER])
     except Exception as exc:
         reason = first_line(exc)
         raise NetworkError(f"cannot push leaderboard to {repo_type} repo {repo_id}: {reason}; check the network "

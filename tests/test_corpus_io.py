@@ -115,7 +115,7 @@ def test_cli_missing_dir_and_non_corpus(tmp_path):
 def test_cli_load_reports_corrupt_files(recorded, tmp_path):
     res = run_bench("data", "load", str(recorded), "--out", str(tmp_path / "c"), "--workers", "2")
     assert res.returncode == 0, res.stderr
-    assert "1 item(s) skipped" in res.stdout and "broken.wav" in res.stdout
+    assert "1 file(s) skipped" in res.stderr and "broken.wav" in res.stderr
 
 
 def test_resimulate_with_other_settings_is_refused_and_keeps_data(sim_corpus, tmp_path):

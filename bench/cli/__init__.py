@@ -1,47 +1,88 @@
-"""The ``bench`` command line: ``main()`` turns user errors into one line and exit code 2."""
+"""The ``bench`` command line: ``main()`` keeps the exit-code promises of the README.
+
+0 success; 1 a gate regression, or a run in which nothing succeeded; 2 bad input (one line
+on stderr, no traceback, nothing already written is touched); 130 interrupted (Ctrl-C:
+finished work is kept and the same command resumes); 70 an internal error (a bug: one
+line, the traceback with ``BENCH_DEBUG=1``).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-
-import typer
-from rich.console import Console
 
 from bench.errors import BenchError
 
-try:  # typer >= 0.20 vendors click as typer._click
-    from typer._click import exceptions as cx
-except ImportError:  # pragma: no cover - older typer uses click itself
-    from click import exceptions as cx
+INTERRUPTED = 130
+INTERNAL_ERROR = 70
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-_NoArgs = getattr(cx, "NoArgsIsHelpError", getattr(cx, "NoArgsIsHelp", ()))
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    sys.stderr.flush()
+
+
+def _interrupted() -> None:
+    _say("interrupted: finished items are kept; run the same command again to resume")
+    sys.exit(INTERRUPTED)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``bench`` console script."""
+    try:
+        _run(argv)
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _run(argv: list[str] | None) -> None:
+    try:  # typer >= 0.20 vendors click as typer._click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as cx
+    import typer
+
     from bench.cli.app import app
 
+    no_args = getattr(cx, "NoArgsIsHelpError", getattr(cx, "NoArgsIsHelp", ()))
     try:
-        app(args=argv, prog_name="bench", standalone_mode=False)
-    except _NoArgs:  # typer has already printed the help
+        # standalone_mode=False: errors reach the handlers below; typer turns Ctrl-C into a *returned* 130
+        code = app(args=argv, prog_name="bench", standalone_mode=False)
+    except no_args:  # typer has already printed the help
         sys.exit(0)
     except cx.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        err_console.print(f"error: {exc.format_message()}{hint}", markup=False)
+        _say(f"error: {exc.format_message()}{hint}")
         sys.exit(2)
     except cx.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", markup=False)
+        _say(f"error: {exc.format_message()}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except typer.Abort:
-        err_console.print("error: aborted", markup=False)
-        sys.exit(130)
+        _interrupted()
     except BenchError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        _say(f"error: {exc}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted: finished items are kept; run the same command again to resume",
-                          markup=False)
-        sys.exit(130)
+        _interrupted()
+    except OSError as exc:  # a path the user gave cannot be read or written (permissions, disk full...)
+        if os.environ.get("BENCH_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _say(f"error: {where}{exc.strerror or exc}")
+        sys.exit(2)
+    except MemoryError:
+        _say("error: out of memory; use fewer --workers or a smaller batch")
+        sys.exit(1)
+    except Exception as exc:  # a bug: one line unless asked for the traceback
+        if os.environ.get("BENCH_DEBUG"):
+            raise
+        _say(f"internal error: {type(exc).__name__}: {exc} (a bug in bench: rerun with BENCH_DEBUG=1 for the "
+             "traceback and report it)")
+        sys.exit(INTERNAL_ERROR)
+    if code == INTERRUPTED:
+        _interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -8,8 +8,6 @@ import typer
 from rich.table import Table
 
 from bench.cli.output import console, print_json
-from challenges.issue import issue as issue_challenges
-from challenges.taxonomy import all_challenges, get
 
 app = typer.Typer(help="The challenge taxonomy: list, show, and issue challenges during a call.",
                   no_args_is_help=True)
@@ -25,6 +23,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """All 21 challenges (#0 no challenge ... #20) with category, device support and checks."""
+    from challenges.taxonomy import all_challenges
+
     if device not in (None, "desktop", "mobile"):
         raise typer.BadParameter("must be desktop or mobile", param_hint="--device")
     items = [c for c in all_challenges() if device is None or c.available_on(device)]
@@ -47,6 +47,8 @@ def list_(
 def show(challenge: str = typer.Argument(..., help="Challenge id (0-20) or key, e.g. 1 or whisper."),
          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Everything known about one challenge."""
+    from challenges.taxonomy import get
+
     c = get(challenge)
     if as_json:
         print_json(c.model_dump())
@@ -59,14 +61,15 @@ def show(challenge: str = typer.Argument(..., help="Challenge id (0-20) or key, 
 
 @app.command()
 def issue(
-    count: int = typer.Option(1, "--count", "-n", help="Number of challenges in the sequence (no repeats)."),
-    seed: int = typer.Option(None, help="Seed for a reproducible draw (printed when omitted)."),
-    top: int = typer.Option(None, help="Draw only from the top-N challenges by reference AUROC."),
+    count: int = typer.Option(1, "--count", "-n", min=1, help="Number of challenges in the sequence (no repeats)."),
+    seed: int = typer.Option(None, min=0, help="Seed for a reproducible draw (printed when omitted)."),
+    top: int = typer.Option(None, min=1, help="Draw only from the top-N challenges by reference AUROC."),
     device: str = typer.Option(None, help="Caller's device: desktop or mobile (no playback on mobile)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     scripts_file: Path = typer.Option(None, "--scripts", help="Scripts JSON to draw sentences from."),
 ) -> None:
     """Draw random challenges with randomised parameters, as a defender's agent would in a call."""
+    from challenges.issue import issue as issue_challenges
     from challenges.scripts import use_scripts
 
     use_scripts(scripts_file)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from bench.cli.data_cmd import _workers
-from bench.cli.generate_cmd import _parse_params
-from bench.cli.output import console
-from bench.results import Result
+from bench.cli.generate_cmd import parse_params
+from bench.cli.output import console, resolve_workers
+from bench.cli.params import number, overwrite_option, seed_option, workers_option
+
+if TYPE_CHECKING:
+    from bench.results import Result
 
 
 def _pct(x: float | None) -> str:
@@ -28,6 +30,8 @@ def _ci(e) -> str:
 
 def print_summary(result: Result, out: Path) -> None:
     """Per-challenge AUROC with CIs and the paper's figure beside it (quoted, never mixed)."""
+    from rich.table import Table
+
     sim = " - SIMULATED corpus" if result.simulated else ""
     table = Table(title=f"{result.detector.name} ({result.profile or 'default'}) vs {result.generator.name}{sim}")
     for col in ("#", "challenge", "n real", "n fake", "AUROC % [95% CI]", "EER %", "acc %", "mean D real",
@@ -49,7 +53,10 @@ def print_summary(result: Result, out: Path) -> None:
     console.print("[dim]paper AUROC: quoted from Pitch where known; shown for comparison, never ranked. "
                   "The paper's top-10 reached 88.7% vs 56.0% with no challenge.[/dim]")
     t = result.timings
-    if t.get("rtfx_cpu"):
+    if t.get("complete") is False:
+        console.print("throughput: not reported (some cached component values carry no timing; rerun with a "
+                      "fresh --cache to measure it)")
+    elif t.get("rtfx_cpu"):
         parts = ", ".join(f"{k} {v['rtfx']:.1f}x" for k, v in t["components"].items() if v.get("rtfx"))
         console.print(f"throughput (audio-seconds per CPU-second, computed this run): all components "
                       f"{t['rtfx_cpu']:.1f}x; {parts}")
@@ -66,17 +73,23 @@ def evaluate(
     param: list[str] = typer.Option([], "--param", "-p", help="Detector setting KEY=VALUE (repeatable)."),
     compliance: Path = typer.Option(None, "--compliance", help="Compliance classifiers (bench train compliance)."),
     cache: Path = typer.Option(None, "--cache", help="Shared component cache folder (default OUT/cache)."),
-    threshold: float = typer.Option(None, help="Decision threshold for accuracy (default: the overall EER point)."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
-    seed: int = typer.Option(0, help="Seed for bootstrap resampling."),
-    workers: int = typer.Option(None, help="Worker processes (default: all CPUs)."),
+    threshold: float = typer.Option(None, parser=number(), help="Decision threshold on the score for accuracy "
+                                    "(default: the overall EER point)."),
+    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals (0: none)."),
+    seed: int = seed_option("Seed for bootstrap resampling."),
+    workers: int = workers_option(),
+    overwrite: bool = overwrite_option("result"),
 ) -> None:
     """Score originals and fakes with a detector; per-challenge AUROC/EER with bootstrap CIs."""
+    from bench.errors import BenchError
     from bench.evaluate import evaluate as run_evaluate
 
-    config = _parse_params(param)
+    config = parse_params(param)
     if compliance is not None:
+        if "compliance" in config:
+            raise BenchError("--param compliance and --compliance were both given; use one")
         config["compliance"] = str(compliance)
-    result = run_evaluate(detector, corpus, fakes, out, config=config, workers=_workers(workers), cache=cache,
-                          threshold=threshold, n_boot=bootstrap, seed=seed, command=" ".join(sys.argv))
+    result = run_evaluate(detector, corpus, fakes, out, config=config, workers=resolve_workers(workers), cache=cache,
+                          threshold=threshold, n_boot=bootstrap, seed=seed, command=" ".join(sys.argv),
+                          overwrite=overwrite)
     print_summary(result, out)

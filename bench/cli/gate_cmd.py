@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from bench.cli.output import console, print_json
-from bench.results import load_result
+from bench.cli.params import number
 
 
 def _fmt(v: float | None) -> str:
@@ -20,15 +19,20 @@ def gate(
     baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline results JSON."),
     current: Path = typer.Option(..., "--current", "-c", help="Current results JSON."),
     config: Path = typer.Option(None, "--config", help="TOML file with [gate] tolerances."),
-    max_auroc_drop: float = typer.Option(None, help="Allowed AUROC drop (absolute, default 0.02)."),
-    max_eer_rise: float = typer.Option(None, help="Allowed EER rise (absolute, default 0.02)."),
-    max_latency_rise: float = typer.Option(None, help="Allowed p95 latency rise (relative, default 0.20)."),
-    max_throughput_fall: float = typer.Option(None, help="Allowed throughput fall (relative, default 0.30)."),
+    max_auroc_drop: float = typer.Option(None, parser=number(0.0), help="Allowed AUROC drop (absolute, default 0.02)."),
+    max_eer_rise: float = typer.Option(None, parser=number(0.0), help="Allowed EER rise (absolute, default 0.02)."),
+    max_latency_rise: float = typer.Option(None, parser=number(0.0),
+                                           help="Allowed p95 latency rise (relative, default 0.20)."),
+    max_throughput_fall: float = typer.Option(None, parser=number(0.0),
+                                              help="Allowed throughput fall (relative, default 0.30)."),
     ci_aware: bool = typer.Option(None, "--ci-aware/--no-ci-aware", help="Ignore drops inside the current CI."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Compare results with a baseline: exit 1 on regression, 0 otherwise, 2 on bad input."""
+    from rich.table import Table
+
     from bench.gate import Tolerances, compare
+    from bench.results import load_result
 
     tol = Tolerances.from_file(config) if config else Tolerances()
     for name, value in (("auroc_drop", max_auroc_drop), ("eer_rise", max_eer_rise),
@@ -36,6 +40,7 @@ def gate(
                         ("ci_aware", ci_aware)):
         if value is not None:
             setattr(tol, name, value)
+    tol.validate()
     checks = compare(load_result(baseline), load_result(current), tol)
     failed = [c for c in checks if c.status == "regression"]
     if as_json:

@@ -7,24 +7,33 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.data_cmd import _print_summary, _report_written, _workers
-from bench.cli.output import console
-from bench.corpus import open_dataset
+from bench.cli.output import console, print_corpus_summary, report_problems, report_written, resolve_workers
+from bench.cli.params import number, overwrite_option, seed_option, workers_option
 from bench.errors import BenchError
-from challenges.taxonomy import parse_selection
 
 
-def _parse_params(items: list[str]) -> dict:
+def parse_params(items: list[str]) -> dict:
+    """``--param KEY=VALUE`` options into a dict (VALUE read as JSON when it is JSON, else a string)."""
     config = {}
     for item in items:
-        if "=" not in item:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
             raise BenchError(f"--param expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
+        if key.strip() in config:
+            raise BenchError(f"--param {key.strip()} given twice")
         try:
             config[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             config[key.strip()] = value
     return config
+
+
+def _pairs_per_source(text: str) -> int | None:
+    if text == "all":
+        return None
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise typer.BadParameter("must be a positive integer or 'all'", param_hint="--pairs-per-source")
 
 
 def generate(
@@ -36,33 +45,35 @@ def generate(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Model checkpoint (e.g. freevc-s.pth)."),
     device: str = typer.Option(None, "--device", help="cpu or cuda, for generators that support it."),
     challenges: str = typer.Option("all", help="Source challenges to convert: 'all', '0,1,5-7' or keys."),
-    max_targets: int = typer.Option(None, "--max-targets", help="Use at most N subjects as targets."),
+    max_targets: int = typer.Option(None, "--max-targets", min=1, help="Use at most N subjects as targets."),
     pairs_per_source: str = typer.Option("1", "--pairs-per-source",
                                          help="Targets per source recording, or 'all' (Pitch's full product)."),
-    seed: int = typer.Option(0, help="Seed for target and reference sampling."),
-    workers: int = typer.Option(None, help="Worker processes (default: all CPUs)."),
+    seed: int = seed_option("Seed for target and reference sampling."),
+    workers: int = workers_option(),
     streaming: bool = typer.Option(False, "--streaming", help="Convert chunk by chunk like a live attacker."),
-    chunk_ms: float = typer.Option(500.0, "--chunk-ms", help="Chunk size in ms for --streaming."),
-    overwrite: bool = typer.Option(False, help="Discard a previous run with other settings."),
+    chunk_ms: float = typer.Option(500.0, "--chunk-ms", parser=number(0.0, 60_000.0, lo_open=True),
+                                   help="Chunk size in ms for --streaming."),
+    overwrite: bool = overwrite_option("fakes"),
 ) -> None:
     """Generate voice-conversion deepfakes of every imposter recording towards target speakers."""
+    from bench.corpus import open_dataset
     from bench.generate import generate as run_generate
+    from challenges.taxonomy import parse_selection
 
-    config = _parse_params(param)
+    config = parse_params(param)
     for key, value in (("repo", freevc_repo), ("checkpoint", checkpoint), ("device", device)):
         if value is not None:
+            if key in config:
+                raise BenchError(f"--param {key} and its own option were both given; use one")
             config[key] = str(value)
-    if pairs_per_source == "all":
-        pps = None
-    elif pairs_per_source.isdigit():
-        pps = int(pairs_per_source)
-    else:
-        raise typer.BadParameter("must be a positive integer or 'all'", param_hint="--pairs-per-source")
-    selection = None if challenges == "all" else parse_selection(challenges)
+    pps = _pairs_per_source(pairs_per_source)
+    selection = None if challenges.strip().lower() == "all" else parse_selection(challenges)
     manifest = run_generate(corpus, out, generator=generator, config=config, max_targets=max_targets,
-                            pairs_per_source=pps, seed=seed, workers=_workers(workers), streaming=streaming,
+                            pairs_per_source=pps, seed=seed, workers=resolve_workers(workers), streaming=streaming,
                             chunk_ms=chunk_ms, challenges=selection, overwrite=overwrite)
-    _report_written(out, manifest)
+    report_written(out, manifest)
+    report_problems([{"utterance_id": k, "error": v} for k, v in manifest.get("unusable_references", {}).items()],
+                    "challenge-0 recording(s) not used as references")
     console.print(f"{manifest['finished']}/{manifest['planned']} conversions finished, {manifest['failed']} failed; "
                   f"{manifest['audio_seconds']:.0f} s of audio in {manifest['compute_seconds']:.0f} s of compute")
     if manifest.get("streaming"):
@@ -71,4 +82,4 @@ def generate(
                       f"algorithmic delay {s['algorithmic_delay_ms']:.0f} ms, "
                       f"compute p95 {s['compute_ms_p95']:.1f} ms per chunk, real-time in "
                       f"{100 * s['realtime_fraction']:.0f}% of chunks")
-    _print_summary(open_dataset(out), manifest)
+    print_corpus_summary(open_dataset(out), manifest)

@@ -1,17 +1,78 @@
-"""Shared printing helpers for CLI commands (rich tables for people, JSON for machines)."""
+"""Shared printing helpers for CLI commands: rich tables for people and JSON for machines on stdout,
+problems on stderr."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 # Wide output when piped (CI logs, files) so tables are not folded to 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def print_json(obj: Any) -> None:
     """Print JSON on stdout, unstyled, so it can be piped."""
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def resolve_workers(workers: int | None) -> int:
+    """The ``--workers`` value, or all CPUs this process may use when none was given."""
+    from bench.parallel import default_workers
+
+    return workers if workers is not None else default_workers()
+
+
+def report_problems(problems: list[dict[str, Any]], what: str, limit: int = 5) -> None:
+    """Items that failed or were skipped, on stderr: grouped by reason, the most frequent first."""
+    if not problems:
+        return
+    reasons = Counter(p.get("error") or "unknown error" for p in problems)
+    err_console.print(f"warning: {len(problems)} {what}", markup=False)
+    for reason, n in reasons.most_common(limit):
+        example = next(p.get("file") or p.get("utterance_id") for p in problems if (p.get("error") or
+                                                                                     "unknown error") == reason)
+        err_console.print(f"  {n} x {reason} (e.g. {example})", markup=False)
+    if len(reasons) > limit:
+        err_console.print(f"  ... {len(reasons) - limit} other reason(s); the full list is in bench.json",
+                          markup=False)
+
+
+def report_written(out: Path, manifest: dict[str, Any]) -> None:
+    """'wrote N rows' on stdout; skipped or failed items on stderr."""
+    console.print(f"wrote {manifest['rows']} rows to {out} (content hash {manifest['content_hash']})")
+    report_problems(manifest.get("skipped") or [], "file(s) skipped")
+    report_problems(manifest.get("failures") or [], "item(s) failed")
+
+
+def print_corpus_summary(ds, manifest: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
+    """Rows per challenge and device, durations and subjects of a corpus or fakes dataset."""
+    from rich.table import Table
+
+    from bench.corpus import summarize
+    from challenges.taxonomy import get
+
+    summary = summary or summarize(ds)
+    kind = manifest.get("kind", "corpus")
+    simulated = " [bold yellow](simulated speech)[/bold yellow]" if manifest.get("simulated") else ""
+    console.print(f"[bold]{kind}[/bold] {manifest.get('name', '')}{simulated}: {summary['rows']} rows, "
+                  f"{summary['subjects']} subjects, {summary['duration_s']['total']:.1f} s of audio, "
+                  f"sample rates {summary['sample_rates']}")
+    table = Table(title="rows per challenge and device")
+    devices = sorted(summary["per_device"])
+    for col in ("#", "challenge", *devices, "total"):
+        table.add_column(col, justify="right" if col != "challenge" else "left")
+    for cid, n in summary["per_challenge"].items():
+        per = [str(summary["per_challenge_device"].get(f"{cid}/{d}", 0)) for d in devices]
+        table.add_row(str(cid), get(cid).name, *per, str(n))
+    console.print(table)
+    if "per_status" in summary:
+        console.print(f"status: {summary['per_status']}  generators: {summary['per_generator']}")
+    d = summary["duration_s"]
+    console.print(f"durations: mean {d['mean']:.2f} s, min {d['min']:.2f} s, max {d['max']:.2f} s; "
+                  f"subjects: {', '.join(f'{k} ({v})' for k, v in summary['per_subject'].items())}")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from bench.cli.output import console, print_json
-from bench.errors import BenchError
-from bench.parallel import default_workers
+from bench.cli.output import console, print_json, resolve_workers
+from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 app = typer.Typer(help="Train detector models from a corpus of original recordings (Pitch's challenge-compliance "
                        "classifiers).", no_args_is_help=True)
@@ -35,29 +33,32 @@ def compliance(
                                                                      "(default: frozen, only the head trains)."),
     challenges: str = typer.Option("all", help="Challenges: 'all' (every classifier challenge in the corpus), "
                                                "ids '1,5-7' or keys."),
-    folds: int = typer.Option(5, help="Speaker-disjoint cross-validation folds (capped at the training speakers)."),
-    test_speakers: int = typer.Option(None, "--test-speakers", help="Held-out test speakers (default: 20%, >= 1)."),
-    epochs: int = typer.Option(None, help="Maximum epochs per fold (default: 30; wav2vec2 fine-tuning: 10)."),
-    lr: float = typer.Option(None, help="AdamW learning rate (default: logmel-cnn 1e-3, wav2vec2 5e-5)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Training batch size."),
-    seed: int = typer.Option(0, help="Seed for the speaker split, initialisation and shuffling."),
-    workers: int = typer.Option(None, help="Decoding processes (default: all CPUs)."),
-    threads: int = typer.Option(1, help="Torch threads for training (1 suits the small CNN; more help wav2vec2 "
-                                        "on an idle CPU)."),
+    folds: int = typer.Option(5, min=2, help="Speaker-disjoint cross-validation folds (capped at the training "
+                                             "speakers)."),
+    test_speakers: int = typer.Option(None, "--test-speakers", min=1,
+                                      help="Held-out test speakers (default: 20%, >= 1)."),
+    epochs: int = typer.Option(None, min=1, help="Maximum epochs per fold (default: 30; wav2vec2 fine-tuning: 10)."),
+    lr: float = typer.Option(None, parser=number(0.0, 1.0, lo_open=True),
+                             help="AdamW learning rate (default: logmel-cnn 1e-3, wav2vec2 5e-5)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Training batch size."),
+    seed: int = seed_option("Seed for the speaker split, initialisation and shuffling."),
+    workers: int = workers_option(),
+    threads: int = typer.Option(1, min=1, help="Torch threads for training (1 suits the small CNN; more help "
+                                               "wav2vec2 on an idle CPU)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    overwrite: bool = typer.Option(False, help="Discard classifiers in --out trained with other settings."),
+    overwrite: bool = overwrite_option("classifiers"),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics table as JSON."),
 ) -> None:
     """Train one classifier per challenge (challenge c vs #0) on original recordings, speaker-disjoint."""
+    from rich.table import Table
+
     from challenges.taxonomy import parse_selection
     from detectors.pitch.compliance import METRICS_FILE, TrainConfig, metrics_table, train_compliance
 
-    if workers is not None and workers < 1:
-        raise BenchError("--workers must be at least 1")
-    selection = None if challenges.strip().lower() in ("", "all") else parse_selection(challenges)
+    selection = None if challenges.strip().lower() == "all" else parse_selection(challenges)
     config = TrainConfig(backbone=backbone, model=model, finetune=finetune, folds=folds, test_speakers=test_speakers,
                          epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                         workers=workers or default_workers(), threads=threads, device=device)
+                         workers=resolve_workers(workers), threads=threads, device=device)
     log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False))
     doc = train_compliance(corpus, out, challenges=selection, config=config, overwrite=overwrite, log=log)
     rows = metrics_table(doc)

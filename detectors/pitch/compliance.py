@@ -53,6 +53,7 @@ import numpy as np
 from bench import SAMPLE_RATE, __version__
 from bench.audio import load_entry, write_atomic
 from bench.errors import BenchError, first_line
+from bench.outdir import check_writable_dir, claim_output
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -99,7 +100,8 @@ class TrainConfig:
         if w2v and not self.model:
             raise BenchError("the wav2vec2 backbone needs --model (a local model directory or a Hub id, "
                              "e.g. facebook/wav2vec2-base)")
-        for name, lo in (("folds", 2), ("patience", 1), ("batch_size", 1), ("workers", 1), ("threads", 1)):
+        for name, lo in (("folds", 2), ("patience", 1), ("batch_size", 1), ("workers", 1), ("threads", 1),
+                         ("seed", 0)):
             if getattr(self, name) < lo:
                 raise BenchError(f"--{name.replace('_', '-')} must be at least {lo}")
         if self.epochs is not None and self.epochs < 1:
@@ -678,8 +680,7 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
     log = log or (lambda _msg: None)
     corpus = Path(corpus)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise BenchError(f"{out}: exists and is not a directory; choose another --out")
+    check_writable_dir(out, "--out")
     device = _device(cfg.device)
 
     ds, meta = _originals(corpus)
@@ -713,6 +714,11 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
             "speakers": splits,
             "labels": {"1": "recording of challenge c (complied)", "0": "no-challenge (#0) recording"},
         }
+        claim_output(out, "train compliance",
+                     {"backbone": cfg.backbone, "config": cfg.model_settings(), "seed": cfg.seed,
+                      "corpus_hash": corpus_hash, "speakers": splits},
+                     inputs=[corpus, cfg.model if cfg.model and Path(cfg.model).exists() else None],
+                     overwrite=overwrite)
         old = _read_meta(out) if (out / META_FILE).is_file() else None
         if old is not None and not overwrite:
             diff = [k for k in ("backbone", "config", "features", "seed", "speakers") if old.get(k) != doc[k]]

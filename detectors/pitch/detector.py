@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.audio import load_entry
-from bench.errors import BenchError
+from bench.errors import BenchError, FatalError, first_line
 from bench.registry import DETECTORS, PluginMeta
 from challenges.scripts import scripts
 from challenges.taxonomy import get as get_challenge
@@ -37,6 +37,14 @@ def _cached(key: str, factory):
     if key not in _MODELS:
         _MODELS[key] = factory()
     return _MODELS[key]
+
+
+def _model(key: str, factory):
+    """A model loaded once per process; a model that cannot load stops the evaluation (every batch would fail)."""
+    try:
+        return _cached(key, factory)
+    except Exception as exc:
+        raise FatalError(f"{key.split(':', 1)[0]} model could not load: {first_line(exc, 400)}") from None
 
 
 def _language_hint(sample: Sample) -> str | None:
@@ -55,7 +63,7 @@ class ASRComponent(Component):
         from detectors.pitch.backends import ASR
 
         cfg = dict(self.config)
-        backend = _cached(f"asr:{sorted(cfg.items())}", lambda: _loaded(ASR.create(cfg.pop("backend"), **cfg)))
+        backend = _model(f"asr:{sorted(cfg.items())}", lambda: _loaded(ASR.create(cfg.pop("backend"), **cfg)))
         result = backend.transcribe([load_entry(s.audio) for s in samples], [_language_hint(s) for s in samples])
         return [{"text": t.text, "words": len(t.words)} for t in result]
 
@@ -67,7 +75,7 @@ class RealismComponent(Component):
         from detectors.pitch.backends import REALISM
 
         cfg = dict(self.config)
-        backend = _cached(f"realism:{sorted(cfg.items())}",
+        backend = _model(f"realism:{sorted(cfg.items())}",
                           lambda: _loaded(REALISM.create(cfg.pop("backend"), **cfg)))
         return [{"mos": float(m)} for m in backend.score([load_entry(s.audio) for s in samples])]
 
@@ -79,7 +87,7 @@ class SpeakerComponent(Component):
         from detectors.pitch.backends import SPEAKER
 
         cfg = dict(self.config)
-        backend = _cached(f"speaker:{sorted(cfg.items())}",
+        backend = _model(f"speaker:{sorted(cfg.items())}",
                           lambda: _loaded(SPEAKER.create(cfg.pop("backend"), **cfg)))
         have = [s for s in samples if s.match_audio is not None]
         a = backend.embed([load_entry(s.audio) for s in have])
@@ -103,7 +111,7 @@ class ComplianceComponent(Component):
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
         from detectors.pitch.compliance import ComplianceModel
 
-        model = _cached(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
+        model = _model(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
         challenge = samples[0].challenge
         if not model.has(challenge):
             return [{"p": None} for _ in samples]

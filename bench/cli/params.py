@@ -1,0 +1,50 @@
+"""Option types shared by the commands, so every number is checked the same way at parse time.
+
+``int`` options take typer's ``min``/``max`` (click ranges). Floats go through
+:func:`number`, which also refuses NaN and infinities (a click ``FloatRange`` lets NaN
+through, because every comparison with NaN is false).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import typer
+
+
+def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+           what: str = "a number") -> Callable[[str], float]:
+    """A parser for a finite float in [lo, hi] (``lo_open``: strictly above ``lo``)."""
+
+    def parse(text: str | float) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"must be a finite number, not {text}")
+        if lo is not None and (value <= lo if lo_open else value < lo):
+            raise typer.BadParameter(f"must be {'>' if lo_open else '>='} {lo:g}, not {text}")
+        if hi is not None and value > hi:
+            raise typer.BadParameter(f"must be <= {hi:g}, not {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def seed_option(help_text: str = "Seed: the same seed gives the same output.") -> int:
+    """``--seed``: a non-negative integer (numpy seeds must be >= 0)."""
+    return typer.Option(0, "--seed", min=0, help=help_text)
+
+
+def workers_option() -> int | None:
+    """``--workers``: worker processes, at least 1 (default: the CPUs this process may use)."""
+    return typer.Option(None, "--workers", min=1, help="Worker processes (default: all CPUs).")
+
+
+def overwrite_option(what: str = "output") -> bool:
+    """``--overwrite``: replace a folder bench wrote with another command or other settings."""
+    return typer.Option(False, "--overwrite", help=f"Replace an existing {what} folder that another bench "
+                        "command, or this one with other settings, wrote (never a folder bench did not write).")

@@ -1,0 +1,52 @@
+"""Small file helpers every writer uses: atomic writes and JSON that fails with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file and a rename (never a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    """Atomically write ``obj`` as JSON (sorted keys are the caller's choice)."""
+    write_atomic(path, (json.dumps(obj, indent=indent, default=str) + "\n").encode())
+
+
+def read_json(path: str | os.PathLike, what: str, expect: type = dict) -> Any:
+    """Parse a JSON file that must hold a ``expect`` (dict by default); BenchError naming ``what`` otherwise."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchError(f"{p}: no such {what}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BenchError(f"{p}: {what} is corrupt or unreadable ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(doc, expect):
+        raise BenchError(f"{p}: {what} should hold a JSON {_json_kind(expect)}, found a {_json_kind(type(doc))}")
+    return doc
+
+
+def _json_kind(t: type) -> str:
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number",
+            bool: "boolean", type(None): "null"}.get(t, t.__name__)
