@@ -217,6 +217,13 @@ def test_normalise_uses_the_language_for_numbers():
     assert normalise("Ninapenda 3", "sw") == "ninapenda three"  # no Swahili in num2words: English words
 
 
+def test_spelling_variants_are_not_lost_words():
+    assert normalise("The colour of the town centre") == "the color of the town center"
+    assert wil("Meet me at the centre of the theatre", "meet me at the center of the theater") == 0.0
+    assert wer("We organised a programme", "we organized a program") == 0.0
+    assert normalise("el centre", "es") == "el centre"  # English spellings only
+
+
 def test_wil_and_wer():
     ref = "I would like to move five hundred dollars into my savings account."
     assert wil(ref, "I'd like to move $500 into my savings account") == 0.0

@@ -8,9 +8,11 @@ Everything here is pure Python (jiwer, num2words), deterministic and offline.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 import jiwer
 from num2words import num2words
@@ -96,6 +98,15 @@ def _clock(hours: str, minutes: str, lang: str) -> str:
     return f"{h} oh {_spell(str(m), lang)}" if m < 10 and lang == "en" else f"{h} {_spell(str(m), lang)}"
 
 
+@lru_cache(maxsize=1)
+def _spellings() -> dict[str, str]:
+    """British -> American spellings (1,739 words) from Whisper's English normaliser, as packaged by
+    ``whisper-normalizer`` (MIT): the same list Whisper's evaluation uses."""
+    from importlib.resources import files
+
+    return json.loads(files("whisper_normalizer").joinpath("normalizers/english.json").read_text(encoding="utf-8"))
+
+
 def normalise(text: str | None, language: str | None = None) -> str:
     """Text as compared for WIL/WER: lower case, words only, numbers spelled out.
 
@@ -120,6 +131,8 @@ def normalise(text: str | None, language: str | None = None) -> str:
     - Accents are stripped ("estación" -> "estacion"): the foreign scripts are
       transliterated without diacritics.
     - Every other punctuation mark and symbol becomes a space; whitespace is collapsed.
+    - English only: British spellings become American ones with Whisper's own list
+      ("centre" -> "center", "colour" -> "color"), so a spelling variant is not a lost word.
     """
     if not text:
         return ""
@@ -135,7 +148,11 @@ def normalise(text: str | None, language: str | None = None) -> str:
     text = text.replace("'", "")
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = re.sub(r"[^\w\s]|_", " ", text)
-    return " ".join(text.split())
+    words = text.split()
+    if lang == "en":
+        spell = _spellings()
+        words = [spell.get(w, w) for w in words]
+    return " ".join(words)
 
 
 def _compare(measure: Callable[[str, str], float], reference: str | None, hypothesis: str | None,
