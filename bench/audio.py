@@ -19,6 +19,9 @@ from bench.fileio import write_atomic
 __all__ = ["AudioError", "audio_problem", "decode", "encode_wav", "load", "load_entry", "resample", "trim_silence",
            "wav_truncation", "write_atomic", "write_wav"]
 
+#: sample rates a recording may have (a header outside this range is damaged, and resampling from it
+#: could take unbounded memory)
+MIN_RATE, MAX_RATE = 4_000, 384_000
 #: peak level below which a clip counts as silent (-60 dBFS)
 SILENCE_PEAK = 1e-3
 
@@ -46,6 +49,8 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
         raise AudioError(f"{name}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: audio is empty")
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise AudioError(f"{name}: sample rate {sr} Hz is outside {MIN_RATE}-{MAX_RATE} Hz (a damaged header?)")
     if not np.isfinite(data).all():
         raise AudioError(f"{name}: audio contains NaN or infinite samples")
     return data.mean(axis=1).astype(np.float32), int(sr)

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from bench.corpus import open_dataset, read_manifest, unusable_references
 from bench.errors import BenchError
 from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
-from bench.outdir import claim_output
+from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
 from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info
@@ -101,6 +101,7 @@ def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, 
 def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Values per sample and the unit's CPU time shared out by duration (equally when durations are 0)."""
     component, samples = unit
+    component.load()  # once per process; model loading is not part of the per-sample cost
     c0 = time.process_time()
     values = component.compute(samples)
     cpu = time.process_time() - c0
@@ -209,16 +210,19 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
                          f"{cm['content_hash']})")
     out = Path(out)
     detector: Detector = DETECTORS.create(detector_name, **(config or {}))
+    detector.check()
     corpus_rows, fake_rows = corpus_ds.to_list(), fakes_ds.to_list()
     samples = build_samples(corpus_rows, fake_rows, unusable_references(corpus_rows))
     if not any(s.label == 1 for s in samples):
         raise BenchError(f"{fakes}: no successful fakes to score")
     inputs = [corpus, fakes, *(v for k, v in (config or {}).items() if k in ("compliance", "nisqa_weights"))]
+    cache_root = Path(cache) if cache else out / "cache"
+    # any evaluate may share a cache (entries are keyed by component settings), nothing else may write there
+    if cache:
+        check_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
     claim_output(out, "evaluate", {"detector": detector_name, "config": config or {},
                                    "corpus_hash": cm.get("content_hash"), "fakes_hash": fm.get("content_hash")},
                  inputs=inputs, overwrite=overwrite)
-    cache_root = Path(cache) if cache else out / "cache"
-    # any evaluate may share a cache (entries are keyed by component settings), nothing else may write there
     claim_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
     detector.prepare(str(corpus), str(out))
     components = detector.components()

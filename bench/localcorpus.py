@@ -27,7 +27,7 @@ from bench import SAMPLE_RATE
 from bench.audio import AudioError, audio_problem, encode_wav, load, trim_silence
 from bench.corpus import DEVICES, build_dataset, save
 from bench.errors import BenchError
-from bench.outdir import claim_output
+from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from challenges.scripts import script_for
 from challenges.taxonomy import get as get_challenge
@@ -37,8 +37,8 @@ REQUIRED_COLUMNS = ("audio", "subject", "challenge")
 OPTIONAL_COLUMNS = ("utterance_id", "sentence_id", "script", "device", "sample_rate", "duration_s")
 #: other names for a column, as other tools write them (Hugging Face audiofolder: file_name)
 COLUMN_ALIASES = {"file_name": "audio"}
-_CHALLENGE_DIR = re.compile(r"^(?:c|challenge[_-]?|#)?(\d+)$", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?:^|[_\-.])(?:s|sent|sentence)[_-]?(\d+)(?:$|[_\-.])", re.IGNORECASE)
+_CHALLENGE_DIR = re.compile(r"^(?:c|challenge[_-]?|#)?(\d+)$", re.IGNORECASE | re.ASCII)
+_SENTENCE = re.compile(r"(?:^|[_\-.])(?:s|sent|sentence)[_-]?(\d+)(?:$|[_\-.])", re.IGNORECASE | re.ASCII)
 
 
 def _challenge_id(value: str, where: str) -> int:
@@ -90,7 +90,7 @@ def _rows_from_metadata(src: Path) -> list[dict[str, Any]]:
         if device not in DEVICES:
             raise BenchError(f"{where}: device must be desktop or mobile, got {device!r}")
         sid = r.get("sentence_id") or "-1"
-        if not re.fullmatch(r"-?\d+", sid):
+        if not re.fullmatch(r"-?[0-9]+", sid):
             raise BenchError(f"{where}: sentence_id must be an integer, got {sid!r}")
         rows.append({
             "file": str(src / r["audio"]), "rel": r["audio"], "subject": r["subject"],
@@ -146,6 +146,8 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
         raise BenchError(f"--layout must be auto, metadata or pitch, got {layout!r}")
     if not min_duration >= 0:
         raise BenchError("--min-duration must be >= 0")
+    if (src / "metadata.csv").exists() and not (src / "metadata.csv").is_file():
+        raise BenchError(f"{src / 'metadata.csv'} is not a file")
     if layout == "metadata" or (layout == "auto" and (src / "metadata.csv").is_file()):
         if not (src / "metadata.csv").is_file():
             raise BenchError(f"{src}: no metadata.csv")
@@ -158,8 +160,8 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
         if row["uid"] in seen:
             raise BenchError(f"{src}: duplicate utterance_id {row['uid']!r}")
         seen.add(row["uid"])
-    claim_output(out, "data load", {"source": str(src.resolve()), "layout": layout, "trim_silence": trim,
-                                    "min_duration": min_duration}, inputs=[src], overwrite=overwrite)
+    params = {"source": str(src.resolve()), "layout": layout, "trim_silence": trim, "min_duration": min_duration}
+    check_output(out, "data load", params, inputs=[src], overwrite=overwrite)  # nothing is written before the end
 
     results: dict[int, dict[str, Any]] = {}
     skipped = []
@@ -194,6 +196,7 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
         raise BenchError(f"{src}: none of the {len(rows)} audio files is usable ({reasons})")
     manifest = {"kind": "corpus", "simulated": False, "name": src.name, "source": str(src),
                 "layout": layout, "trim_silence": trim, "min_duration": min_duration, "skipped": skipped}
+    claim_output(out, "data load", params, inputs=[src], overwrite=overwrite)
     return save(build_dataset(records), out, manifest)
 
 

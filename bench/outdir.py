@@ -96,6 +96,53 @@ def _differences(old: Any, new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+def _decide(out: Path, command: str, params: dict[str, Any], inputs: Iterable[str | os.PathLike | None],
+            overwrite: bool, flag: str, fresh: bool) -> str:
+    """What claiming ``out`` means: 'new', 'resume' or 'replace'; BenchError when it is refused."""
+    check_writable_dir(out, flag)
+    check_not_input(out, inputs, flag)
+    if not (out.is_dir() and any(out.iterdir())):
+        return "new"
+    try:
+        owner, old = _owner(out)
+    except BenchError:
+        if not overwrite:
+            raise BenchError(f"{out}/{MARKER} is corrupt; pass --overwrite to replace {out}") from None
+        return "replace"
+    if owner is None:
+        if not any((out / name).exists() for name in _BENCH_FILES):
+            raise BenchError(f"{flag} {out} is not empty and was not written by bench; choose a new or empty "
+                             "folder (bench never deletes files it did not write)")
+        if not overwrite:
+            raise BenchError(f"{out} holds bench output without a run marker (an earlier bench version or "
+                             "another command); choose another folder or pass --overwrite to replace it")
+        return "replace"
+    if owner != command:
+        if not overwrite:
+            raise BenchError(f"{out} holds the output of `bench {owner}`; choose another folder or pass "
+                             "--overwrite to replace it")
+        return "replace"
+    if old != params:
+        if not overwrite:
+            raise BenchError(f"{out} holds a `bench {command}` run with other settings "
+                             f"({', '.join(_differences(old, params))}); choose another folder or pass "
+                             "--overwrite to replace it")
+        return "replace"
+    return "replace" if fresh else "resume"
+
+
+def _normalised(params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(params, default=str))  # compare as they will be stored
+
+
+def check_output(out: str | os.PathLike, command: str, params: dict[str, Any], *,
+                 inputs: Iterable[str | os.PathLike | None] = (), overwrite: bool = False,
+                 flag: str = "--out") -> None:
+    """Raise the BenchError :func:`claim_output` would raise, without writing anything (for commands that
+    must check several outputs, or their output, before they validate the rest of their input)."""
+    _decide(Path(out), command, _normalised(params), list(inputs), overwrite, flag, fresh=False)
+
+
 def claim_output(out: str | os.PathLike, command: str, params: dict[str, Any], *,
                  inputs: Iterable[str | os.PathLike | None] = (), overwrite: bool = False,
                  flag: str = "--out", fresh: bool = False) -> bool:
@@ -108,42 +155,12 @@ def claim_output(out: str | os.PathLike, command: str, params: dict[str, Any], *
     command's in this configuration, unless ``overwrite``.
     """
     out = Path(out)
-    check_writable_dir(out, flag)
-    check_not_input(out, inputs, flag)
-    params = json.loads(json.dumps(params, default=str))  # compare as they will be stored
-    resumed = False
-    if out.is_dir() and any(out.iterdir()):
-        try:
-            owner, old = _owner(out)
-        except BenchError:
-            if not overwrite:
-                raise BenchError(f"{out}/{MARKER} is corrupt; pass --overwrite to replace {out}") from None
-            owner, old = command, None
-        if owner is None:
-            if not any((out / name).exists() for name in _BENCH_FILES):
-                raise BenchError(f"{flag} {out} is not empty and was not written by bench; choose a new or empty "
-                                 "folder (bench never deletes files it did not write)")
-            if not overwrite:
-                raise BenchError(f"{out} holds bench output without a run marker (an earlier bench version or "
-                                 "another command); choose another folder or pass --overwrite to replace it")
-            _empty_folder(out, command)
-        elif owner != command:
-            if not overwrite:
-                raise BenchError(f"{out} holds the output of `bench {owner}`; choose another folder or pass "
-                                 "--overwrite to replace it")
-            _empty_folder(out, command)
-        elif old != params:
-            if not overwrite:
-                raise BenchError(f"{out} holds a `bench {command}` run with other settings "
-                                 f"({', '.join(_differences(old, params))}); choose another folder or pass "
-                                 "--overwrite to replace it")
-            _empty_folder(out, command)
-        elif fresh:
-            _empty_folder(out, command)
-        else:
-            resumed = True
+    params = _normalised(params)
+    action = _decide(out, command, params, list(inputs), overwrite, flag, fresh)
+    if action == "replace":
+        _empty_folder(out, command)
     out.mkdir(parents=True, exist_ok=True)
     for name in _LEGACY_PLANS.values():
         (out / name).unlink(missing_ok=True)
     write_json(out / MARKER, {"command": command, "params": params})
-    return resumed
+    return action == "resume"

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
 from bench.errors import BenchError, first_line
-from bench.outdir import claim_output
+from bench.outdir import check_output, claim_output
 from bench.results import load_result
 
 
@@ -39,6 +39,9 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
     if per_challenge < 1:
         raise BenchError("--per-challenge must be at least 1")
     result_dir = Path(result_dir)
+    params = {"match": match, "min_mos": min_mos, "per_challenge": per_challenge, "seed": seed,
+              "result": str(result_dir.resolve())}
+    check_output(out, "data subset", params, inputs=[result_dir, corpus, fakes], overwrite=overwrite)
     scores_path = result_dir / "scores.parquet"
     if not scores_path.is_file():
         raise BenchError(f"{scores_path}: no such file (run `bench evaluate` first)")
@@ -77,10 +80,7 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
         raise BenchError(f"no fake reaches speaker match {match}" + (f" and MOS {min_mos}" if min_mos else "")
                          + "; lower --match or --min-mos")
     out = Path(out)
-    params = {"match": match, "min_mos": min_mos, "per_challenge": per_challenge, "seed": seed,
-              "result": str(result_dir)}
-    claim_output(out, "data subset", {**params, "result": str(result_dir.resolve())},
-                 inputs=[result_dir, corpus, fakes], overwrite=overwrite)
+    claim_output(out, "data subset", params, inputs=[result_dir, corpus, fakes], overwrite=overwrite)
     cm, fm = read_manifest(corpus), read_manifest(fakes)
     real_manifest = save(build_dataset([real_rows[i] for i in chosen_real]), out / "corpus",
                          {**cm, "name": f"{cm.get('name', 'corpus')}-hard", "subset": params,

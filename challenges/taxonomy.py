@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib.resources import files
 from typing import Literal
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from bench.errors import BenchError
 
 Device = Literal["desktop", "mobile"]
+_ID = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
 
 
 class PaperFigures(BaseModel):
@@ -70,7 +72,7 @@ def all_challenges() -> list[Challenge]:
 def get(challenge: int | str) -> Challenge:
     """A challenge by id (int or numeric string) or key; BenchError if unknown."""
     items = taxonomy().challenges
-    if isinstance(challenge, str) and challenge.strip().lstrip("#").isdigit():
+    if isinstance(challenge, str) and _ID.fullmatch(challenge.strip().lstrip("#")):
         challenge = int(challenge.strip().lstrip("#"))
     for c in items:
         if c.id == challenge or c.key == challenge:
@@ -89,7 +91,7 @@ def parse_selection(spec: str | None, flag: str = "--challenges") -> list[int]:
     out: set[int] = set()
     for part in spec.split(","):
         part = part.strip()
-        if "-" in part and all(p.strip().isdigit() for p in part.split("-", 1)):
+        if "-" in part and all(_ID.fullmatch(p.strip()) for p in part.split("-", 1)):
             lo, hi = (int(p) for p in part.split("-", 1))
             if lo > hi:
                 raise BenchError(f"{flag}: bad challenge range {part!r}: start is after end")

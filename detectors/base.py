@@ -55,6 +55,9 @@ class Component(ABC):
         blob = json.dumps(settings, sort_keys=True, default=str)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load models (once per process, before the first batch; not counted in the component's CPU time)."""
+
     def group_key(self, sample: Sample) -> Any:
         """Samples are batched only with others of the same group key (e.g. the challenge)."""
         return None
@@ -75,8 +78,11 @@ class Detector(ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.meta.name, "version": self.meta.version, **self.config}
 
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Cheap validation before anything is written (settings, asset paths): one-line BenchError."""
+
     def prepare(self, corpus_dir: str, workdir: str) -> None:  # noqa: B027 - optional hook
-        """Parent-side setup before scoring (check assets, train what is missing)."""
+        """Parent-side setup before scoring (train what is missing), after the output folder is claimed."""
 
     @abstractmethod
     def components(self) -> list[Component]:

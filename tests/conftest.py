@@ -28,3 +28,23 @@ def run_bench(*args: str, env: dict | None = None, cwd: Path | None = None) -> s
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def evaluated(sim_corpus, tmp_path_factory):
+    """world fakes + compliance classifiers + an uninterrupted pitch-lite evaluation of the 2-speaker corpus."""
+    root = tmp_path_factory.mktemp("eval")
+    assert run_bench("generate", "--corpus", str(sim_corpus), "--out", str(root / "fakes"),
+                     "--workers", "2").returncode == 0
+    res = run_bench("train", "compliance", "--corpus", str(sim_corpus), "--out", str(root / "compliance"),
+                    "--epochs", "3", "--test-speakers", "1")
+    assert res.returncode == 0, res.stderr
+    res = run_bench(*evaluate_args(sim_corpus, root, root / "result"))
+    assert res.returncode == 0, res.stderr
+    return root, res
+
+
+def evaluate_args(corpus: Path, root: Path, out: Path) -> list[str]:
+    """The `bench evaluate` command line of the ``evaluated`` fixture, writing to ``out``."""
+    return ["evaluate", "--detector", "pitch-lite", "--corpus", str(corpus), "--fakes", str(root / "fakes"),
+            "--compliance", str(root / "compliance"), "--out", str(out), "--workers", "2", "--bootstrap", "200"]

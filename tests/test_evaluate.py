@@ -22,22 +22,6 @@ def test_degradation_formula():
     assert degradation(0.8, None, 3.0) == (pytest.approx((0.2 + 0.4) / 2), 2)  # #16: no content term
 
 
-@pytest.fixture(scope="module")
-def evaluated(sim_corpus, tmp_path_factory):
-    """world fakes + compliance classifiers + a pitch-lite evaluation of the 2-speaker corpus."""
-    root = tmp_path_factory.mktemp("eval")
-    assert run_bench("generate", "--corpus", str(sim_corpus), "--out", str(root / "fakes"),
-                     "--workers", "2").returncode == 0
-    res = run_bench("train", "compliance", "--corpus", str(sim_corpus), "--out", str(root / "compliance"),
-                    "--epochs", "3", "--test-speakers", "1")
-    assert res.returncode == 0, res.stderr
-    res = run_bench("evaluate", "--detector", "pitch-lite", "--corpus", str(sim_corpus), "--fakes",
-                    str(root / "fakes"), "--compliance", str(root / "compliance"), "--out", str(root / "result"),
-                    "--workers", "2", "--bootstrap", "200")
-    assert res.returncode == 0, res.stderr
-    return root, res
-
-
 @pytest.mark.slow
 def test_evaluate_writes_valid_results_and_scores(evaluated):
     root, res = evaluated

@@ -58,7 +58,8 @@ def print_summary(result: Result, out: Path) -> None:
                       "fresh --cache to measure it)")
     elif t.get("rtfx_cpu"):
         parts = ", ".join(f"{k} {v['rtfx']:.1f}x" for k, v in t["components"].items() if v.get("rtfx"))
-        console.print(f"throughput (audio-seconds per CPU-second, computed this run): all components "
+        console.print(f"throughput (audio-seconds per CPU-second of every value used, resumed or cached ones "
+                      f"included): all components "
                       f"{t['rtfx_cpu']:.1f}x; {parts}")
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")

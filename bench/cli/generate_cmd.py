@@ -31,7 +31,7 @@ def parse_params(items: list[str]) -> dict:
 def _pairs_per_source(text: str) -> int | None:
     if text == "all":
         return None
-    if text.isdigit() and int(text) >= 1:
+    if text.isascii() and text.isdecimal() and int(text) >= 1:
         return int(text)
     raise typer.BadParameter("must be a positive integer or 'all'", param_hint="--pairs-per-source")
 

@@ -35,6 +35,9 @@ class Backend(ABC):
     def __init__(self, **config: Any) -> None:
         self.config = config
 
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Cheap checks before any work (asset files present); raise BenchError with one line."""
+
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load models (once per process)."""
 

@@ -56,39 +56,55 @@ def _language_hint(sample: Sample) -> str | None:
     return None
 
 
-class ASRComponent(Component):
+class _BackendComponent(Component):
+    """A component backed by one registered backend (its config: ``backend`` plus the backend's settings)."""
+
+    registry_name: str
+
+    def _registry(self):
+        from detectors.pitch import backends
+
+        return getattr(backends, self.registry_name)
+
+    def backend(self):
+        """The backend, created and loaded once per process (a failure to load stops the run)."""
+        cfg = dict(self.config)
+        return _model(f"{self.name}:{sorted(cfg.items())}",
+                      lambda: _loaded(self._registry().create(cfg.pop("backend"), **cfg)))
+
+    def check(self) -> None:
+        """The backend exists, takes these settings and finds its assets (nothing is loaded)."""
+        cfg = dict(self.config)
+        self._registry().create(cfg.pop("backend"), **cfg).check()
+
+    def load(self) -> None:
+        self.backend()
+
+
+class ASRComponent(_BackendComponent):
     name = "asr"
+    registry_name = "ASR"
 
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        from detectors.pitch.backends import ASR
-
-        cfg = dict(self.config)
-        backend = _model(f"asr:{sorted(cfg.items())}", lambda: _loaded(ASR.create(cfg.pop("backend"), **cfg)))
-        result = backend.transcribe([load_entry(s.audio) for s in samples], [_language_hint(s) for s in samples])
+        result = self.backend().transcribe([load_entry(s.audio) for s in samples],
+                                           [_language_hint(s) for s in samples])
         return [{"text": t.text, "words": len(t.words)} for t in result]
 
 
-class RealismComponent(Component):
+class RealismComponent(_BackendComponent):
     name = "realism"
+    registry_name = "REALISM"
 
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        from detectors.pitch.backends import REALISM
-
-        cfg = dict(self.config)
-        backend = _model(f"realism:{sorted(cfg.items())}",
-                          lambda: _loaded(REALISM.create(cfg.pop("backend"), **cfg)))
-        return [{"mos": float(m)} for m in backend.score([load_entry(s.audio) for s in samples])]
+        return [{"mos": float(m)} for m in self.backend().score([load_entry(s.audio) for s in samples])]
 
 
-class SpeakerComponent(Component):
+class SpeakerComponent(_BackendComponent):
     name = "speaker"
+    registry_name = "SPEAKER"
 
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        from detectors.pitch.backends import SPEAKER
-
-        cfg = dict(self.config)
-        backend = _model(f"speaker:{sorted(cfg.items())}",
-                          lambda: _loaded(SPEAKER.create(cfg.pop("backend"), **cfg)))
+        backend = self.backend()
         have = [s for s in samples if s.match_audio is not None]
         a = backend.embed([load_entry(s.audio) for s in have])
         b = np.stack([self._reference(backend, s.match_audio) for s in have]) if have else a
@@ -108,10 +124,16 @@ class ComplianceComponent(Component):
     def group_key(self, sample: Sample) -> Any:
         return sample.challenge
 
-    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+    def model(self):
         from detectors.pitch.compliance import ComplianceModel
 
-        model = _model(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
+        return _model(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
+
+    def load(self) -> None:
+        self.model()
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        model = self.model()
         challenge = samples[0].challenge
         if not model.has(challenge):
             return [{"p": None} for _ in samples]
@@ -165,6 +187,16 @@ class PitchDetector(Detector):
         if cfg["realism"] == "nisqa" and cfg["nisqa_weights"]:
             self.realism["weights"] = cfg["nisqa_weights"]
         self.speaker = {"backend": cfg["speaker"] or "resemblyzer"}
+
+    def check(self) -> None:
+        """Backends exist with these settings and find their assets; given classifiers can be opened."""
+        for component in (ASRComponent(**self.asr), RealismComponent(**self.realism),
+                          SpeakerComponent(**self.speaker)):
+            component.check()
+        if self._compliance_dir is not None:
+            from detectors.pitch.compliance import ComplianceModel
+
+            ComplianceModel.load(self._compliance_dir)
 
     def prepare(self, corpus_dir: str, workdir: str) -> None:
         from detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance

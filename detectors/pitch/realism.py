@@ -224,6 +224,9 @@ class NISQARealism(RealismBackend):
         self.weights_path: Path | None = None
         self.weights_sha256: str | None = None
 
+    def check(self) -> None:
+        resolve_nisqa_weights(self.config["weights"], self.config["variant"])
+
     def load(self) -> None:
         if self._model is not None:
             return
