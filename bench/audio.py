@@ -6,6 +6,7 @@ import io
 import os
 import re
 import struct
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,7 +32,12 @@ class AudioError(BenchError):
 
 
 def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
-    """Decode a file path or encoded bytes to (float32 mono samples, sample rate)."""
+    """Decode a file path or encoded bytes to (float32 mono samples, sample rate).
+
+    16-bit PCM WAV (every corpus bench writes) is decoded with numpy; files by path go
+    through libsndfile by name. Neither uses soundfile's Python callbacks for in-memory
+    files, inside which a Ctrl-C would be swallowed (cffi cannot raise through C).
+    """
     name = "<bytes>" if isinstance(source, bytes | bytearray) else str(source)
     if not isinstance(source, bytes | bytearray) and not Path(source).is_file():
         raise AudioError(f"{name}: no such file")
@@ -39,14 +45,18 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
         raw = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     except OSError as exc:
         raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    truncated = wav_truncation(raw)
-    if truncated:
-        raise AudioError(f"{name}: {truncated}")
-    try:
-        data, sr = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        reason = re.sub(r"^Error opening <[^>]*>: ", "", first_line(exc))  # the buffer's repr says nothing
-        raise AudioError(f"{name}: cannot decode audio ({reason})") from None
+    wav = _parse_wav(raw)
+    if wav is not None and wav.truncated:
+        raise AudioError(f"{name}: {wav.truncated}")
+    if wav is not None and wav.pcm16 is not None:
+        data, sr = wav.pcm16, wav.rate
+    else:
+        try:
+            handle = io.BytesIO(raw) if isinstance(source, bytes | bytearray) else str(source)
+            data, sr = sf.read(handle, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+            reason = re.sub(r"^Error opening [^:]*: ", "", first_line(exc))  # the handle's name says nothing new
+            raise AudioError(f"{name}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: audio is empty")
     if not MIN_RATE <= sr <= MAX_RATE:
@@ -56,24 +66,49 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     return data.mean(axis=1).astype(np.float32), int(sr)
 
 
+@dataclass
+class _Wav:
+    truncated: str | None = None
+    pcm16: np.ndarray | None = None  # (frames, channels) float32 in [-1, 1), when the data is 16-bit PCM
+    rate: int = 0
+
+
+def _parse_wav(raw: bytes) -> _Wav | None:
+    """Walk a RIFF/WAVE file's chunks (None if it is not one): whether it is truncated, and its samples
+    when they are 16-bit PCM (decoded exactly as libsndfile does: int16 / 32768)."""
+    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        return None
+    fmt = None
+    pos = 12
+    while pos + 8 <= len(raw):
+        chunk, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
+        body = pos + 8
+        if chunk == b"fmt " and size >= 16 and body + 16 <= len(raw):
+            fmt = struct.unpack("<HHIIHH", raw[body:body + 16])
+        elif chunk == b"data":
+            held = len(raw) - body
+            if size not in (0, 0xFFFFFFFF) and size > held:
+                return _Wav(truncated=f"truncated WAV: its data chunk declares {size} bytes but the file holds "
+                                      f"{held}")
+            if fmt is None or size in (0, 0xFFFFFFFF):
+                return _Wav()
+            tag, channels, rate, _, align, bits = fmt
+            if tag != 1 or bits != 16 or channels < 1 or align != 2 * channels or size % align:
+                return _Wav()  # another encoding: libsndfile decodes it
+            samples = np.frombuffer(raw, dtype="<i2", count=size // 2, offset=body)
+            return _Wav(pcm16=(samples.astype(np.float32) / 32768.0).reshape(-1, channels), rate=rate)
+        pos = body + size + (size & 1)
+    return _Wav()  # no data chunk: libsndfile says what is wrong
+
+
 def wav_truncation(raw: bytes) -> str | None:
     """Why a RIFF/WAVE file is truncated (its data chunk declares more bytes than it holds), else None.
 
     libsndfile silently reads what is there, so a half-copied recording would pass as a shorter one.
     Sizes of 0 and 0xFFFFFFFF (streamed WAVs whose writer could not seek back) are not checked.
     """
-    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        return None
-    pos = 12
-    while pos + 8 <= len(raw):
-        chunk, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
-        if chunk == b"data":
-            held = len(raw) - pos - 8
-            if size not in (0, 0xFFFFFFFF) and size > held:
-                return f"truncated WAV: its data chunk declares {size} bytes but the file holds {held}"
-            return None
-        pos += 8 + size + (size & 1)
-    return None  # no data chunk: libsndfile reports what is wrong
+    wav = _parse_wav(raw)
+    return wav.truncated if wav is not None else None
 
 
 def audio_problem(x: np.ndarray, sr: int = SAMPLE_RATE, min_duration: float = 0.0) -> str | None:
@@ -116,10 +151,18 @@ def load_entry(entry: dict, sr: int = SAMPLE_RATE, root: str | os.PathLike | Non
 
 
 def encode_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
-    """16-bit PCM WAV bytes (clipped to [-1, 1])."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(x, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    """16-bit PCM mono WAV bytes of float32 samples (clipped to [-1, 1]), byte for byte what libsndfile
+    writes for them (sample = floor(x * 32768), clipped to the int16 range).
+
+    Written with numpy: soundfile would go through Python callbacks for an in-memory file,
+    inside which a Ctrl-C is swallowed.
+    """
+    x = np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1.0, 1.0).astype(np.float64)
+    pcm = np.clip(np.floor(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    header = (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
+              + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
+              + b"data" + struct.pack("<I", len(pcm)))
+    return header + pcm
 
 
 def write_wav(path: str | os.PathLike, x: np.ndarray, sr: int = SAMPLE_RATE) -> None:

@@ -208,7 +208,7 @@ def _convert_all(gen, target, pairs: list[Pair], audio_in: dict[str, np.ndarray]
     return outputs
 
 
-def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 16) -> list[Unit]:
+def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 8) -> list[Unit]:
     groups: dict[str, list[Pair]] = {}
     for p in pairs:
         groups.setdefault(p.reference_id, []).append(p)

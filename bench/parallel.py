@@ -52,7 +52,17 @@ class Outcome(Generic[T, R]):
         return self.error is None
 
 
+_STOP = False  # set in a worker by Ctrl-C: items it has not started yet are skipped
+
+
+def _request_stop(signum, frame) -> None:
+    global _STOP
+    _STOP = True
+
+
 def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:
+    if _STOP:
+        return Outcome(item, error="skipped: interrupted")
     try:
         return Outcome(item, fn(item))
     except FatalError as exc:  # every item would fail: the caller stops the run
@@ -68,7 +78,9 @@ def _checked(outcome: Outcome[T, R]) -> Outcome[T, R]:
 
 
 def _init_worker(initializer: Callable[[], None] | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the pool)
+    # Ctrl-C reaches the whole process group: a worker finishes the item it is on and skips the rest,
+    # while the parent stops handing out items (see _stop_early)
+    signal.signal(signal.SIGINT, _request_stop)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
@@ -188,14 +200,27 @@ def _pool_items(fn: Callable[[T], R], items: list[T], workers: int, initializer:
     finally:
         if finished:
             pool.shutdown(wait=True)
-        else:  # stopped early: drop queued items and stop the workers now (every write is atomic)
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                if proc.is_alive():
-                    proc.terminate()
-            for proc in processes:
-                proc.join(timeout=5)
+        else:
+            _stop_early(pool)
+
+
+def _stop_early(pool: ProcessPoolExecutor) -> None:
+    """Drop queued items and let the items workers are on finish (they write atomically); items already
+    queued to a worker are skipped there once Ctrl-C has reached it.
+
+    Workers are not killed: a worker killed while it sends a result leaves the pool's
+    reader thread blocked on a half-written message, and the interpreter then hangs at
+    exit joining it. A second Ctrl-C while waiting kills the workers and ends the process.
+    """
+    pool.shutdown(wait=False, cancel_futures=True)
+    try:
+        pool.shutdown(wait=True)
+    except KeyboardInterrupt:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.kill()
+        sys.stderr.write("interrupted twice: stopped at once; finished items are kept\n")
+        sys.stderr.flush()
+        os._exit(130)  # the pool's threads cannot be joined any more (see above)
 
 
 def default_workers() -> int:

@@ -72,6 +72,31 @@ def test_trim_keeps_speech():
     assert 16000 <= len(y) < 24000
 
 
+def test_wav_codec_matches_libsndfile_exactly():
+    """bench writes and reads 16-bit WAV with numpy (no soundfile callbacks, in which Ctrl-C is lost);
+    the bytes and samples are exactly libsndfile's."""
+    import io
+
+    from bench.audio import decode, encode_wav, wav_truncation
+
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 16000, 100_003):
+        x = rng.normal(0, 0.6, n).astype(np.float32)
+        x[: min(n, 2)] = [1.0, -1.0][: min(n, 2)]
+        buf = io.BytesIO()
+        sf.write(buf, np.clip(x, -1, 1), 16000, format="WAV", subtype="PCM_16")
+        assert encode_wav(x) == buf.getvalue()
+        ref, sr = sf.read(io.BytesIO(buf.getvalue()), dtype="float32")
+        got, got_sr = decode(buf.getvalue())
+        assert got_sr == sr and np.array_equal(got, ref)
+    stereo = io.BytesIO()
+    sf.write(stereo, rng.normal(0, 0.3, (500, 2)), 44100, format="WAV", subtype="PCM_16")
+    ref, _ = sf.read(io.BytesIO(stereo.getvalue()), dtype="float32", always_2d=True)
+    assert np.array_equal(decode(stereo.getvalue())[0], ref.mean(axis=1).astype(np.float32))
+    whole = encode_wav(x)
+    assert wav_truncation(whole) is None and "truncated" in wav_truncation(whole[: len(whole) // 2])
+
+
 def test_atomic_write_leaves_no_temp(tmp_path):
     write_atomic(tmp_path / "f.bin", b"abc")
     assert (tmp_path / "f.bin").read_bytes() == b"abc" and len(list(tmp_path.iterdir())) == 1

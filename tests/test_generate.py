@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,10 @@ from conftest import REPO, run_bench
 from bench import acoustics as ac
 from bench.audio import load_entry
 from bench.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
+from bench.errors import FatalError, RunFailed
 from bench.generate import generate, make_pairs
 from bench.world import f0_track
+from generators.base import GENERATORS, Generator, PluginMeta
 from generators.world_vc import WorldVC, _analyze, _lt_envelope
 
 
@@ -105,6 +108,48 @@ def test_generate_records_failures_without_stopping(tmp_path, rows):
     bad = [r for r in ds if r["status"] == "failed"]
     assert len(bad) == 1 and "cannot decode" in bad[0]["error"] and bad[0]["audio"] is None
     assert manifest["failed"] == 1 and manifest["finished"] == len(keep)
+
+
+@GENERATORS.register(PluginMeta(name="test-flaky", version="0", license="test"))
+class FlakyGenerator(Generator):
+    """Fails every conversion while its ``blocker`` file exists and cannot load while its ``broken`` file
+    exists (run in-process: workers=1)."""
+
+    def __init__(self, blocker: str = "", broken: str = "") -> None:
+        super().__init__(blocker=blocker, broken=broken)
+
+    def load(self) -> None:
+        if self.config["broken"] and Path(self.config["broken"]).exists():
+            raise RuntimeError("weights are corrupt")
+
+    def prepare_target(self, reference):
+        return None
+
+    def convert(self, source, target):
+        if Path(self.config["blocker"]).exists():
+            raise RuntimeError("transient failure")
+        return source
+
+
+def test_failed_rows_are_retried_and_all_failed_is_an_error(sim_corpus, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.touch()
+    config = {"blocker": str(blocker)}
+    with pytest.raises(RunFailed, match="all 8 conversions failed"):
+        generate(sim_corpus, tmp_path / "f", generator="test-flaky", config=config, challenges=[0, 1])
+    assert read_manifest(tmp_path / "f")["failed"] == 8  # the failures are saved, not lost
+    blocker.unlink()
+    manifest = generate(sim_corpus, tmp_path / "f", generator="test-flaky", config=config, challenges=[0, 1])
+    assert manifest["failed"] == 0 and manifest["finished"] == 8  # the same command retried them
+
+
+def test_a_generator_that_cannot_load_stops_the_run_once(sim_corpus, tmp_path):
+    broken = tmp_path / "broken"
+    broken.touch()
+    with pytest.raises(FatalError, match="weights are corrupt"):
+        generate(sim_corpus, tmp_path / "f", generator="test-flaky", config={"broken": str(broken)},
+                 challenges=[0, 1])
+    assert not list((tmp_path / "f").glob("journal/*.json"))  # no row was marked failed: a rerun does all
 
 
 def test_cli_generate_every_challenge_and_info(sim_corpus, tmp_path):
