@@ -52,6 +52,34 @@ def test_import_metadata_resamples_and_skips_corrupt(recorded, tmp_path):
     assert info.ndim == 1
 
 
+def test_import_accepts_the_audiofolder_file_name_column(tmp_path):
+    src = tmp_path / "rec"
+    src.mkdir()
+    sf.write(src / "a.wav", _tone(16000, seconds=1.0), 16000)
+    (src / "metadata.csv").write_text("file_name,subject,challenge\na.wav,alice,0\n")
+    import_local(src, tmp_path / "c")
+    assert open_dataset(tmp_path / "c")[0]["subject"] == "alice"
+
+
+def test_import_skips_degenerate_audio_with_reasons(tmp_path):
+    src = tmp_path / "rec"
+    src.mkdir()
+    sf.write(src / "good.wav", _tone(16000, seconds=1.0), 16000)
+    sf.write(src / "zero.wav", np.zeros(16000), 16000)
+    sf.write(src / "short.wav", _tone(16000, seconds=0.05), 16000)
+    sf.write(src / "whole.wav", _tone(16000, seconds=2.0), 16000)
+    raw = (src / "whole.wav").read_bytes()
+    (src / "cut.wav").write_bytes(raw[: len(raw) // 2])
+    (src / "whole.wav").unlink()
+    (src / "metadata.csv").write_text("audio,subject,challenge\n" + "".join(
+        f"{n}.wav,alice,0\n" for n in ("good", "zero", "short", "cut")))
+    manifest = import_local(src, tmp_path / "c")
+    reasons = {s["file"]: s["error"] for s in manifest["skipped"]}
+    assert manifest["rows"] == 1 and set(reasons) == {"zero.wav", "short.wav", "cut.wav"}
+    assert "silent" in reasons["zero.wav"] and "too short" in reasons["short.wav"]
+    assert "truncated" in reasons["cut.wav"]
+
+
 def test_import_pitch_layout_and_trim(tmp_path):
     src = tmp_path / "pitch"
     for subject, challenge, name in [("s1", "0", "s3.wav"), ("s1", "whisper", "sentence_4.wav"),

@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, run_bench
 
 from bench import acoustics as ac
-from bench.audio import load_entry
+from bench.audio import encode_wav, load_entry
 from bench.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
 from bench.errors import FatalError, RunFailed
 from bench.generate import generate, make_pairs
@@ -150,6 +150,30 @@ def test_a_generator_that_cannot_load_stops_the_run_once(sim_corpus, tmp_path):
         generate(sim_corpus, tmp_path / "f", generator="test-flaky", config={"broken": str(broken)},
                  challenges=[0, 1])
     assert not list((tmp_path / "f").glob("journal/*.json"))  # no row was marked failed: a rerun does all
+
+
+def test_corrupt_journal_records_are_redone(sim_corpus, tmp_path):
+    first = generate(sim_corpus, tmp_path / "f", challenges=[0], workers=1)
+    records = sorted((tmp_path / "f" / "journal").glob("*.json"))
+    records[0].write_text("{ torn")
+    records[1].write_text("[]")
+    again = generate(sim_corpus, tmp_path / "f", challenges=[0], workers=1)
+    assert again["content_hash"] == first["content_hash"] and again["failed"] == 0
+
+
+def test_silent_references_are_never_used(rows):
+    from bench.corpus import unusable_references
+    from bench.evaluate import build_samples
+
+    silent = {**rows[0], "audio": {"bytes": encode_wav(np.zeros(32000, np.float32)), "path": None}}
+    assert silent["challenge"] == 0
+    table = [silent, *rows[1:]]
+    bad = unusable_references(table)
+    assert bad == {silent["utterance_id"]: "silent (every sample is zero)"}
+    pairs, _ = make_pairs(table, "world", pairs_per_source=None, bad_references=bad)
+    assert pairs and all(p.reference_id != silent["utterance_id"] for p in pairs)
+    samples = build_samples(table, [], bad)
+    assert all(s.match_audio is not silent["audio"] for s in samples)
 
 
 def test_cli_generate_every_challenge_and_info(sim_corpus, tmp_path):

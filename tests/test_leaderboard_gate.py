@@ -97,3 +97,26 @@ def test_gate_config_file_and_bad_input(two_results, tmp_path):
 def test_results_schema_roundtrip(two_results):
     r = load_result(two_results[0])
     assert r.schema_version == "1.0" and r.per_challenge[0].challenge == 0
+
+
+def test_in_sample_results_keep_their_caveat_and_are_not_ranked(two_results, tmp_path):
+    """A result whose metrics include the detector's training speakers is shown with that caveat on every
+    page and never ranked above (or among) results on held-out speakers."""
+    a, b = two_results
+    doc = json.loads(a.read_text())
+    doc["evaluation_scope"] = {"excluded_speakers": [], "in_sample": True}
+    doc["detector"]["name"] = "trained-on-test"
+    (tmp_path / "insample").mkdir()
+    (tmp_path / "insample" / "result.json").write_text(json.dumps(doc))
+    out = tmp_path / "lb"
+    res = run_bench("leaderboard", "build", str(tmp_path / "insample"), str(b), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    entries = json.loads((out / "leaderboard.json").read_text())["entries"]
+    flagged = next(e for e in entries if e["detector"] == "trained-on-test")
+    clean = next(e for e in entries if e["detector"] != "trained-on-test")
+    assert flagged["auroc"] > clean["auroc"]  # it would have ranked first
+    assert clean["rank"] == 1 and flagged["rank"] is None and "in-sample" in flagged["caveats"][0]
+    assert entries[0]["detector"] != "trained-on-test"
+    for page in ("README.md", "index.html"):
+        text = (out / page).read_text()
+        assert "in-sample: metrics include speakers the detector was trained on" in text and "unranked" in text
