@@ -152,13 +152,14 @@ def load_entry(entry: dict, sr: int = SAMPLE_RATE, root: str | os.PathLike | Non
 
 def encode_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
     """16-bit PCM mono WAV bytes of float32 samples (clipped to [-1, 1]), byte for byte what libsndfile
-    writes for them (sample = floor(x * 32768), clipped to the int16 range).
+    writes for them: it rounds ``x * 2**31`` (in float32) to a 32-bit integer and keeps its top 16 bits.
 
     Written with numpy: soundfile would go through Python callbacks for an in-memory file,
     inside which a Ctrl-C is swallowed.
     """
-    x = np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1.0, 1.0).astype(np.float64)
-    pcm = np.clip(np.floor(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    x = np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    wide = np.clip(np.rint(x * np.float32(2 ** 31)).astype(np.float64), -2 ** 31, 2 ** 31 - 1).astype(np.int64)
+    pcm = (wide >> 16).astype("<i2").tobytes()
     header = (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
               + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
               + b"data" + struct.pack("<I", len(pcm)))
