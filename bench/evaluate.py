@@ -13,6 +13,7 @@ reports the same throughput as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -25,7 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.corpus import open_dataset, read_manifest, unusable_references
-from bench.errors import BenchError
+from bench.errors import BenchError, RunFailed
+from bench.fileio import write_atomic
 from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
@@ -71,28 +73,47 @@ def build_samples(corpus_rows: list[dict], fake_rows: list[dict],
 
 
 # ---------------------------------------------------------------- component cache
-def _read_cache(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, float | None]]:
-    """(values, CPU seconds) per utterance id from a component's cache parts (None: not recorded)."""
+def sample_key(s: Sample) -> str:
+    """What a component value depends on besides the component's settings: the audio, the speaker-match
+    reference and the challenge. Cached values are reused only for the same key, so two corpora that
+    share utterance ids never share values through a common ``--cache``."""
+    h = hashlib.sha1(f"{s.challenge}|".encode())
+    for entry in (s.audio, s.match_audio):
+        entry = entry or {}
+        h.update(entry.get("bytes") or (entry.get("path") or "").encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _read_cache(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, float], dict[str, str]]:
+    """(values, CPU seconds, sample key) per utterance id from a component's cache parts.
+
+    A torn part (a crash while writing) is deleted and recomputed; a part in another format
+    (an older bench, another tool) is left alone and not used.
+    """
     values: dict[str, dict[str, Any]] = {}
-    cpu: dict[str, float | None] = {}
+    cpu: dict[str, float] = {}
+    keys: dict[str, str] = {}
     for part in sorted(folder.glob("part-*.parquet")):
         try:
-            table = pq.read_table(part)
-            rows = table.to_pylist()
-            parsed = [(r["utterance_id"], json.loads(r["values"]), r.get("cpu_s")) for r in rows]
-        except (pa.ArrowInvalid, OSError, KeyError, TypeError, ValueError):
-            part.unlink(missing_ok=True)  # a torn or foreign part: recompute its samples
+            rows = pq.read_table(part).to_pylist()
+        except (pa.ArrowInvalid, OSError):
+            part.unlink(missing_ok=True)
             continue
-        for uid, v, c in parsed:
-            values[uid] = v
-            cpu[uid] = c
-    return values, cpu
+        try:
+            parsed = [(r["utterance_id"], json.loads(r["values"]), r["cpu_s"], r["sample_key"]) for r in rows]
+        except (KeyError, TypeError, ValueError):
+            continue
+        for uid, v, c, k in parsed:
+            values[uid], cpu[uid], keys[uid] = v, c, k
+    return values, cpu, keys
 
 
-def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, float]) -> None:
+def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, float],
+                keys: dict[str, str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.table({"utterance_id": list(values), "values": [json.dumps(v) for v in values.values()],
-                      "cpu_s": [float(cpu[u]) for u in values]})
+                      "cpu_s": [float(cpu[u]) for u in values], "sample_key": [keys[u] for u in values]})
     tmp = folder / f".part-{uuid.uuid4().hex}.tmp"
     pq.write_table(table, tmp)
     tmp.rename(folder / f"part-{uuid.uuid4().hex}.parquet")
@@ -115,20 +136,24 @@ def compute_components(components: list[DetComponent], samples: list[Sample], ca
     """Fill every component's cache for ``samples``; returns (values per component, timings).
 
     Timings per component add up the CPU time recorded with every value used (cached or
-    computed now); ``complete`` is False when some cached values carry no time (caches
-    written by bench 0.1), and then ``rtfx`` covers the timed samples only.
+    computed now). Values cached for another audio (same utterance id, other corpus) are
+    recomputed.
     """
     values: dict[str, dict[str, dict[str, Any]]] = {}
-    cpu_of: dict[str, dict[str, float | None]] = {}
+    cpu_of: dict[str, dict[str, float]] = {}
+    keys = {s.utterance_id: sample_key(s) for s in samples}
     units = []
     for comp in components:
         folder = cache_root / comp.cache_key()
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "component.json").write_text(json.dumps(comp.describe(), indent=2, default=str))
-        values[comp.name], cpu_of[comp.name] = _read_cache(folder)
+        write_atomic(folder / "component.json", json.dumps(comp.describe(), indent=2, default=str).encode())
+        cached, cpu, cached_keys = _read_cache(folder)
+        fresh = {u for u in cached if cached_keys.get(u) == keys.get(u)}
+        values[comp.name] = {u: cached[u] for u in fresh}
+        cpu_of[comp.name] = {u: cpu[u] for u in fresh}
         groups: dict[Any, list[Sample]] = defaultdict(list)
         for s in samples:
-            if s.utterance_id not in values[comp.name]:
+            if s.utterance_id not in fresh:
                 groups[comp.group_key(s)].append(s)
         for group in groups.values():
             for i in range(0, len(group), UNIT_SIZE):
@@ -141,21 +166,19 @@ def compute_components(components: list[DetComponent], samples: list[Sample], ca
             errors.append(f"{comp.name} on {batch[0].utterance_id}...: {outcome.error}")
             continue
         got, cpu = outcome.result
-        _write_part(cache_root / by_name[comp.name].cache_key(), got, cpu)
+        _write_part(cache_root / by_name[comp.name].cache_key(), got, cpu, keys)
         values[comp.name].update(got)
         cpu_of[comp.name].update(cpu)
-    if errors:
-        raise BenchError(f"{len(errors)} scoring batch(es) failed; first: {errors[0]} "
-                         "(finished batches are cached: fix the cause and rerun)")
+    if errors:  # metrics on a subset would be silently biased: the run fails, keeping what it scored
+        raise RunFailed(f"{len(errors)} scoring batch(es) failed; first: {errors[0]} "
+                        "(finished batches are cached: fix the cause and rerun)")
     return values, {c.name: _component_timing(cpu_of[c.name], samples) for c in components}
 
 
-def _component_timing(cpu: dict[str, float | None], samples: list[Sample]) -> dict[str, Any]:
-    timed = [s for s in samples if cpu.get(s.utterance_id) is not None]
-    cpu_s = float(sum(cpu[s.utterance_id] for s in timed))
-    audio_s = float(sum(s.duration_s for s in timed))
-    return {"cpu_s": cpu_s, "audio_s": audio_s, "rtfx": audio_s / cpu_s if cpu_s > 0 else None,
-            "samples_timed": len(timed), "complete": len(timed) == len(samples)}
+def _component_timing(cpu: dict[str, float], samples: list[Sample]) -> dict[str, Any]:
+    cpu_s = float(sum(cpu[s.utterance_id] for s in samples))
+    audio_s = float(sum(s.duration_s for s in samples))
+    return {"cpu_s": cpu_s, "audio_s": audio_s, "rtfx": audio_s / cpu_s if cpu_s > 0 else None}
 
 
 # ---------------------------------------------------------------- metrics
@@ -210,19 +233,23 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
                          f"{cm['content_hash']})")
     out = Path(out)
     detector: Detector = DETECTORS.create(detector_name, **(config or {}))
-    detector.check()
+    detector.check(str(corpus))
     corpus_rows, fake_rows = corpus_ds.to_list(), fakes_ds.to_list()
     samples = build_samples(corpus_rows, fake_rows, unusable_references(corpus_rows))
     if not any(s.label == 1 for s in samples):
         raise BenchError(f"{fakes}: no successful fakes to score")
     inputs = [corpus, fakes, *(v for k, v in (config or {}).items() if k in ("compliance", "nisqa_weights"))]
+    settings = {"detector": detector_name, "config": config or {}, "corpus_hash": cm.get("content_hash"),
+                "fakes_hash": fm.get("content_hash")}
     cache_root = Path(cache) if cache else out / "cache"
-    # any evaluate may share a cache (entries are keyed by component settings), nothing else may write there
-    if cache:
-        check_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
-    claim_output(out, "evaluate", {"detector": detector_name, "config": config or {},
-                                   "corpus_hash": cm.get("content_hash"), "fakes_hash": fm.get("content_hash")},
-                 inputs=inputs, overwrite=overwrite)
+    if cache and (cache_root.resolve() == out.resolve() or cache_root.resolve() in out.resolve().parents):
+        raise BenchError(f"--cache {cache} is --out or contains it; give the cache its own folder (or omit "
+                         "--cache: the default is OUT/cache)")
+    # any evaluate may share a cache (entries are keyed by component settings and audio), nothing else writes there
+    check_output(out, "evaluate", settings, inputs=inputs, overwrite=overwrite)
+    check_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache",
+                 overwrite=overwrite and not cache)
+    claim_output(out, "evaluate", settings, inputs=inputs, overwrite=overwrite)
     claim_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
     detector.prepare(str(corpus), str(out))
     components = detector.components()
@@ -277,7 +304,6 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
 
     total_audio = float(sum(s.duration_s for s in samples))
     cpu_total = float(sum(t["cpu_s"] for t in timings.values()))
-    complete = all(t["complete"] for t in timings.values())
     result = Result(
         created=now(), detector=Component(name=detector.meta.name, version=detector.meta.version,
                                           config=detector.describe()),
@@ -291,8 +317,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, evaluation_scope=scope,
         timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
-                 "samples": len(samples), "component_cpu_s": cpu_total, "complete": complete,
-                 "rtfx_cpu": total_audio / cpu_total if cpu_total and complete else None,
+                 "samples": len(samples), "component_cpu_s": cpu_total,
+                 "rtfx_cpu": total_audio / cpu_total if cpu_total else None,
                  "note": "component_cpu_s adds the CPU time recorded with every component value used, also "
                          "those computed by an interrupted earlier run or read from a shared cache; wall_s is "
                          "this invocation only"},

@@ -23,7 +23,7 @@ from datasets import Dataset, DatasetInfo
 
 from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, open_dataset, read_manifest, save
 from bench.errors import BenchError, NetworkError, first_line
-from bench.fileio import read_json
+from bench.fileio import read_json, write_atomic
 from bench.outdir import claim_output
 
 SHARD_BYTES = 500 * 1024 * 1024
@@ -69,21 +69,22 @@ def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "
     folder = Path(folder)
     if claim:
         claim_output(folder, "data push --to-folder", {"content_hash": manifest.get("content_hash")},
-                     inputs=[corpus_dir], overwrite=overwrite, flag="--to-folder", fresh=True)
+                     inputs=[corpus_dir], overwrite=overwrite, flag="--to-folder")
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    for old in (folder / "data").glob("train-*.parquet"):
-        old.unlink()
     shards = max(1, math.ceil(ds.data.nbytes / SHARD_BYTES))
     for i in range(shards):
-        ds.shard(shards, i, contiguous=True).to_parquet(str(folder / "data" / f"train-{i:05d}-of-{shards:05d}.parquet"))
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        target = folder / "data" / f"train-{i:05d}-of-{shards:05d}.parquet"
+        tmp = target.with_name(f".{target.name}.tmp")
+        ds.shard(shards, i, contiguous=True).to_parquet(str(tmp))
+        os.replace(tmp, target)
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     simulated = manifest.get("simulated")
-    (folder / "README.md").write_text(_CARD.format(
+    write_atomic(folder / "README.md", _CARD.format(
         name=manifest.get("name", Path(corpus_dir).name), kind=manifest.get("kind", "corpus"),
         simulated_note=("It is **simulated speech** (espeak-ng + WORLD), not recordings of people."
                         if simulated else ""),
         rows=len(ds), content_hash=manifest.get("content_hash", "?"),
-        columns=", ".join(f"`{c}`" for c in ds.column_names), repo_hint=repo_hint))
+        columns=", ".join(f"`{c}`" for c in ds.column_names), repo_hint=repo_hint).encode())
     return folder
 
 

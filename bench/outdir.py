@@ -5,11 +5,16 @@ work. The folder then holds ``.bench-run.json``, which names the command and the
 that define its output. A later run
 
 - resumes when the marker names the same command with the same settings;
-- is refused (one line, exit 2) when the folder holds another command's output, the same
-  command's output with other settings, or anything bench did not write, unless
-  ``--overwrite`` is given; ``--overwrite`` empties a folder bench wrote, but never one
-  it did not write (bench only deletes its own files);
-- is always refused when the output is, contains or lies inside one of its inputs.
+- is refused (one line, exit 2) when the folder holds another command's output or the same
+  command's output with other settings, unless ``--overwrite`` is given;
+- with ``--overwrite``, empties a folder bench wrote (any command, any settings) and starts
+  again;
+- is always refused when the folder is not empty and bench did not write it (bench never
+  deletes what it did not write), or when the output is, contains or lies inside one of
+  the command's inputs.
+
+Folders written by bench 0.1 (no marker) are recognised by their plan files or by a corpus
+or fakes manifest beside a dataset; anything else without a marker is foreign.
 """
 
 from __future__ import annotations
@@ -27,9 +32,17 @@ from bench.fileio import read_json, write_json
 MARKER = ".bench-run.json"
 #: plan files of bench 0.1 runs: command -> file name (read so that those runs still resume)
 _LEGACY_PLANS = {"generate": ".generate.json", "data simulate": ".simulate.json"}
-#: files by which an unmarked folder is recognised as bench output of an earlier version
-_BENCH_FILES = ("bench.json", "state.json", "result.json", "compliance.json", "leaderboard.json",
-                *_LEGACY_PLANS.values())
+
+
+def _written_by_old_bench(out: Path) -> bool:
+    """A bench 0.1 corpus or fakes folder: a dataset (state.json) with bench's manifest (bench.json whose
+    kind is corpus or fakes). Common file names alone (result.json, state.json) prove nothing."""
+    if not (out / "state.json").is_file() or not (out / "bench.json").is_file():
+        return False
+    try:
+        return json.loads((out / "bench.json").read_text()).get("kind") in ("corpus", "fakes")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _resolved(path: str | os.PathLike) -> Path:
@@ -97,7 +110,7 @@ def _differences(old: Any, new: dict[str, Any]) -> list[str]:
 
 
 def _decide(out: Path, command: str, params: dict[str, Any], inputs: Iterable[str | os.PathLike | None],
-            overwrite: bool, flag: str, fresh: bool) -> str:
+            overwrite: bool, flag: str) -> str:
     """What claiming ``out`` means: 'new', 'resume' or 'replace'; BenchError when it is refused."""
     check_writable_dir(out, flag)
     check_not_input(out, inputs, flag)
@@ -109,26 +122,22 @@ def _decide(out: Path, command: str, params: dict[str, Any], inputs: Iterable[st
         if not overwrite:
             raise BenchError(f"{out}/{MARKER} is corrupt; pass --overwrite to replace {out}") from None
         return "replace"
+    if owner is None and not _written_by_old_bench(out):
+        raise BenchError(f"{flag} {out} is not empty and was not written by bench; choose a new or empty "
+                         "folder (bench never deletes files it did not write)")
+    if overwrite:
+        return "replace"
     if owner is None:
-        if not any((out / name).exists() for name in _BENCH_FILES):
-            raise BenchError(f"{flag} {out} is not empty and was not written by bench; choose a new or empty "
-                             "folder (bench never deletes files it did not write)")
-        if not overwrite:
-            raise BenchError(f"{out} holds bench output without a run marker (an earlier bench version or "
-                             "another command); choose another folder or pass --overwrite to replace it")
-        return "replace"
+        raise BenchError(f"{out} holds a corpus written by an earlier bench version; choose another folder "
+                         "or pass --overwrite to replace it")
     if owner != command:
-        if not overwrite:
-            raise BenchError(f"{out} holds the output of `bench {owner}`; choose another folder or pass "
-                             "--overwrite to replace it")
-        return "replace"
+        raise BenchError(f"{out} holds the output of `bench {owner}`; choose another folder or pass "
+                         "--overwrite to replace it")
     if old != params:
-        if not overwrite:
-            raise BenchError(f"{out} holds a `bench {command}` run with other settings "
-                             f"({', '.join(_differences(old, params))}); choose another folder or pass "
-                             "--overwrite to replace it")
-        return "replace"
-    return "replace" if fresh else "resume"
+        raise BenchError(f"{out} holds a `bench {command}` run with other settings "
+                         f"({', '.join(_differences(old, params))}); choose another folder or pass "
+                         "--overwrite to replace it")
+    return "resume"
 
 
 def _normalised(params: dict[str, Any]) -> dict[str, Any]:
@@ -140,23 +149,22 @@ def check_output(out: str | os.PathLike, command: str, params: dict[str, Any], *
                  flag: str = "--out") -> None:
     """Raise the BenchError :func:`claim_output` would raise, without writing anything (for commands that
     must check several outputs, or their output, before they validate the rest of their input)."""
-    _decide(Path(out), command, _normalised(params), list(inputs), overwrite, flag, fresh=False)
+    _decide(Path(out), command, _normalised(params), list(inputs), overwrite, flag)
 
 
 def claim_output(out: str | os.PathLike, command: str, params: dict[str, Any], *,
                  inputs: Iterable[str | os.PathLike | None] = (), overwrite: bool = False,
-                 flag: str = "--out", fresh: bool = False) -> bool:
+                 flag: str = "--out") -> bool:
     """Make ``out`` this run's folder; returns True when it resumes an earlier run of the same settings.
 
     ``params`` are the settings that define the output (JSON-serialisable); ``inputs`` the
-    paths the command reads; ``fresh``: the command rewrites its whole output every time
-    (a leaderboard), so an earlier run of the same settings is emptied rather than resumed.
-    Raises :class:`BenchError` (one line) instead of touching a folder that is not this
-    command's in this configuration, unless ``overwrite``.
+    paths the command reads. Raises :class:`BenchError` (one line) instead of touching a
+    folder that is not this command's in this configuration, unless ``overwrite`` (which
+    empties a folder bench wrote, and only such a folder).
     """
     out = Path(out)
     params = _normalised(params)
-    action = _decide(out, command, params, list(inputs), overwrite, flag, fresh)
+    action = _decide(out, command, params, list(inputs), overwrite, flag)
     if action == "replace":
         _empty_folder(out, command)
     out.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ class Outcome(Generic[T, R]):
     result: R | None = None
     error: str | None = None
     fatal: bool = False
+    interrupted: bool = False  # skipped by a worker that got Ctrl-C: not a failure of the item
 
     @property
     def ok(self) -> bool:
@@ -62,7 +63,7 @@ def _request_stop(signum, frame) -> None:
 
 def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:
     if _STOP:
-        return Outcome(item, error="skipped: interrupted")
+        return Outcome(item, error="skipped: interrupted", interrupted=True)
     try:
         return Outcome(item, fn(item))
     except FatalError as exc:  # every item would fail: the caller stops the run
@@ -72,6 +73,8 @@ def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:
 
 
 def _checked(outcome: Outcome[T, R]) -> Outcome[T, R]:
+    if outcome.interrupted:  # a worker was interrupted (Ctrl-C reached it, not us): stop as if it had
+        raise KeyboardInterrupt
     if outcome.fatal:
         raise FatalError(outcome.error or "a work item failed fatally")
     return outcome
@@ -107,6 +110,18 @@ def engine_name() -> str:
     name = os.environ.get("BENCH_ENGINE", "local").strip().lower() or "local"
     if name not in ("local", "ray"):
         raise BenchError(f"BENCH_ENGINE must be local or ray, got {name!r}")
+    return name
+
+
+def check_engine() -> str:
+    """The engine, checked before any work: a bad ``BENCH_ENGINE``, or Ray asked for but not installed, is a
+    one-line BenchError."""
+    name = engine_name()
+    if name == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise BenchError("BENCH_ENGINE=ray needs Ray: pip install '.[ray]'") from None
     return name
 
 
@@ -212,11 +227,19 @@ def _stop_early(pool: ProcessPoolExecutor) -> None:
     reader thread blocked on a half-written message, and the interpreter then hangs at
     exit joining it. A second Ctrl-C while waiting kills the workers and ends the process.
     """
-    pool.shutdown(wait=False, cancel_futures=True)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)  # forgets both: keep them to signal and join
+    for proc in processes:
+        try:  # in case the Ctrl-C reached only this process (kill -INT PID, a supervisor)
+            os.kill(proc.pid, signal.SIGINT)
+        except (ProcessLookupError, OSError):
+            pass
     try:
-        pool.shutdown(wait=True)
+        if manager is not None:
+            manager.join()  # returns once the workers finished their items and exited
     except KeyboardInterrupt:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        for proc in processes:
             proc.kill()
         sys.stderr.write("interrupted twice: stopped at once; finished items are kept\n")
         sys.stderr.flush()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import types
+import typing
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -121,10 +123,27 @@ class Registry(Generic[T]):
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
 
 
+_SIMPLE = (str, int, float, bool, type(None))
+
+
+def _allowed_types(annotation: Any) -> tuple[type, ...] | None:
+    """The types a simple annotation (``str | None``, ``int``, ``float | None``...) admits, else None."""
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+        else (annotation,)
+    if not args or not all(a in _SIMPLE for a in args):
+        return None  # paths, lists, anything richer: the plugin checks it
+    allowed = set(args)
+    if float in allowed:
+        allowed.add(int)  # 1 for 1.0
+    return tuple(allowed)
+
+
 def _check_kwargs(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Unknown names, wrong types (from the signature's annotations or numeric defaults) and non-finite
+    numbers are one-line errors."""
     try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = inspect.signature(factory, eval_str=True).parameters
+    except (TypeError, ValueError, NameError):  # builtins without a signature, unresolvable annotations
         return
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         known = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
@@ -134,10 +153,17 @@ def _check_kwargs(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
                              f"{', '.join(known) or 'none'}")
     for key, value in kwargs.items():
         p = params.get(key)
-        default = None if p is None else p.default
-        numeric = isinstance(default, int | float) and not isinstance(default, bool)
-        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise BenchError(f"{kind} {name}: setting {key} must be a number, got {value!r}")
+        if p is None:
+            continue
+        allowed = _allowed_types(p.annotation) if p.annotation is not p.empty else None
+        if allowed is None and isinstance(p.default, int | float) and not isinstance(p.default, bool):
+            allowed = (int, float)
+        if allowed is not None and (not isinstance(value, allowed) or (isinstance(value, bool)
+                                                                        and bool not in allowed)):
+            names = {str: "text", float: "a number", bool: "true/false", type(None): "null",
+                     int: "a number" if float in allowed else "an integer"}
+            want = " or ".join(sorted({names[t] for t in allowed}))
+            raise BenchError(f"{kind} {name}: setting {key} must be {want}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise BenchError(f"{kind} {name}: setting {key} must be finite, got {value!r}")
 

@@ -78,8 +78,9 @@ class Detector(ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.meta.name, "version": self.meta.version, **self.config}
 
-    def check(self) -> None:  # noqa: B027 - optional hook
-        """Cheap validation before anything is written (settings, asset paths): one-line BenchError."""
+    def check(self, corpus_dir: str) -> None:  # noqa: B027 - optional hook
+        """Cheap validation before anything is written (settings, asset paths, whether what
+        :meth:`prepare` would train can be trained on ``corpus_dir``): one-line BenchError."""
 
     def prepare(self, corpus_dir: str, workdir: str) -> None:  # noqa: B027 - optional hook
         """Parent-side setup before scoring (train what is missing), after the output folder is claimed."""

@@ -7,6 +7,7 @@ then ROC/DET curves and degradation distributions are drawn from the per-sample 
 from __future__ import annotations
 
 import html
+import io
 import json
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
+from bench.fileio import write_atomic
 from bench.outdir import claim_output
 from bench.results import Result, load_result
 from challenges.taxonomy import all_challenges
@@ -49,8 +51,24 @@ def load_entries(paths: list[str | Path]) -> list[dict[str, Any]]:
             seen[key] = str(p)
         scores = p.parent / "scores.parquet"
         entries.append({"id": _entry_id(r, i), "path": str(p), "result": r,
-                        "scores": str(scores) if scores.is_file() else None})
+                        "scores": _read_scores(scores) if scores.is_file() else None})
     return entries
+
+
+def _read_scores(path: Path) -> list[dict[str, Any]]:
+    """Per-sample rows of a ``scores.parquet`` (label, challenge, score); one-line error if unusable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BenchError(f"{path}: unreadable scores ({first_line(exc)}); rerun `bench evaluate` or move the "
+                         "file away") from None
+    missing = {"label", "challenge", "score"} - set(rows[0] if rows else {})
+    if missing:
+        raise BenchError(f"{path}: scores lack the column(s) {', '.join(sorted(missing))}")
+    return rows
 
 
 def caveats(r: Result) -> list[str]:
@@ -58,8 +76,6 @@ def caveats(r: Result) -> list[str]:
     out = []
     if r.evaluation_scope.get("in_sample"):
         out.append("in-sample: metrics include speakers the detector was trained on (not ranked)")
-    if r.timings and r.timings.get("rtfx_cpu") is None and r.timings.get("complete") is False:
-        out.append("throughput not shown: some cached component values carry no timing")
     return out
 
 
@@ -101,7 +117,7 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     entries = load_entries(paths)
     out = Path(out)
     claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
-                                            "title": title}, inputs=paths, overwrite=overwrite, fresh=True)
+                                            "title": title}, inputs=paths, overwrite=overwrite)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     rows = sorted((_row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
     rank = 0
@@ -117,9 +133,9 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
                             "devox_latency": DEVOX_LATENCY},
         "figures": figures,
     }
-    (out / "leaderboard.json").write_text(json.dumps(doc, indent=2, default=str))
-    (out / "README.md").write_text(_markdown(doc))
-    (out / "index.html").write_text(_html(doc, out))
+    write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
+    write_atomic(out / "README.md", _markdown(doc).encode())
+    write_atomic(out / "index.html", _html(doc, out).encode())
     return doc
 
 
@@ -129,12 +145,11 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pyarrow.parquet as pq
     from scipy.stats import norm
 
     from bench.metrics import det_curve, roc_curve
 
-    scored = [(e, pq.read_table(e["scores"]).to_pylist()) for e in entries if e["scores"]]
+    scored = [(e, e["scores"]) for e in entries if e["scores"]]
     figs: dict[str, str] = {}
     if not scored:
         return figs
@@ -180,7 +195,7 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
             fig.legend(handles, labels, loc="lower right", fontsize=8)
         fig.suptitle("ROC per challenge (FPR vs TPR)" if kind == "roc" else "DET per challenge (FPR vs FNR, probit)")
         fig.tight_layout()
-        fig.savefig(folder / f"{kind}.svg")
+        _save(fig, folder / f"{kind}.svg")
         plt.close(fig)
         figs[kind] = f"figures/{kind}.svg"
 
@@ -201,7 +216,7 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         fig.suptitle(f"Score (degradation D) of originals vs fakes: {label(e)}")
         fig.tight_layout()
         name = f"scores_{e['id']}.svg"
-        fig.savefig(folder / name)
+        _save(fig, folder / name)
         plt.close(fig)
         figs[f"scores_{e['id']}"] = f"figures/{name}"
 
@@ -216,10 +231,16 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         ax.set_ylabel("CDF")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(folder / "latency_cdf.svg")
+        _save(fig, folder / "latency_cdf.svg")
         plt.close(fig)
         figs["latency_cdf"] = "figures/latency_cdf.svg"
     return figs
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg")
+    write_atomic(path, buf.getvalue())
 
 
 # ---------------------------------------------------------------- Markdown

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from bench.errors import BenchError, NetworkError, first_line
+from bench.fileio import write_atomic
 from bench.outdir import MARKER, claim_output
 
 
@@ -24,9 +25,10 @@ def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "datas
         raise BenchError("give exactly one of --repo-id or --to-folder")
     if to_folder is not None:
         dest = Path(to_folder)
-        claim_output(dest, "leaderboard push --to-folder", {"repo_type": repo_type}, inputs=[folder],
-                     overwrite=overwrite, flag="--to-folder", fresh=True)
-        shutil.copytree(folder, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MARKER))
+        board = hashlib.sha256((folder / "leaderboard.json").read_bytes()).hexdigest()[:16]
+        claim_output(dest, "leaderboard push --to-folder", {"repo_type": repo_type, "leaderboard": board},
+                     inputs=[folder], overwrite=overwrite, flag="--to-folder")
+        _copy_atomic(folder, dest)
         if repo_type == "space":
             _space_card(dest)
         return str(dest)
@@ -48,8 +50,16 @@ def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "datas
     return str(getattr(info, "commit_url", info))
 
 
+def _copy_atomic(src: Path, dest: Path) -> None:
+    """Copy every file of ``src`` (but its run marker) into ``dest``, each through a temporary file."""
+    for path in sorted(src.rglob("*")):
+        if path.is_file() and path.name != MARKER:
+            write_atomic(dest / path.relative_to(src), path.read_bytes())
+
+
 def _space_card(dest: Path) -> None:
     readme = dest / "README.md"
     body = readme.read_text() if readme.is_file() else ""
     if not body.startswith("---"):
-        readme.write_text("---\ntitle: bench leaderboard\nsdk: static\napp_file: index.html\n---\n" + body)
+        write_atomic(readme, ("---\ntitle: bench leaderboard\nsdk: static\napp_file: index.html\n---\n"
+                              + body).encode())

@@ -71,6 +71,23 @@ def _silent_ref_corpus(path: Path) -> None:
     save(build_dataset(rows, CORPUS_FEATURES), path, {"kind": "corpus", "name": "silent-refs"})
 
 
+def _one_speaker(corpus: Path, fakes: Path) -> None:
+    """A corpus of one speaker and 'fakes' of it: nothing to train held-out classifiers on."""
+    from bench.corpus import FAKE_FEATURES, content_hash
+
+    rows = [{"utterance_id": f"s1-{c}-{k}", "subject": "s1", "challenge": c, "sentence_id": k, "script": "hello",
+             "device": "desktop", "audio": {"bytes": wav_bytes(2.0, freq=200 + 50 * k), "path": None},
+             "sample_rate": 16000, "duration_s": 2.0} for c in (0, 1) for k in (0, 1)]
+    ds = build_dataset(rows, CORPUS_FEATURES)
+    manifest = save(ds, corpus, {"kind": "corpus", "name": "one-speaker"})
+    fake_rows = [{**r, "utterance_id": f"fake-{r['utterance_id']}", "target": "s1", "imposter": "s2",
+                  "source_id": r["utterance_id"], "reference_id": "s1-0-0", "generator": "test",
+                  "generator_config": "{}", "status": "ok", "error": "", "seconds": 0.0} for r in rows]
+    save(build_dataset(fake_rows, FAKE_FEATURES), fakes,
+         {"kind": "fakes", "corpus": {"content_hash": manifest["content_hash"]}, "name": "f"})
+    assert content_hash(ds) == manifest["content_hash"]
+
+
 def _fake_freevc(repo: Path, checkpoint: bytes) -> None:
     (repo / "configs").mkdir(parents=True)
     (repo / "wavlm").mkdir()
@@ -134,6 +151,17 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
     _fake_freevc(bad / "freevc_empty_ckpt", b"")
     (bad / "scores_only").mkdir()
     (bad / "scores_only" / "scores.parquet").write_text("not parquet")
+    for name, table in (("corrupt_scores", None), ("scores_no_column", {"utterance_id": ["a"], "label": [0]})):
+        (bad / name).mkdir()
+        shutil.copy(ws / "result" / "result.json", bad / name)
+        if table is None:
+            (bad / name / "scores.parquet").write_bytes(b"PAR1 not really")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table(table), bad / name / "scores.parquet")
+    _one_speaker(bad / "one_speaker", bad / "one_speaker_fakes")
     (bad / "board_no_index").mkdir()
     (bad / "board_no_index" / "leaderboard.json").write_text("{}")
 
@@ -180,6 +208,7 @@ C, F, R = "{ws}/corpus", "{ws}/fakes", "{ws}/result/result.json"
 SIM = ["data", "simulate", "--speakers", "2", "--out", "{new}"]
 GEN = ["generate", "--corpus", C, "--out", "{new}"]
 EVAL = ["evaluate", "--corpus", C, "--fakes", F, "--compliance", "{ws}/compliance", "--out", "{new}"]
+EVAL_TRAIN = ["evaluate", "--corpus", C, "--fakes", F, "--out", "{new}"]  # classifiers trained in --out
 TRAIN = ["train", "compliance", "--corpus", C, "--out", "{new}"]
 LOAD = ["data", "load", "{ws}/rec", "--out", "{new}"]
 SUBSET = ["data", "subset", "--hard", "--result", "{ws}/result", "--corpus", C, "--fakes", F, "--out", "{new}"]
@@ -375,7 +404,7 @@ CASES: list[tuple[str, list[str], str]] = [
                                     "{new}"], "another corpus"),
     ("eval-unknown-detector", [*EVAL, "--detector", "nope"], "unknown detector"),
     ("eval-unknown-param", [*EVAL, "--param", "colour=red"], "unknown setting(s) colour"),
-    ("eval-param-not-number", [*EVAL, "--param", "train_epochs=many"], "must be a number"),
+    ("eval-param-not-number", [*EVAL, "--param", "train_epochs=many"], "must be an integer"),
     ("eval-unknown-realism", [*EVAL, "--param", "realism=nope"], "unknown realism backend"),
     ("eval-unknown-asr", [*EVAL, "--param", "asr=nope"], "unknown asr backend"),
     ("eval-nisqa-missing-weights", [*EVAL, "--param", "realism=nisqa", "--param",
@@ -399,6 +428,16 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eval-out-is-file", [*EVAL[:-1], "{ws}/file.txt"], "is a file"),
     ("eval-out-holds-other-command", [*EVAL[:-1], "{ws}/board"], "bench leaderboard build"),
     ("eval-cache-is-file", [*EVAL, "--cache", "{ws}/file.txt"], "is a file"),
+    ("eval-cache-is-out", [*EVAL[:-1], "{ws}/new/same", "--cache", "{ws}/new/same"], "is --out or contains it"),
+    ("eval-cache-contains-out", [*EVAL[:-1], "{ws}/new/x/out", "--cache", "{ws}/new/x"], "is --out or contains"),
+    ("eval-cache-foreign", [*EVAL, "--cache", "{ws}/foreign"], "not written by bench"),
+    ("eval-train-epochs-0", [*EVAL_TRAIN, "--param", "train_epochs=0"], "train_epochs must be >= 1"),
+    ("eval-train-folds-1", [*EVAL_TRAIN, "--param", "train_folds=1"], "train_folds >= 2"),
+    ("eval-asr-model-missing", [*EVAL_TRAIN, "--param", "asr_model={ws}/nothere"], "does not exist"),
+    ("eval-compliance-wrong-type", [*EVAL_TRAIN, "--param", "compliance=5"], "must be null or text"),
+    ("eval-nisqa-weights-list", [*EVAL_TRAIN, "--param", "nisqa_weights=[1]"], "must be null or text"),
+    ("eval-train-on-one-speaker", ["evaluate", "--corpus", "{ws}/bad/one_speaker", "--fakes",
+                                   "{ws}/bad/one_speaker_fakes", "--out", "{new}"], "at least 2 speakers"),
     ("eval-cache-is-corpus", [*EVAL, "--cache", C], "also an input"),
     # train compliance
     ("train-missing-corpus", ["train", "compliance", "--corpus", "{ws}/nothere", "--out", "{new}"],
@@ -449,6 +488,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("board-out-is-result-folder", ["leaderboard", "build", R, "--out", "{ws}/result"], "contains the input"),
     ("board-out-foreign", ["leaderboard", "build", R, "--out", "{ws}/foreign"], "not written by bench"),
     ("board-out-is-file", ["leaderboard", "build", R, "--out", "{ws}/file.txt"], "is a file"),
+    ("board-corrupt-scores", ["leaderboard", "build", "{ws}/bad/corrupt_scores", "--out", "{new}"],
+     "unreadable scores"),
+    ("board-scores-without-score", ["leaderboard", "build", "{ws}/bad/scores_no_column", "--out", "{new}"],
+     "lack the column"),
     ("board-out-is-corpus", ["leaderboard", "build", R, "--out", C], "bench data simulate"),
     ("board-push-not-board", ["leaderboard", "push", C, "--to-folder", "{new}"], "not a leaderboard folder"),
     ("board-push-no-index", ["leaderboard", "push", "{ws}/bad/board_no_index", "--to-folder", "{new}"],
@@ -620,12 +663,26 @@ def test_float_options_reject_non_finite_and_text(ws, capfd, option, value):
 
 
 @FUZZ
-@given(spec=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20))
+@given(spec=st.one_of(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20),
+                      st.lists(st.one_of(st.integers(-3, 25).map(str), st.sampled_from(["whisper", "sing", "all"]),
+                                         st.tuples(st.integers(0, 22), st.integers(0, 22)).map("{0[0]}-{0[1]}".format)),
+                               min_size=1, max_size=4).map(",".join)))
 def test_any_challenge_selection_is_parsed_or_refused_in_one_line(ws, capfd, spec):
+    """A selection is either refused in one line naming the problem, or parsed: then the command goes on
+    and stops at the next check (here: an output folder bench did not write)."""
+    from bench.errors import BenchError
+    from challenges.taxonomy import parse_selection
+
+    try:
+        valid = spec.strip().lower() == "all" or bool(parse_selection(spec))
+    except BenchError:
+        valid = False
     before = stat_snapshot(ws)
-    res = invoke(["generate", "--corpus", str(ws / "nothere"), "--out", str(ws / "new" / "sel"), "--challenges",
+    res = invoke(["generate", "--corpus", str(ws / "corpus"), "--out", str(ws / "foreign"), "--challenges",
                   spec], capfd)
-    assert_bad_input(res, "")
+    assert_bad_input(res, "not written by bench" if valid else "")
+    if not valid:
+        assert "not written by bench" not in res.stderr
     assert changes(before, stat_snapshot(ws)) == []
 
 

@@ -126,7 +126,7 @@ class FlakyGenerator(Generator):
         return None
 
     def convert(self, source, target):
-        if Path(self.config["blocker"]).exists():
+        if self.config["blocker"] and Path(self.config["blocker"]).exists():
             raise RuntimeError("transient failure")
         return source
 
@@ -143,13 +143,19 @@ def test_failed_rows_are_retried_and_all_failed_is_an_error(sim_corpus, tmp_path
     assert manifest["failed"] == 0 and manifest["finished"] == 8  # the same command retried them
 
 
-def test_a_generator_that_cannot_load_stops_the_run_once(sim_corpus, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_generator_that_cannot_load_stops_the_run_once(sim_corpus, tmp_path, workers):
+    """In-process and through the worker pool (forked workers inherit the test generator)."""
     broken = tmp_path / "broken"
     broken.touch()
     with pytest.raises(FatalError, match="weights are corrupt"):
         generate(sim_corpus, tmp_path / "f", generator="test-flaky", config={"broken": str(broken)},
-                 challenges=[0, 1])
+                 challenges=[0, 1], workers=workers)
     assert not list((tmp_path / "f").glob("journal/*.json"))  # no row was marked failed: a rerun does all
+    broken.unlink()
+    manifest = generate(sim_corpus, tmp_path / "f", generator="test-flaky", config={"broken": str(broken)},
+                        challenges=[0, 1], workers=workers)
+    assert manifest["finished"] == 8 and manifest["failed"] == 0
 
 
 def test_corrupt_journal_records_are_redone(sim_corpus, tmp_path):

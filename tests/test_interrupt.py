@@ -83,6 +83,24 @@ def test_generate_interrupted_twice_then_resumed_equals_uninterrupted(evaluated,
     assert read_manifest(out)["content_hash"] == read_manifest(root / "fakes")["content_hash"]
 
 
+def test_sigint_to_the_main_process_only_also_stops_the_workers(sim_corpus, tmp_path):
+    """`kill -INT PID` (a supervisor, not a terminal): the parent passes the stop on to its workers."""
+    out = tmp_path / "fakes"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "generate", "--corpus", str(sim_corpus), "--out",
+                             str(out), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, start_new_session=True)
+    records = count(out / "journal", "*.json")
+    while records() < 8 and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip() == INTERRUPTED
+    assert records() < 84  # the workers stopped too
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+
+
 def test_load_interrupted_writes_nothing_and_reruns(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -96,8 +114,8 @@ def test_load_interrupted_writes_nothing_and_reruns(tmp_path):
     (src / "metadata.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "corpus"
     args = ["data", "load", str(src), "--out", str(out), "--workers", "1"]
-    started = time.monotonic()
-    assert_interrupted(interrupt(args, lambda: time.monotonic() - started > 3))
+    started = time.monotonic()  # ~1 s of start-up, then ~10 s of work here: interrupt early in the work
+    assert_interrupted(interrupt(args, lambda: time.monotonic() - started > 1.5))
     assert not out.exists()  # a corpus is written whole at the end, or not at all
     res = run_bench(*args)
     assert res.returncode == 0, res.stderr
@@ -142,9 +160,9 @@ def test_evaluate_interrupted_twice_then_resumed_equals_uninterrupted(evaluated,
 
     assert scores(out) == scores(root / "result")
     assert resumed.overall.auroc == whole.overall.auroc
-    assert resumed.timings["complete"] and resumed.timings["samples"] == whole.timings["samples"]
-    for name, t in resumed.timings["components"].items():
-        assert t["samples_timed"] == whole.timings["components"][name]["samples_timed"]
+    assert resumed.timings["samples"] == whole.timings["samples"]
+    for name, t in resumed.timings["components"].items():  # every sample's CPU time is counted
+        assert t["audio_s"] == pytest.approx(whole.timings["components"][name]["audio_s"])
     # CPU-time accounting, not a speed target: before the fix the resumed figure was 25x off (149x vs 5.9x)
     ratio = resumed.timings["rtfx_cpu"] / whole.timings["rtfx_cpu"]
     assert 0.6 < ratio < 1.67, (resumed.timings["rtfx_cpu"], whole.timings["rtfx_cpu"])

@@ -68,12 +68,37 @@ def test_files_in_the_way_and_corrupt_markers(tmp_path):
     assert not (out / "part").exists()
 
 
-def test_fresh_commands_rewrite_their_folder(tmp_path):
-    out = tmp_path / "board"
-    claim_output(out, "board", {"x": 1}, fresh=True)
-    (out / "stale.svg").write_text("old figure")
-    claim_output(out, "board", {"x": 1}, fresh=True)
-    assert not (out / "stale.svg").exists()
+def test_overwrite_replaces_even_the_same_settings(tmp_path):
+    out = tmp_path / "o"
+    claim_output(out, "cmd", {"a": 1})
+    (out / "old.bin").write_bytes(b"x")
+    assert claim_output(out, "cmd", {"a": 1}, overwrite=True) is False
+    assert not (out / "old.bin").exists()
+
+
+def test_common_file_names_do_not_make_a_folder_bench_s(tmp_path):
+    """result.json, state.json or bench.json alone prove nothing: such a folder is foreign."""
+    for names in (("result.json",), ("state.json",), ("bench.json", "state.json"), ("compliance.json",)):
+        folder = tmp_path / "_".join(names)
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text("{}")
+        (folder / "thesis.tex").write_text("years of work")
+        for overwrite in (False, True):
+            with pytest.raises(BenchError, match="not written by bench"):
+                claim_output(folder, "cmd", {}, overwrite=overwrite)
+        assert (folder / "thesis.tex").exists()
+
+
+def test_a_bench_0_1_corpus_is_recognised(tmp_path):
+    old = tmp_path / "corpus"
+    old.mkdir()
+    (old / "state.json").write_text("{}")
+    (old / "bench.json").write_text('{"kind": "corpus"}')
+    with pytest.raises(BenchError, match="earlier bench version"):
+        claim_output(old, "data load", {})
+    claim_output(old, "data load", {}, overwrite=True)
+    assert not (old / "state.json").exists()
 
 
 def test_legacy_plan_files_still_resume(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.cli.evaluate_cmd import print_summary
-from bench.cli.output import console
+from bench.cli.output import console, resolve_workers
 from bench.cli.params import overwrite_option, seed_option
 
 
@@ -25,7 +25,7 @@ def demo(
     from bench.demo import run_demo
     from bench.results import load_result
 
-    made = run_demo(out, speakers=speakers, sentences=sentences, seed=seed, workers=workers,
+    made = run_demo(out, speakers=speakers, sentences=sentences, seed=seed, workers=resolve_workers(workers),
                     log=lambda m: console.print(m, markup=False), overwrite=overwrite)
     print_summary(load_result(made["result"]), made["result"].parent)
     console.print(f"\n[bold]leaderboard:[/bold] {made['leaderboard']} (open it in a browser); "

@@ -53,10 +53,7 @@ def print_summary(result: Result, out: Path) -> None:
     console.print("[dim]paper AUROC: quoted from Pitch where known; shown for comparison, never ranked. "
                   "The paper's top-10 reached 88.7% vs 56.0% with no challenge.[/dim]")
     t = result.timings
-    if t.get("complete") is False:
-        console.print("throughput: not reported (some cached component values carry no timing; rerun with a "
-                      "fresh --cache to measure it)")
-    elif t.get("rtfx_cpu"):
+    if t.get("rtfx_cpu"):
         parts = ", ".join(f"{k} {v['rtfx']:.1f}x" for k, v in t["components"].items() if v.get("rtfx"))
         console.print(f"throughput (audio-seconds per CPU-second of every value used, resumed or cached ones "
                       f"included): all components "

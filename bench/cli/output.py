@@ -22,9 +22,11 @@ def print_json(obj: Any) -> None:
 
 
 def resolve_workers(workers: int | None) -> int:
-    """The ``--workers`` value, or all CPUs this process may use when none was given."""
-    from bench.parallel import default_workers
+    """The ``--workers`` value, or all CPUs this process may use when none was given; the execution engine
+    (``BENCH_ENGINE``) is checked here too, before the command does anything."""
+    from bench.parallel import check_engine, default_workers
 
+    check_engine()
     return workers if workers is not None else default_workers()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, print_json, resolve_workers
+from bench.cli.output import console, print_json, report_problems, resolve_workers
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 app = typer.Typer(help="Train detector models from a corpus of original recordings (Pitch's challenge-compliance "
@@ -76,6 +76,6 @@ def compliance(
         table.add_row(str(r["challenge"]), r["name"], _fmt(r["val_accuracy"]), _fmt(r["val_auroc"]),
                       _fmt(r["test_accuracy"]), _fmt(r["test_auroc"]), str(r["n_train"]), str(r["n_test"]))
     console.print(table)
-    for cid, why in doc["failures"].items():
-        console.print(f"[yellow]#{cid} not trained:[/yellow] {why}")
+    report_problems([{"utterance_id": f"#{cid}", "error": why} for cid, why in doc["failures"].items()],
+                    "challenge(s) not trained")
     console.print(f"wrote {out / 'compliance.json'}, {out / METRICS_FILE} and {len(rows)} weights file(s)")

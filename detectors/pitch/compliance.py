@@ -51,9 +51,10 @@ from typing import Any
 import numpy as np
 
 from bench import SAMPLE_RATE, __version__
-from bench.audio import load_entry, write_atomic
-from bench.errors import BenchError, first_line
-from bench.outdir import check_writable_dir, claim_output
+from bench.audio import load_entry
+from bench.errors import BenchError, RunFailed, first_line
+from bench.fileio import write_atomic
+from bench.outdir import check_output, check_writable_dir, claim_output
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -663,6 +664,43 @@ def _package_versions() -> dict[str, Any]:
     return versions
 
 
+@dataclass
+class TrainingPlan:
+    """What a training run will use, validated before anything is written."""
+
+    ds: Any
+    meta: dict[str, list]
+    challenge: np.ndarray
+    chosen: list[int]
+    splits: dict[str, Any]
+    corpus_hash: str
+    manifest: dict[str, Any]
+
+
+def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
+                  cfg: TrainConfig) -> TrainingPlan:
+    """Check that ``corpus`` can train classifiers for ``challenges`` with ``cfg`` (one-line BenchError
+    otherwise): original recordings, at least 2 speakers, #0 recordings, the challenges present, a valid
+    speaker split."""
+    from bench.corpus import content_hash, read_manifest
+
+    ds, meta = _originals(corpus)
+    subjects = meta["subject"]
+    chal = np.asarray(meta["challenge"], dtype=int)
+    present = set(int(c) for c in chal)
+    n_speakers = len(set(subjects))
+    if n_speakers < 2:
+        raise BenchError(f"{corpus}: compliance classifiers need recordings of at least 2 speakers "
+                         f"(one held out for testing); the corpus has {n_speakers}")
+    if 0 not in present:
+        raise BenchError(f"{corpus}: the corpus has no no-challenge (#0) recordings, which every compliance "
+                         "classifier uses as its negative class")
+    chosen = _select_challenges(challenges, present)
+    manifest = read_manifest(corpus)
+    splits = split_speakers(subjects, cfg.test_speakers, cfg.folds, cfg.seed)
+    return TrainingPlan(ds, meta, chal, chosen, splits, manifest.get("content_hash") or content_hash(ds), manifest)
+
+
 def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challenges: Sequence[int] | None = None,
                      config: TrainConfig | None = None, overwrite: bool = False,
                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -671,7 +709,6 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
     ``challenges``: challenge ids to train (default: every classifier challenge the corpus
     holds). Challenges whose weights and metrics are already in ``out`` are skipped.
     """
-    from bench.corpus import content_hash, read_manifest
     from bench.parallel import make_progress
     from challenges.taxonomy import get
 
@@ -682,22 +719,9 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
     out = Path(out)
     check_writable_dir(out, "--out")
     device = _device(cfg.device)
-
-    ds, meta = _originals(corpus)
-    subjects_all = meta["subject"]
-    chal = np.asarray(meta["challenge"], dtype=int)
-    present = set(int(c) for c in chal)
-    n_speakers = len(set(subjects_all))
-    if n_speakers < 2:
-        raise BenchError(f"{corpus}: compliance classifiers need recordings of at least 2 speakers "
-                         f"(one held out for testing); the corpus has {n_speakers}")
-    if 0 not in present:
-        raise BenchError(f"{corpus}: the corpus has no no-challenge (#0) recordings, which every compliance "
-                         "classifier uses as its negative class")
-    chosen = _select_challenges(challenges, present)
-    manifest = read_manifest(corpus)
-    corpus_hash = manifest.get("content_hash") or content_hash(ds)
-    splits = split_speakers(subjects_all, cfg.test_speakers, cfg.folds, cfg.seed)
+    plan = plan_training(corpus, challenges, cfg)
+    ds, meta, chal, chosen, splits = plan.ds, plan.meta, plan.challenge, plan.chosen, plan.splits
+    subjects_all, corpus_hash, manifest = meta["subject"], plan.corpus_hash, plan.manifest
 
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -714,24 +738,12 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
             "speakers": splits,
             "labels": {"1": "recording of challenge c (complied)", "0": "no-challenge (#0) recording"},
         }
-        claim_output(out, "train compliance",
-                     {"backbone": cfg.backbone, "config": cfg.model_settings(), "seed": cfg.seed,
-                      "corpus_hash": corpus_hash, "speakers": splits},
-                     inputs=[corpus, cfg.model if cfg.model and Path(cfg.model).exists() else None],
-                     overwrite=overwrite)
-        old = _read_meta(out) if (out / META_FILE).is_file() else None
-        if old is not None and not overwrite:
-            diff = [k for k in ("backbone", "config", "features", "seed", "speakers") if old.get(k) != doc[k]]
-            if old.get("corpus", {}).get("content_hash") != corpus_hash:
-                diff.append("corpus")
-            if diff:
-                raise BenchError(f"{out} holds compliance classifiers trained with other settings "
-                                 f"({', '.join(diff)}); use another --out or pass --overwrite")
-        if old is not None and overwrite:
-            for entry in old.get("challenges", {}).values():
-                if entry.get("weights"):
-                    (out / entry["weights"]).unlink(missing_ok=True)
-            old = None
+        settings = {"backbone": cfg.backbone, "config": cfg.model_settings(), "features": backbone.settings,
+                    "seed": cfg.seed, "corpus_hash": corpus_hash, "speakers": splits}
+        inputs = [corpus, cfg.model if cfg.model and Path(cfg.model).exists() else None]
+        check_output(out, "train compliance", settings, inputs=inputs, overwrite=overwrite)
+        old = _read_meta(out) if (out / META_FILE).is_file() and not overwrite else None  # corrupt: an error now
+        claim_output(out, "train compliance", settings, inputs=inputs, overwrite=overwrite)
         out.mkdir(parents=True, exist_ok=True)
         doc["package"] = _package_versions()
         doc["created_at"] = (old or {}).get("created_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -771,6 +783,10 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
                 _write_meta(out, doc)  # after each challenge: an interrupted run keeps what is done
                 log(_format_row(entry))
         _write_meta(out, doc)
+        if not doc["challenges"]:
+            first = next(iter(doc["failures"].values()), "unknown error")
+            raise RunFailed(f"no classifier could be trained ({len(doc['failures'])} failed; first: {first}); "
+                            f"{out / META_FILE} records why")
         return doc
     finally:
         torch.set_num_threads(prev_threads)

@@ -166,6 +166,9 @@ class PitchDetector(Detector):
     def __init__(self, compliance: str | None = None, asr: str | None = None, asr_model: str | None = None,
                  realism: str | None = None, nisqa_weights: str | None = None, speaker: str | None = None,
                  train_epochs: int = 8, train_folds: int = 2) -> None:
+        if train_epochs < 1 or train_folds < 2:
+            raise BenchError(f"{self.meta.name}: train_epochs must be >= 1 and train_folds >= 2 "
+                             f"(got {train_epochs} and {train_folds})")
         super().__init__(compliance=compliance, asr=asr, asr_model=asr_model, realism=realism,
                          nisqa_weights=nisqa_weights, speaker=speaker, train_epochs=train_epochs,
                          train_folds=train_folds)
@@ -188,30 +191,37 @@ class PitchDetector(Detector):
             self.realism["weights"] = cfg["nisqa_weights"]
         self.speaker = {"backend": cfg["speaker"] or "resemblyzer"}
 
-    def check(self) -> None:
-        """Backends exist with these settings and find their assets; given classifiers can be opened."""
+    def check(self, corpus_dir: str) -> None:
+        """Backends exist with these settings and find their assets; given classifiers can be opened, or
+        the corpus can train them."""
         for component in (ASRComponent(**self.asr), RealismComponent(**self.realism),
                           SpeakerComponent(**self.speaker)):
             component.check()
-        if self._compliance_dir is not None:
-            from detectors.pitch.compliance import ComplianceModel
+        from detectors.pitch.compliance import ComplianceModel, plan_training
 
+        if self._compliance_dir is not None:
             ComplianceModel.load(self._compliance_dir)
+        else:
+            plan_training(corpus_dir, None, self._train_config(corpus_dir).resolved())
+
+    def _train_config(self, corpus_dir: str):
+        """Classifiers trained when none are given: half the speakers are held out, so the evaluation has
+        unseen speakers to score."""
+        from bench.corpus import open_dataset
+        from detectors.pitch.compliance import TrainConfig
+
+        speakers = len(set(open_dataset(corpus_dir)["subject"]))
+        return TrainConfig(epochs=self.config["train_epochs"], folds=self.config["train_folds"],
+                           test_speakers=max(1, speakers // 2))
 
     def prepare(self, corpus_dir: str, workdir: str) -> None:
-        from detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance
+        from detectors.pitch.compliance import ComplianceModel, train_compliance
 
         if self._compliance_dir is None:
             target = Path(workdir) / "compliance"
             self.notes.append(f"compliance classifiers trained on the corpus originals into {target} "
                               "(pass --compliance to reuse trained ones)")
-            from bench.corpus import open_dataset
-
-            speakers = len(set(open_dataset(corpus_dir)["subject"]))
-            # half the speakers are held out, so the evaluation has unseen speakers to score
-            train_compliance(corpus_dir, target, config=TrainConfig(
-                epochs=self.config["train_epochs"], folds=self.config["train_folds"],
-                test_speakers=max(1, speakers // 2)))
+            train_compliance(corpus_dir, target, config=self._train_config(corpus_dir))
             self._compliance_dir = str(target)
         model = ComplianceModel.load(self._compliance_dir)
         speakers = model.meta.get("speakers", {})
