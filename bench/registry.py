@@ -130,8 +130,8 @@ def _allowed_types(annotation: Any) -> tuple[type, ...] | None:
     """The types a simple annotation (``str | None``, ``int``, ``float | None``...) admits, else None."""
     args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
         else (annotation,)
-    if not args or not all(a in _SIMPLE for a in args):
-        return None  # paths, lists, anything richer: the plugin checks it
+    if not args or not all(a in _SIMPLE for a in args) or bool in args:
+        return None  # paths, lists, switches (plugins read "false" too), anything richer: the plugin checks it
     allowed = set(args)
     if float in allowed:
         allowed.add(int)  # 1 for 1.0
