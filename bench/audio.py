@@ -6,6 +6,9 @@ import io
 import os
 import re
 import struct
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,8 +20,8 @@ from bench import SAMPLE_RATE
 from bench.errors import BenchError, first_line
 from bench.fileio import write_atomic
 
-__all__ = ["AudioError", "audio_problem", "decode", "encode_wav", "load", "load_entry", "resample", "trim_silence",
-           "wav_truncation", "write_atomic", "write_wav"]
+__all__ = ["AudioError", "audio_problem", "decode", "encode_wav", "entry_problem", "load", "load_entry", "resample",
+           "trim_silence", "wav_truncation", "write_wav"]
 
 #: sample rates a recording may have (a header outside this range is damaged, and resampling from it
 #: could take unbounded memory)
@@ -53,7 +56,8 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     else:
         try:
             handle = io.BytesIO(raw) if isinstance(source, bytes | bytearray) else str(source)
-            data, sr = sf.read(handle, dtype="float32", always_2d=True)
+            with _c_stderr_silenced():  # decoders (mpg123) print their complaints there; ours is one line
+                data, sr = sf.read(handle, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
             reason = re.sub(r"^Error opening [^:]*: ", "", first_line(exc))  # the handle's name says nothing new
             raise AudioError(f"{name}: cannot decode audio ({reason})") from None
@@ -64,6 +68,25 @@ def decode(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     if not np.isfinite(data).all():
         raise AudioError(f"{name}: audio contains NaN or infinite samples")
     return data.mean(axis=1).astype(np.float32), int(sr)
+
+
+@contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Send what C libraries write to file descriptor 2 to /dev/null for the duration."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured in memory)
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass
@@ -148,6 +171,17 @@ def load_entry(entry: dict, sr: int = SAMPLE_RATE, root: str | os.PathLike | Non
     if root is not None and not path.is_absolute():
         path = Path(root) / path
     return load(path, sr)
+
+
+def entry_problem(entry: dict | None, root: str | os.PathLike | None = None) -> str | None:
+    """Why a dataset audio entry cannot be decoded, or None (the samples are decoded and thrown away)."""
+    if not entry or not (entry.get("bytes") or entry.get("path")):
+        return "no audio"
+    try:
+        load_entry(entry, root=root)
+    except BenchError as exc:
+        return str(exc)
+    return None
 
 
 def encode_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:

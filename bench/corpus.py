@@ -131,10 +131,26 @@ def open_dataset(path: str | os.PathLike) -> Dataset:
         raise BenchError(f"{p}: cannot read dataset ({type(exc).__name__}: {exc})") from None
     if isinstance(ds, datasets.DatasetDict):
         ds = ds[next(iter(ds))]
-    missing = [c for c in CORPUS_FEATURES if c not in ds.column_names]
-    if missing:
-        raise BenchError(f"{p}: dataset lacks the corpus columns {', '.join(missing)}")
+    check_rows(ds, str(p))
     return ds
+
+
+def check_rows(ds: Dataset, where: str) -> None:
+    """A corpus or fakes dataset has rows, the columns of its kind with their types, and unique ids."""
+    features = FAKE_FEATURES if "generator" in ds.column_names else CORPUS_FEATURES
+    missing = [c for c in features if c not in ds.column_names]
+    if missing:
+        raise BenchError(f"{where}: dataset lacks the {'fakes' if features is FAKE_FEATURES else 'corpus'} "
+                         f"columns {', '.join(missing)}")
+    for name, feature in features.items():
+        if ds.features[name] != feature:
+            raise BenchError(f"{where}: column {name} has type {ds.features[name]}, expected {feature}")
+    if len(ds) == 0:
+        raise BenchError(f"{where}: the dataset has no rows")
+    ids = ds["utterance_id"]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:3] if len(ids) < 10_000 else []
+        raise BenchError(f"{where}: utterance_id is not unique{' (e.g. ' + ', '.join(dupes) + ')' if dupes else ''}")
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

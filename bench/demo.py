@@ -7,6 +7,7 @@ continues where it stopped when run again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,15 @@ def run_demo(out: str | Path = "demo", speakers: int = 6, sentences: int = 2, se
     from bench.generate import generate
     from bench.outdir import claim_output
     from bench.simcorpus import simulate_corpus
+    from challenges.scripts import ENV as SCRIPTS_ENV
+    from challenges.scripts import scripts
     from detectors.pitch.compliance import TrainConfig, train_compliance
     from leaderboard.build import build
 
+    scripts()  # a bad BENCH_SCRIPTS is an error before anything is written
     out = Path(out)
-    claim_output(out, "demo", {"speakers": speakers, "sentences": sentences, "seed": seed}, overwrite=overwrite)
+    claim_output(out, "demo", {"speakers": speakers, "sentences": sentences, "seed": seed}, overwrite=overwrite,
+                 inputs=[os.environ.get(SCRIPTS_ENV)])
     corpus, fakes, compliance = out / "corpus", out / "fakes-world", out / "compliance"
     result_dir, board = out / "results" / "pitch-lite-world", out / "leaderboard"
 

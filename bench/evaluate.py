@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.audio import entry_problem
 from bench.corpus import open_dataset, read_manifest, unusable_references
 from bench.errors import BenchError, RunFailed
 from bench.fileio import write_atomic
@@ -33,7 +34,7 @@ from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
 from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info
-from challenges.taxonomy import all_challenges
+from challenges.taxonomy import all_challenges, check_ids
 from challenges.taxonomy import get as get_challenge
 from detectors.base import Component as DetComponent
 from detectors.base import Detector, Sample
@@ -226,6 +227,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         raise BenchError(f"{fakes}: not a fakes dataset (run `bench generate` first)")
     if "generator" in corpus_ds.column_names:
         raise BenchError(f"{corpus}: is a fakes dataset; --corpus needs the original recordings")
+    for path, ds in ((corpus, corpus_ds), (fakes, fakes_ds)):
+        check_ids(ds["challenge"], str(path))
     cm, fm = read_manifest(corpus), read_manifest(fakes)
     want = (fm.get("corpus") or {}).get("content_hash")
     if want and cm.get("content_hash") and want != cm["content_hash"]:
@@ -236,9 +239,16 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     detector.check(str(corpus))
     corpus_rows, fake_rows = corpus_ds.to_list(), fakes_ds.to_list()
     samples = build_samples(corpus_rows, fake_rows, unusable_references(corpus_rows))
-    if not any(s.label == 1 for s in samples):
-        raise BenchError(f"{fakes}: no successful fakes to score")
-    inputs = [corpus, fakes, *(v for k, v in (config or {}).items() if k in ("compliance", "nisqa_weights"))]
+    skipped = [{"utterance_id": s.utterance_id, "error": problem} for s in samples
+               if (problem := entry_problem(s.audio))]
+    if skipped:  # corrupt rows are reported and left out, as `bench data load` does, never scored as silence
+        bad = {x["utterance_id"] for x in skipped}
+        samples = [s for s in samples if s.utterance_id not in bad]
+    for label, what in ((1, f"{fakes}: no successful fakes to score"), (0, f"{corpus}: no originals to score")):
+        if not any(s.label == label for s in samples):
+            raise BenchError(what + (f" ({len(skipped)} undecodable)" if skipped else ""))
+    # every path among the settings is an input (a model folder inside --out must survive --overwrite)
+    inputs = [corpus, fakes, *(v for v in (config or {}).values() if isinstance(v, str) and v and Path(v).exists())]
     settings = {"detector": detector_name, "config": config or {}, "corpus_hash": cm.get("content_hash"),
                 "fakes_hash": fm.get("content_hash")}
     cache_root = Path(cache) if cache else out / "cache"
@@ -278,6 +288,9 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         scope = {"excluded_speakers": [], "in_sample": bool(excluded)}
         for r in rows:
             r["in_scope"] = True
+    if skipped:
+        scope["skipped_samples"] = skipped
+        notes.append(f"{len(skipped)} sample(s) could not be decoded and were left out (evaluation_scope)")
     in_scope = [r for r in rows if r["in_scope"]]
     _write_scores(out / "scores.parquet", rows)
 

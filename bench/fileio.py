@@ -39,12 +39,27 @@ def read_json(path: str | os.PathLike, what: str, expect: type = dict) -> Any:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BenchError(f"{p}: no such {what}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BenchError(f"{p}: {what} is corrupt or unreadable ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
     if not isinstance(doc, expect):
         raise BenchError(f"{p}: {what} should hold a JSON {_json_kind(expect)}, found a {_json_kind(type(doc))}")
     return doc
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """A UTF-8 text file's contents; one-line BenchError if it is missing, unreadable or binary."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BenchError(f"{p}: no such {what}") from None
+    except IsADirectoryError:
+        raise BenchError(f"{p}: a folder, not a {what}") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{p}: {what} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BenchError(f"{p}: cannot read the {what} ({exc.strerror or exc})") from None
 
 
 def _json_kind(t: type) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 import tomllib
 
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
+from bench.fileio import read_text
 from bench.results import Estimate, Result
 
 
@@ -35,9 +36,9 @@ class Tolerances:
         if not p.is_file():
             raise BenchError(f"{p}: no such gate config file")
         try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise BenchError(f"{p}: not valid TOML ({exc})") from None
+            data = tomllib.loads(read_text(p, "gate config"))
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise BenchError(f"{p}: not valid TOML ({first_line(exc)})") from None
         data = data.get("gate", data)
         if not isinstance(data, dict):
             raise BenchError(f"{p}: [gate] must be a table of settings")
@@ -86,9 +87,13 @@ def _directional(name: str, base: Estimate | None, cur: Estimate | None, tol: fl
     bound = cur.ci_high if higher_better else cur.ci_low
     if ci_aware and bound is not None and sign * (base.value - bound) >= 0:
         return Check(name, base.value, cur.value, label, "noise",
-                     f"baseline inside current CI [{cur.ci_low:.3f}, {cur.ci_high:.3f}]")
+                     f"baseline inside current CI [{_fmt(cur.ci_low)}, {_fmt(cur.ci_high)}]")
     return Check(name, base.value, cur.value, label, "regression",
                  f"{'dropped' if higher_better else 'rose'} {worse:.3f}")
+
+
+def _fmt(x: float | None) -> str:
+    return "?" if x is None else f"{x:.3f}"
 
 
 def _relative(name: str, base: float | None, cur: float | None, tol: float, higher_better: bool) -> Check:

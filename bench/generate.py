@@ -36,6 +36,7 @@ from bench.fileio import write_atomic
 from bench.outdir import claim_output
 from bench.parallel import run_items
 from bench.registry import GENERATORS
+from challenges.taxonomy import check_ids
 
 JOURNAL = "journal"
 
@@ -280,6 +281,7 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
     ds = open_dataset(corpus)
     if "generator" in ds.column_names:
         raise BenchError(f"{corpus} is a fakes dataset; --corpus needs original recordings")
+    check_ids(ds["challenge"], str(corpus))
     corpus_manifest = read_manifest(corpus)
     out = Path(out)
     params = {"corpus_hash": corpus_manifest.get("content_hash"), "generator": generator, "config": config,
@@ -294,8 +296,8 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
         why = f"; {len(bad_refs)} reference(s) unusable, e.g. {next(iter(bad_refs.values()))}" if bad_refs else ""
         raise BenchError(f"{corpus}: no pairs to convert (need at least two subjects with usable challenge-0 "
                          f"recordings of different sentences{why})")
-    claim_output(out, "generate", params, inputs=[corpus, config.get("repo"), config.get("checkpoint")],
-                 overwrite=overwrite)
+    paths = [v for v in config.values() if isinstance(v, str) and v and Path(v).exists()]  # checkouts, weights
+    claim_output(out, "generate", params, inputs=[corpus, *paths], overwrite=overwrite)
     _clean_partial(out)
     _forget_unfinished(out, pairs)
     fn = functools.partial(_run_unit, out=str(out), name=generator, config=config, streaming=streaming,

@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Dataset, DatasetInfo
 
-from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, open_dataset, read_manifest, save
+from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, check_rows, open_dataset, read_manifest, save
 from bench.errors import BenchError, NetworkError, first_line
 from bench.fileio import read_json, write_atomic
 from bench.outdir import claim_output
@@ -94,16 +95,21 @@ def _read_folder(folder: Path) -> tuple[Dataset, dict[str, Any]]:
         raise BenchError(f"{folder}: no parquet files (expected data/train-*.parquet)")
     try:
         table = pa.concat_tables([pq.read_table(f) for f in files])
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BenchError(f"{folder}: unreadable parquet ({exc})") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise BenchError(f"{folder}: unreadable parquet ({first_line(exc)})") from None
     features = FAKE_FEATURES if "generator" in table.column_names else CORPUS_FEATURES
     missing = [c for c in features if c not in table.column_names]
     if missing:
         raise BenchError(f"{folder}: parquet lacks the columns {', '.join(missing)}")
-    table = table.select(list(features)).cast(features.arrow_schema)
+    try:
+        table = table.select(list(features)).cast(features.arrow_schema)
+    except (pa.ArrowException, ValueError) as exc:
+        raise BenchError(f"{folder}: parquet columns do not have the corpus types ({first_line(exc)})") from None
     manifest_path = folder / MANIFEST
     manifest = read_json(manifest_path, "corpus manifest") if manifest_path.is_file() else {}
-    return Dataset(table, info=DatasetInfo(features=features)), manifest
+    ds = Dataset(table, info=DatasetInfo(features=features))
+    check_rows(ds, str(folder))
+    return ds, manifest
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -120,8 +126,10 @@ def check_repo_id(repo_id: str) -> None:
         raise BenchError(f"{repo_id!r} is neither a local folder nor a Hub repo id of the form owner/name")
 
 
-def pull(repo_id: str, out: str | Path, revision: str | None = None, overwrite: bool = False) -> dict[str, Any]:
-    """Fetch a dataset repo (or read a local folder in that layout) into a corpus at ``out``."""
+def pull(repo_id: str, out: str | Path, revision: str | None = None, overwrite: bool = False,
+         check: Callable[[Dataset], None] | None = None) -> dict[str, Any]:
+    """Fetch a dataset repo (or read a local folder in that layout) into a corpus at ``out``;
+    ``check`` validates the rows (e.g. challenge ids against the taxonomy) before anything is written."""
     local = Path(repo_id)
     if local.is_dir():
         folder, source = local, {"source": str(local)}
@@ -133,6 +141,8 @@ def pull(repo_id: str, out: str | Path, revision: str | None = None, overwrite: 
                   "snapshot": folder.name}
         params = {"source": repo_id, "revision": revision}
     ds, manifest = _read_folder(folder)
+    if check is not None:
+        check(ds)
     claim_output(out, "data pull", params, inputs=[local] if local.is_dir() else [], overwrite=overwrite)
     return save(ds, out, {**manifest, **source, "pulled_from": repo_id})
 

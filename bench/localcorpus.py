@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import difflib
 import functools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from bench.corpus import DEVICES, build_dataset, save
 from bench.errors import BenchError
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
-from challenges.scripts import script_for
+from challenges.scripts import ENV as SCRIPTS_ENV
+from challenges.scripts import script_for, scripts
 from challenges.taxonomy import get as get_challenge
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
@@ -90,8 +92,10 @@ def _rows_from_metadata(src: Path) -> list[dict[str, Any]]:
         if device not in DEVICES:
             raise BenchError(f"{where}: device must be desktop or mobile, got {device!r}")
         sid = r.get("sentence_id") or "-1"
-        if not re.fullmatch(r"-?[0-9]+", sid):
-            raise BenchError(f"{where}: sentence_id must be an integer, got {sid!r}")
+        if not re.fullmatch(r"-?[0-9]{1,9}", sid):
+            raise BenchError(f"{where}: sentence_id must be an integer of at most 9 digits, got {sid!r}")
+        if Path(r["audio"]).name in ("", ".", ".."):
+            raise BenchError(f"{where}: audio must name a file, got {r['audio']!r}")
         rows.append({
             "file": str(src / r["audio"]), "rel": r["audio"], "subject": r["subject"],
             "challenge": _challenge_id(r["challenge"], where), "sentence_id": int(sid),
@@ -146,6 +150,7 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
         raise BenchError(f"--layout must be auto, metadata or pitch, got {layout!r}")
     if not min_duration >= 0:
         raise BenchError("--min-duration must be >= 0")
+    scripts()  # a bad BENCH_SCRIPTS is an error now, not after every file was decoded
     if (src / "metadata.csv").exists() and not (src / "metadata.csv").is_file():
         raise BenchError(f"{src / 'metadata.csv'} is not a file")
     if layout == "metadata" or (layout == "auto" and (src / "metadata.csv").is_file()):
@@ -161,7 +166,8 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
             raise BenchError(f"{src}: duplicate utterance_id {row['uid']!r}")
         seen.add(row["uid"])
     params = {"source": str(src.resolve()), "layout": layout, "trim_silence": trim, "min_duration": min_duration}
-    check_output(out, "data load", params, inputs=[src], overwrite=overwrite)  # nothing is written before the end
+    inputs = [src, os.environ.get(SCRIPTS_ENV), *(row["file"] for row in rows)]  # metadata.csv may point outside src
+    check_output(out, "data load", params, inputs=inputs, overwrite=overwrite)  # nothing is written before the end
 
     results: dict[int, dict[str, Any]] = {}
     skipped = []
@@ -196,7 +202,7 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
         raise BenchError(f"{src}: none of the {len(rows)} audio files is usable ({reasons})")
     manifest = {"kind": "corpus", "simulated": False, "name": src.name, "source": str(src),
                 "layout": layout, "trim_silence": trim, "min_duration": min_duration, "skipped": skipped}
-    claim_output(out, "data load", params, inputs=[src], overwrite=overwrite)
+    claim_output(out, "data load", params, inputs=inputs, overwrite=overwrite)
     return save(build_dataset(records), out, manifest)
 
 

@@ -188,6 +188,7 @@ def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, descri
 
 def _pool_items(fn: Callable[[T], R], items: list[T], workers: int, initializer: Callable[[], None] | None,
                 progress: Progress, task) -> Iterator[Outcome[T, R]]:
+    workers = min(workers, len(items))  # a fork-based pool starts every worker at once
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(initializer,))
     finished = False
     try:

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 
 T = TypeVar("T")
 
@@ -61,6 +61,7 @@ class Registry(Generic[T]):
         self.group = group
         self._builtin_modules = builtin_modules
         self._entries: dict[str, tuple[Callable[..., T], PluginMeta]] = {}
+        self.broken: dict[str, str] = {}  # entry-point name -> why it could not be imported
         self._loaded = False
 
     def register(self, meta: PluginMeta) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -82,7 +83,11 @@ class Registry(Generic[T]):
         for module in self._builtin_modules:
             importlib.import_module(module)
         for ep in entry_points(group=self.group):
-            obj = ep.load()
+            try:
+                obj = ep.load()
+            except Exception as exc:  # another package's broken plugin must not break every command
+                self.broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {first_line(exc)}"
+                continue
             meta = getattr(obj, "meta", None)
             if isinstance(meta, PluginMeta) and meta.name not in self._entries:
                 self._entries[meta.name] = (obj, meta.model_copy(update={"source": ep.value}))
@@ -119,6 +124,9 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
+            if name in self.broken:
+                raise BenchError(f"{self.kind} {name!r} is installed but cannot be imported "
+                                 f"({self.broken[name]})") from None
             known = ", ".join(self.names()) or "none"
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
 

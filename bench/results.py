@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bench.errors import BenchError
 from bench.fileio import read_json, write_atomic
@@ -83,6 +83,27 @@ class Result(BaseModel):
     timings: dict[str, Any] = Field(default_factory=dict)
     run: RunInfo = Field(default_factory=RunInfo)
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("timings")
+    @classmethod
+    def _timings_are_numbers(cls, timings: dict[str, Any]) -> dict[str, Any]:
+        """The figures gates and leaderboards compare must be numbers (or absent)."""
+        def number(x: Any) -> bool:
+            return x is None or (isinstance(x, int | float) and not isinstance(x, bool))
+
+        if not number(timings.get("rtfx_cpu")):
+            raise ValueError("timings.rtfx_cpu must be a number")
+        latency = timings.get("latency")
+        if latency is not None:
+            if not isinstance(latency, dict):
+                raise ValueError("timings.latency must be an object")
+            for key in ("p50_ms", "p95_ms", "p99_ms"):
+                if not number(latency.get(key)):
+                    raise ValueError(f"timings.latency.{key} must be a number")
+            samples = latency.get("samples_ms", [])
+            if not isinstance(samples, list) or not all(number(v) and v is not None for v in samples):
+                raise ValueError("timings.latency.samples_ms must be a list of numbers")
+        return timings
 
     def save(self, path: str | os.PathLike) -> None:
         write_atomic(path, self.model_dump_json(indent=2).encode())

@@ -50,10 +50,19 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
         table = pq.read_table(scores_path).to_pylist()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BenchError(f"{scores_path}: unreadable ({first_line(exc)})") from None
-    if not table or "speaker.similarity" not in table[0]:
-        raise BenchError(f"{scores_path}: has no speaker.similarity column (evaluate with a pitch detector)")
-    if min_mos is not None and "realism.mos" not in table[0]:
-        raise BenchError(f"{scores_path}: has no realism.mos column for --min-mos")
+    if not table:
+        raise BenchError(f"{scores_path}: no rows")
+    missing = {"utterance_id", "label", "challenge"} - set(table[0])
+    if missing:
+        raise BenchError(f"{scores_path}: lacks the column(s) {', '.join(sorted(missing))}")
+    for column, needed in (("speaker.similarity", "evaluate with a pitch detector"), ("realism.mos", "--min-mos")):
+        if column == "realism.mos" and min_mos is None:
+            continue
+        if column not in table[0]:
+            raise BenchError(f"{scores_path}: has no {column} column ({needed})")
+        if not all(r[column] is None or (isinstance(r[column], int | float) and not isinstance(r[column], bool))
+                   for r in table):
+            raise BenchError(f"{scores_path}: {column} holds values that are not numbers")
     rng = np.random.default_rng(seed)
     corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
     fake_rows = {r["utterance_id"]: r for r in fakes_ds.to_list()}

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from bench.errors import BenchError, first_line
+from bench.fileio import read_json
 
 ENV = "BENCH_SCRIPTS"
 
@@ -44,8 +45,8 @@ def _load(path: str | None) -> Scripts:
     if not p.is_file():
         raise BenchError(f"{p}: no such scripts file (set with --scripts or {ENV})")
     try:
-        doc = Scripts.model_validate(json.loads(p.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, ValidationError) as exc:
+        doc = Scripts.model_validate(read_json(p, "scripts file", object))
+    except (BenchError, ValidationError) as exc:
         raise BenchError(f"{p}: not a scripts file like challenges/data/scripts.json "
                          f"({first_line(exc)})") from None
     if not (len(doc.sentences) == len(doc.questions) and doc.sentences and doc.foreign):

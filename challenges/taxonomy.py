@@ -101,3 +101,11 @@ def parse_selection(spec: str | None, flag: str = "--challenges") -> list[int]:
     if not out:
         raise BenchError(f"{flag} {spec!r} selects no challenge; give 'all', ids such as '0,1,5-7' or keys")
     return sorted(out)
+
+
+def check_ids(ids, where: str) -> None:
+    """Every challenge id in ``ids`` is in the taxonomy (one-line BenchError naming ``where`` otherwise)."""
+    known = {c.id for c in taxonomy().challenges}
+    bad = sorted({int(i) for i in ids} - known)
+    if bad:
+        raise BenchError(f"{where}: challenge ids {bad[:5]} are not in the taxonomy (0-{max(known)})")

@@ -18,6 +18,7 @@ import numpy as np
 import pyworld
 
 from bench import SAMPLE_RATE
+from bench.errors import BenchError
 from bench.registry import GENERATORS, PluginMeta
 from generators.base import Generator
 
@@ -94,6 +95,11 @@ class WorldVC(Generator):
 
     def __init__(self, warp_min: float = 0.75, warp_max: float = 1.35, warp_steps: int = 61,
                  eq_ceps: int = 40, eq_max_db: float = 18.0) -> None:
+        if not (0.3 <= warp_min <= warp_max <= 3.0 and 1 <= warp_steps <= 1001 and 1 <= eq_ceps <= 512
+                and 0 <= eq_max_db <= 60):
+            raise BenchError("world: need 0.3 <= warp_min <= warp_max <= 3, 1 <= warp_steps <= 1001, "
+                             "1 <= eq_ceps <= 512 and 0 <= eq_max_db <= 60 (got "
+                             f"{warp_min}, {warp_max}, {warp_steps}, {eq_ceps}, {eq_max_db})")
         super().__init__(warp_min=warp_min, warp_max=warp_max, warp_steps=warp_steps, eq_ceps=eq_ceps,
                          eq_max_db=eq_max_db)
         self.alphas = np.geomspace(warp_min, warp_max, warp_steps)

@@ -76,6 +76,8 @@ def caveats(r: Result) -> list[str]:
     out = []
     if r.evaluation_scope.get("in_sample"):
         out.append("in-sample: metrics include speakers the detector was trained on (not ranked)")
+    if r.evaluation_scope.get("skipped_samples"):
+        out.append(f"{len(r.evaluation_scope['skipped_samples'])} undecodable sample(s) left out")
     return out
 
 

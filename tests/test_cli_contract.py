@@ -71,6 +71,28 @@ def _silent_ref_corpus(path: Path) -> None:
     save(build_dataset(rows, CORPUS_FEATURES), path, {"kind": "corpus", "name": "silent-refs"})
 
 
+def _corpus_variants(corpus: Path, bad: Path) -> None:
+    """Hand-edited corpora: a string column, an unknown challenge id, undecodable audio; Hub-layout folders
+    with wrong types, no rows or an unknown challenge."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ds = datasets.load_from_disk(str(corpus))
+    ds.cast_column("duration_s", datasets.Value("string")).save_to_disk(str(bad / "string_durations"))
+    rows = ds.to_list()
+    save(build_dataset([{**r, "challenge": -5 if i == 0 else r["challenge"]} for i, r in enumerate(rows)]),
+         bad / "challenge_minus_5", {"kind": "corpus", "name": "edited"})
+    save(build_dataset([{**r, "audio": {"bytes": b"RIFF-garbage", "path": None}} if i == 0 else r
+                        for i, r in enumerate(rows)]), bad / "garbage_audio", {"kind": "corpus", "name": "garbage"})
+    table = pa.table({c: pa.array([str(r[c]) for r in rows[:2]]) for c in CORPUS_FEATURES if c != "audio"})
+    for name, t in (("hub_wrong_types", table.append_column("audio", pa.array([1, 2]))),
+                    ("hub_empty", build_dataset([]).data.table),
+                    ("hub_challenge_99", build_dataset([{**rows[0], "challenge": 99}]).data.table)):
+        (bad / name / "data").mkdir(parents=True)
+        pq.write_table(t, bad / name / "data" / "train-00000-of-00001.parquet")
+
+
 def _one_speaker(corpus: Path, fakes: Path) -> None:
     """A corpus of one speaker and 'fakes' of it: nothing to train held-out classifiers on."""
     from bench.corpus import FAKE_FEATURES, content_hash
@@ -162,6 +184,28 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
 
             pq.write_table(pa.table(table), bad / name / "scores.parquet")
     _one_speaker(bad / "one_speaker", bad / "one_speaker_fakes")
+    deep = "[" * 100_000 + "]" * 100_000
+    (bad / "deep.json").write_text(deep)
+    (bad / "gate_deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    (bad / "binary.bin").write_bytes(bytes(range(256)) * 8)
+    (bad / "deep_marker").mkdir()
+    (bad / "deep_marker" / ".bench-run.json").write_text(deep)
+    (bad / "deep_marker" / "data.bin").write_bytes(b"x")
+    (bad / "looks_like_bench").mkdir()
+    (bad / "looks_like_bench" / "result.json").write_text("{}")
+    (bad / "looks_like_bench" / "thesis.tex").write_text("years of work")
+    shutil.copytree(ws / "corpus", bad / "deep_manifest")
+    (bad / "deep_manifest" / "bench.json").write_text(deep)
+    for name, change in (("timings_text.json", lambda d: d["timings"].update(rtfx_cpu="fast")),
+                         ("latency_text.json", lambda d: d["timings"].update(latency="slow"))):
+        doc = json.loads((ws / "result" / "result.json").read_text())
+        change(doc)
+        (bad / name).write_text(json.dumps(doc))
+    _corpus_variants(ws / "corpus", bad)
+    for name, mutate in (("compliance_no_weights", lambda p: next(p.glob("*.pt")).unlink()),
+                         ("compliance_junk_weights", lambda p: next(p.glob("*.pt")).write_bytes(b"junk"))):
+        shutil.copytree(ws / "compliance", bad / name)
+        mutate(bad / name)
     (bad / "board_no_index").mkdir()
     (bad / "board_no_index" / "leaderboard.json").write_text("{}")
 
@@ -186,6 +230,9 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
         "all_short": (HEADER + "u1,alice,0,s.wav\n", {"s.wav": wav_bytes(0.05)}),
         "all_truncated": (HEADER + "u1,alice,0,t.wav\n", {"t.wav": truncated_wav(2.0)}),
         "missing_file": (HEADER + "u1,alice,0,nothere.wav\n", GOOD),
+        "huge_sentence": ("subject,challenge,audio,sentence_id\nalice,0,a.wav,9999999999\n", GOOD),
+        "audio_dot": (HEADER + "u1,alice,0,.\n", GOOD),
+        "points_into_fakes": (HEADER + f"u1,alice,0,{next((ws / 'fakes' / 'audio').glob('*.wav'))}\n", GOOD),
     }
     for name, (text, files) in variants.items():
         _recordings(bad / "rec" / name, text, files)
@@ -241,6 +288,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("issue-scripts-not-json", ["challenges", "issue", "--scripts", "{ws}/bad/notjson.json"], "not a scripts file"),
     ("issue-scripts-list", ["challenges", "issue", "--scripts", "{ws}/bad/scripts_list.json"], "not a scripts file"),
     ("issue-scripts-empty", ["challenges", "issue", "--scripts", "{ws}/bad/scripts_partial.json"], "needs sentences"),
+    ("issue-scripts-deep", ["challenges", "issue", "--scripts", "{ws}/bad/deep.json"], "RecursionError"),
+    ("issue-scripts-binary", ["challenges", "issue", "--scripts", "{ws}/bad/binary.bin"], "not a scripts file"),
     # data simulate
     ("sim-speakers-0", [*SIM[:2], "--speakers", "0", "--out", "{new}"], "--speakers"),
     ("sim-speakers-negative", [*SIM[:2], "--speakers", "-3", "--out", "{new}"], "--speakers"),
@@ -264,6 +313,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sim-out-is-result", ["data", "simulate", "--speakers", "2", "--out", "{ws}/compliance"],
      "bench train compliance"),
     ("sim-out-foreign", ["data", "simulate", "--out", "{ws}/foreign"], "not written by bench"),
+    ("sim-out-deep-marker", ["data", "simulate", "--out", "{ws}/bad/deep_marker"], "is corrupt"),
+    ("sim-out-common-names", ["data", "simulate", "--out", "{ws}/bad/looks_like_bench", "--overwrite"],
+     "not written by bench"),
     ("sim-out-foreign-overwrite", ["data", "simulate", "--out", "{ws}/foreign", "--overwrite"],
      "not written by bench"),
     ("sim-out-contains-scripts", ["data", "simulate", "--out", "{ws}/scripts", "--scripts",
@@ -295,6 +347,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("load-bad-challenge", load_bad("bad_challenge"), "unknown challenge"),
     ("load-duplicate-ids", load_bad("dup_ids"), "duplicate utterance_id"),
     ("load-no-rows", load_bad("header_only"), "no rows"),
+    ("load-huge-sentence-id", load_bad("huge_sentence"), "at most 9 digits"),
+    ("load-audio-is-dot", load_bad("audio_dot"), "audio must name a file"),
+    ("load-out-holds-a-source-file", ["data", "load", "{ws}/bad/rec/points_into_fakes", "--out", F, "--overwrite"],
+     "contains the input"),
     ("load-file-name-and-audio", load_bad("both_names"), "given twice"),
     ("load-all-corrupt", load_bad("all_corrupt"), "cannot decode"),
     ("load-all-silent", load_bad("all_silent"), "silent"),
@@ -318,6 +374,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("info-manifest-list", ["data", "info", "{ws}/bad/manifest_list"], "json object"),
     ("info-corrupt-state", ["data", "info", "{ws}/bad/corrupt_state"], "cannot read dataset"),
     ("info-no-state", ["data", "info", "{ws}/bad/no_state"], "not a dataset directory"),
+    ("info-deep-manifest", ["data", "info", "{ws}/bad/deep_manifest"], "RecursionError"),
+    ("info-wrong-column-type", ["data", "info", "{ws}/bad/string_durations"], "column duration_s has type"),
     # data pull / push
     ("pull-bad-repo-id", ["data", "pull", "a/b/c", "--out", "{new}"], "valid hub repo id"),
     ("pull-bad-repo-chars", ["data", "pull", "bad repo!", "--out", "{new}"], "repo id"),
@@ -326,6 +384,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("pull-out-is-corpus", ["data", "pull", "{ws}/hub", "--out", C], "bench data simulate"),
     ("pull-out-is-source", ["data", "pull", "{ws}/hub", "--out", "{ws}/hub"], "also an input"),
     ("pull-out-foreign", ["data", "pull", "{ws}/hub", "--out", "{ws}/foreign"], "not written by bench"),
+    ("pull-wrong-types", ["data", "pull", "{ws}/bad/hub_wrong_types", "--out", "{new}"], "corpus types"),
+    ("pull-no-rows", ["data", "pull", "{ws}/bad/hub_empty", "--out", "{new}"], "no rows"),
+    ("pull-unknown-challenge", ["data", "pull", "{ws}/bad/hub_challenge_99", "--out", "{new}"],
+     "not in the taxonomy"),
     ("push-neither", ["data", "push", C], "exactly one of"),
     ("push-both", ["data", "push", C, "--repo-id", "a/b", "--to-folder", "{new}"], "exactly one of"),
     ("push-missing-corpus", ["data", "push", "{ws}/nothere", "--to-folder", "{new}"], "no such directory"),
@@ -395,6 +457,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("gen-challenges-empty", [*GEN, "--challenges", ""], "selects no challenge"),
     ("gen-workers-0", [*GEN, "--workers", "0"], "--workers"),
     ("gen-silent-references", ["generate", "--corpus", "{ws}/bad/silent_refs", "--out", "{new}"], "silent"),
+    ("gen-unknown-challenge-in-corpus", ["generate", "--corpus", "{ws}/bad/challenge_minus_5", "--out", "{new}"],
+     "not in the taxonomy"),
+    ("gen-world-negative-warp", [*GEN, "--param", "warp_min=-1"], "world: need"),
+    ("gen-world-zero-steps", [*GEN, "--param", "warp_steps=0"], "world: need"),
+    ("gen-chunk-tiny", [*GEN, "--streaming", "--chunk-ms", "1e-320"], "--chunk-ms"),
+    ("gen-workers-huge", [*GEN, "--workers", "100000"], "--workers"),
+    ("gen-checkout-inside-out", ["generate", "--corpus", C, "--out", "{ws}/bad", "--generator", "freevc",
+                                 "--freevc-repo", "{ws}/bad/freevc_empty_ckpt"], "no checkpoint given"),
     # evaluate
     ("eval-missing-corpus", ["evaluate", "--corpus", "{ws}/nothere", "--fakes", F, "--out", "{new}"],
      "no such directory"),
@@ -436,6 +506,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eval-asr-model-missing", [*EVAL_TRAIN, "--param", "asr_model={ws}/nothere"], "does not exist"),
     ("eval-compliance-wrong-type", [*EVAL_TRAIN, "--param", "compliance=5"], "must be null or text"),
     ("eval-nisqa-weights-list", [*EVAL_TRAIN, "--param", "nisqa_weights=[1]"], "must be null or text"),
+    ("eval-compliance-weights-missing", ["evaluate", "--corpus", C, "--fakes", F, "--compliance",
+                                         "{ws}/bad/compliance_no_weights", "--out", "{new}"], "are missing"),
+    ("eval-compliance-weights-changed", ["evaluate", "--corpus", C, "--fakes", F, "--compliance",
+                                         "{ws}/bad/compliance_junk_weights", "--out", "{new}"], "changed since"),
+    ("eval-model-inside-out", [*EVAL[:-1], "{ws}/empty", "--param", "asr_model={ws}/empty"], "also an input"),
     ("eval-train-on-one-speaker", ["evaluate", "--corpus", "{ws}/bad/one_speaker", "--fakes",
                                    "{ws}/bad/one_speaker_fakes", "--out", "{new}"], "at least 2 speakers"),
     ("eval-cache-is-corpus", [*EVAL, "--cache", C], "also an input"),
@@ -454,6 +529,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-workers-0", [*TRAIN, "--workers", "0"], "--workers"),
     ("train-device-cuda", [*TRAIN, "--device", "cuda"], "cuda"),
     ("train-device-tpu", [*TRAIN, "--device", "tpu"], "unknown device"),
+    ("train-device-meta", [*TRAIN, "--device", "meta"], "unknown device"),
+    ("train-device-cuda-7", [*TRAIN, "--device", "cuda:7"], "cuda"),
+    ("train-undecodable-recording", ["train", "compliance", "--corpus", "{ws}/bad/garbage_audio", "--out", "{new}"],
+     "cannot be decoded"),
     ("train-challenges-empty", [*TRAIN, "--challenges", ""], "selects no challenge"),
     ("train-challenge-0", [*TRAIN, "--challenges", "0"], "no compliance classifier"),
     ("train-test-speakers-5", [*TRAIN, "--test-speakers", "5"], "--test-speakers"),
@@ -529,6 +608,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("gate-config-inf", [*GATE, "--config", "{ws}/bad/gate_inf.toml"], "finite"),
     ("gate-config-bool-string", [*GATE, "--config", "{ws}/bad/gate_bool.toml"], "true or false"),
     ("gate-config-array", [*GATE, "--config", "{ws}/bad/gate_array.toml"], "must be a number"),
+    ("gate-config-binary", [*GATE, "--config", "{ws}/bad/binary.bin"], "not utf-8"),
+    ("gate-config-deep", [*GATE, "--config", "{ws}/bad/gate_deep.toml"], "not valid toml"),
+    ("gate-deep-json", ["gate", "--baseline", "{ws}/bad/deep.json", "--current", R], "RecursionError"),
+    ("gate-timings-text", ["gate", "--baseline", "{ws}/bad/timings_text.json", "--current", R],
+     "rtfx_cpu must be a number"),
+    ("gate-latency-text", ["gate", "--baseline", "{ws}/bad/latency_text.json", "--current", R],
+     "latency must be an object"),
     # demo
     ("demo-speakers-3", [*DEMO, "--speakers", "3"], "--speakers"),
     ("demo-sentences-1", [*DEMO, "--sentences", "1"], "--sentences"),
@@ -537,6 +623,19 @@ CASES: list[tuple[str, list[str], str]] = [
     ("demo-out-is-file", ["demo", "--out", "{ws}/file.txt"], "is a file"),
     ("demo-out-is-corpus", ["demo", "--out", C], "bench data simulate"),
     ("demo-out-foreign", ["demo", "--out", "{ws}/foreign"], "not written by bench"),
+]
+
+
+# cases that need an environment variable: (case id, arguments, needle, environment)
+ENV_CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
+    ("engine-unknown-simulate", SIM, "BENCH_ENGINE must be local or ray", {"BENCH_ENGINE": "foo"}),
+    ("engine-unknown-generate", GEN, "BENCH_ENGINE must be local or ray", {"BENCH_ENGINE": "foo"}),
+    ("engine-unknown-demo", DEMO, "BENCH_ENGINE must be local or ray", {"BENCH_ENGINE": "foo"}),
+    ("env-scripts-binary-simulate", SIM, "not a scripts file", {"BENCH_SCRIPTS": "{ws}/bad/binary.bin"}),
+    ("env-scripts-binary-demo", DEMO, "not a scripts file", {"BENCH_SCRIPTS": "{ws}/bad/binary.bin"}),
+    ("env-scripts-binary-load", LOAD, "not a scripts file", {"BENCH_SCRIPTS": "{ws}/bad/binary.bin"}),
+    ("env-scripts-inside-out-overwrite", ["data", "simulate", "--out", "{ws}/scripts", "--overwrite"],
+     "contains the input", {"BENCH_SCRIPTS": "{ws}/scripts/scripts.json"}),
 ]
 
 
@@ -554,6 +653,14 @@ def test_case_ids_are_unique():
 def test_bad_input_is_one_line_exit_2_and_touches_nothing(ws, capfd, case, args, needle):
     before = stat_snapshot(ws)
     res = invoke(_fill(args, ws, case), capfd)
+    assert_bad_input(res, needle, case)
+    assert changes(before, stat_snapshot(ws)) == [], f"{case} changed the workspace"
+
+
+@pytest.mark.parametrize(("case", "args", "needle", "env"), ENV_CASES, ids=[c[0] for c in ENV_CASES])
+def test_bad_environment_is_one_line_exit_2_and_touches_nothing(ws, capfd, case, args, needle, env):
+    before = stat_snapshot(ws)
+    res = invoke(_fill(args, ws, case), capfd, env={k: v.replace("{ws}", str(ws)) for k, v in env.items()})
     assert_bad_input(res, needle, case)
     assert changes(before, stat_snapshot(ws)) == [], f"{case} changed the workspace"
 

@@ -276,3 +276,29 @@ def test_wav2vec2_backbone_with_tiny_random_model(tiny_wav2vec2, corpus, clips, 
     assert p.shape == (6,) and np.all((p >= 0) & (p <= 1))
     with pytest.raises(NoClassifierError):
         model.predict(clips[(spk, 0)], 19)
+
+
+def test_a_run_that_trains_nothing_fails(tmp_path):
+    """Every requested classifier failed (the training speaker never did the challenge): exit 1, not 0."""
+    import numpy as np
+
+    from bench.audio import encode_wav
+    from bench.corpus import build_dataset, save
+    from bench.errors import RunFailed
+    from detectors.pitch.compliance import TrainConfig, split_speakers, train_compliance
+
+    t = np.arange(32000) / 16000
+    rows = []
+    for subject, challenges in (("s1", (0,)), ("s2", (0, 1))):
+        for c in challenges:
+            for k in range(3):
+                wav = encode_wav((0.3 * np.sin(2 * np.pi * (150 + 40 * k + 100 * c) * t)).astype(np.float32))
+                rows.append({"utterance_id": f"{subject}-{c}-{k}", "subject": subject, "challenge": c,
+                             "sentence_id": k, "script": "hello", "device": "desktop",
+                             "audio": {"bytes": wav, "path": None}, "sample_rate": 16000, "duration_s": 2.0})
+    save(build_dataset(rows), tmp_path / "c", {"kind": "corpus", "name": "lopsided"})
+    seed = next(s for s in range(50) if split_speakers(["s1", "s2"], 1, 2, s)["test"] == ["s2"])
+    with pytest.raises(RunFailed, match="no classifier could be trained"):
+        train_compliance(tmp_path / "c", tmp_path / "out", challenges=[1],
+                         config=TrainConfig(epochs=1, folds=2, test_speakers=1, seed=seed, workers=1))
+    assert (tmp_path / "out" / "compliance.json").is_file()  # the failures are recorded

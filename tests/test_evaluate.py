@@ -92,3 +92,25 @@ def test_evaluate_bad_input(evaluated, sim_corpus, tmp_path):
         res = run_bench("evaluate", *args, "--out", str(tmp_path / "r"))
         lines = res.stderr.strip().splitlines()
         assert res.returncode == 2 and len(lines) == 1 and needle in lines[0], (args, res.stderr)
+
+
+@pytest.mark.slow
+def test_an_undecodable_fake_is_left_out_and_reported(evaluated, sim_corpus, tmp_path):
+    """One corrupt row is reported on stderr and in the result, the rest is scored (from the shared cache)."""
+    from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
+
+    root, _ = evaluated
+    rows = open_dataset(root / "fakes").to_list()
+    bad_id = rows[0]["utterance_id"]
+    rows[0] = {**rows[0], "audio": {"bytes": b"RIFF-not-audio", "path": None}}
+    manifest = read_manifest(root / "fakes")
+    save(build_dataset(rows, FAKE_FEATURES), tmp_path / "fakes", {**manifest, "name": "one-corrupt"})
+    res = run_bench("evaluate", "--detector", "pitch-lite", "--corpus", str(sim_corpus), "--fakes",
+                    str(tmp_path / "fakes"), "--compliance", str(root / "compliance"), "--out", str(tmp_path / "r"),
+                    "--cache", str(root / "result" / "cache"), "--workers", "2", "--bootstrap", "50")
+    assert res.returncode == 0, res.stderr
+    assert "1 sample(s) left out (undecodable)" in res.stderr and bad_id in res.stderr
+    result = load_result(tmp_path / "r" / "result.json")
+    assert [s["utterance_id"] for s in result.evaluation_scope["skipped_samples"]] == [bad_id]
+    scored = {r["utterance_id"] for r in pq.read_table(tmp_path / "r" / "scores.parquet").to_pylist()}
+    assert bad_id not in scored and len(scored) == 84 * 2 - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -38,6 +39,7 @@ def simulate(
     """Simulate an offline challenge corpus (synthetic speakers; every challenge rendered)."""
     from bench.corpus import open_dataset
     from bench.simcorpus import simulate_corpus
+    from challenges.scripts import ENV as SCRIPTS_ENV
     from challenges.scripts import use_scripts
     from challenges.taxonomy import parse_selection
 
@@ -46,7 +48,7 @@ def simulate(
     use_scripts(scripts_file)
     manifest = simulate_corpus(out, speakers=speakers, sentences=sentences, challenges=selection, devices=devices,
                                seed=seed, workers=resolve_workers(workers), overwrite=overwrite,
-                               inputs=[scripts_file])
+                               inputs=[os.environ.get(SCRIPTS_ENV)])  # --scripts or BENCH_SCRIPTS
     report_written(out, manifest)
     print_corpus_summary(open_dataset(out), manifest)
 
@@ -97,8 +99,10 @@ def pull(
 ) -> None:
     """Load a corpus from the Hugging Face Hub (uses the local cache; works with HF_HUB_OFFLINE=1)."""
     from bench.hub import pull as hub_pull
+    from challenges.taxonomy import check_ids
 
-    manifest = hub_pull(repo_id, out, revision=revision, overwrite=overwrite)
+    manifest = hub_pull(repo_id, out, revision=revision, overwrite=overwrite,
+                        check=lambda ds: check_ids(ds["challenge"], repo_id))
     report_written(out, manifest)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from bench.cli.generate_cmd import parse_params
-from bench.cli.output import console, resolve_workers
+from bench.cli.output import console, report_problems, resolve_workers
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 if TYPE_CHECKING:
@@ -91,3 +91,4 @@ def evaluate(
                           threshold=threshold, n_boot=bootstrap, seed=seed, command=" ".join(sys.argv),
                           overwrite=overwrite)
     print_summary(result, out)
+    report_problems(result.evaluation_scope.get("skipped_samples", []), "sample(s) left out (undecodable)")

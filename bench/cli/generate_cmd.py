@@ -51,7 +51,7 @@ def generate(
     seed: int = seed_option("Seed for target and reference sampling."),
     workers: int = workers_option(),
     streaming: bool = typer.Option(False, "--streaming", help="Convert chunk by chunk like a live attacker."),
-    chunk_ms: float = typer.Option(500.0, "--chunk-ms", parser=number(0.0, 60_000.0, lo_open=True),
+    chunk_ms: float = typer.Option(500.0, "--chunk-ms", parser=number(1.0, 60_000.0),
                                    help="Chunk size in ms for --streaming."),
     overwrite: bool = overwrite_option("fakes"),
 ) -> None:

@@ -41,7 +41,7 @@ def seed_option(help_text: str = "Seed: the same seed gives the same output.") -
 
 def workers_option() -> int | None:
     """``--workers``: worker processes, at least 1 (default: the CPUs this process may use)."""
-    return typer.Option(None, "--workers", min=1, help="Worker processes (default: all CPUs).")
+    return typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: all CPUs).")
 
 
 def overwrite_option(what: str = "output") -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from bench.cli.output import console, print_json
+from bench.cli.output import console, err_console, print_json
 from bench.registry import DETECTORS, GENERATORS
 
 app = typer.Typer(help="Registered generator and detector plugins (built in and from entry points).",
@@ -16,6 +16,10 @@ app = typer.Typer(help="Registered generator and detector plugins (built in and 
 def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """List generators and detectors with their metadata."""
     entries = [("generator", m) for m in GENERATORS] + [("detector", m) for m in DETECTORS]
+    broken = {**{f"generator {k}": v for k, v in GENERATORS.broken.items()},
+              **{f"detector {k}": v for k, v in DETECTORS.broken.items()}}
+    for name, why in broken.items():
+        err_console.print(f"warning: plugin {name} cannot be imported: {why}", markup=False)
     if as_json:
         print_json([{"kind": k, **m.model_dump()} for k, m in entries])
         return

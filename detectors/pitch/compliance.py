@@ -41,6 +41,7 @@ import io
 import json
 import math
 import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -51,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from bench import SAMPLE_RATE, __version__
-from bench.audio import load_entry
+from bench.audio import entry_problem, load_entry
 from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import write_atomic
 from bench.outdir import check_output, check_writable_dir, claim_output
@@ -218,12 +219,15 @@ def _device(name: str):
     torch = _torch()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"device {name!r} asked for, but this torch build sees no CUDA GPU; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise BenchError(f"unknown device {name!r}; use cpu, cuda or auto") from None
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", name):
+        raise BenchError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BenchError(f"device {name!r} asked for, but this torch build sees no CUDA GPU; use --device cpu")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise BenchError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device(name)
 
 
 # ----------------------------------------------------------------------------- backbones
@@ -683,9 +687,11 @@ def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
     otherwise): original recordings, at least 2 speakers, #0 recordings, the challenges present, a valid
     speaker split."""
     from bench.corpus import content_hash, read_manifest
+    from challenges.taxonomy import check_ids
 
     ds, meta = _originals(corpus)
     subjects = meta["subject"]
+    check_ids(meta["challenge"], str(corpus))
     chal = np.asarray(meta["challenge"], dtype=int)
     present = set(int(c) for c in chal)
     n_speakers = len(set(subjects))
@@ -698,6 +704,12 @@ def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
     chosen = _select_challenges(challenges, present)
     manifest = read_manifest(corpus)
     splits = split_speakers(subjects, cfg.test_speakers, cfg.folds, cfg.seed)
+    needed = np.flatnonzero(np.isin(chal, [0, *chosen])).tolist()
+    for i, entry in zip(needed, ds.select(needed)["audio"], strict=True):
+        problem = entry_problem(entry, root=corpus)
+        if problem:
+            raise BenchError(f"{corpus}: recording {meta['utterance_id'][i]} cannot be decoded ({problem}); "
+                             "repair or re-import the corpus")
     return TrainingPlan(ds, meta, chal, chosen, splits, manifest.get("content_hash") or content_hash(ds), manifest)
 
 
@@ -975,6 +987,18 @@ class ComplianceModel:
         if model is not None:
             doc = {**doc, "config": {**doc["config"], "model": model}}
         return cls(d, doc, _device(device))
+
+    def verify(self) -> None:
+        """Every classifier's weights file is there with the checksum recorded at training (BenchError
+        otherwise), so a damaged checkpoint is found before an evaluation scores anything."""
+        for key, entry in sorted(self.meta.get("challenges", {}).items()):
+            path = self.directory / str(entry.get("weights", ""))
+            if not path.is_file():
+                raise BenchError(f"{path}: classifier weights for #{key} are missing; retrain with `bench train "
+                                 f"compliance --out {self.directory}` or restore the file")
+            if entry.get("sha256") and _sha256_file(path) != entry["sha256"]:
+                raise BenchError(f"{path}: classifier weights for #{key} changed since training (checksum); "
+                                 "retrain or restore the file")
 
     @property
     def challenges(self) -> list[int]:

@@ -200,7 +200,7 @@ class PitchDetector(Detector):
         from detectors.pitch.compliance import ComplianceModel, plan_training
 
         if self._compliance_dir is not None:
-            ComplianceModel.load(self._compliance_dir)
+            ComplianceModel.load(self._compliance_dir).verify()
         else:
             plan_training(corpus_dir, None, self._train_config(corpus_dir).resolved())
 
