@@ -141,7 +141,7 @@ def check_rows(ds: Dataset, where: str) -> None:
     missing = [c for c in features if c not in ds.column_names]
     if missing:
         raise BenchError(f"{where}: dataset lacks the {'fakes' if features is FAKE_FEATURES else 'corpus'} "
-                         f"columns {', '.join(missing)}")
+                         f"dataset columns {', '.join(missing)}")
     for name, feature in features.items():
         if ds.features[name] != feature:
             raise BenchError(f"{where}: column {name} has type {ds.features[name]}, expected {feature}")
