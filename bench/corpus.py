@@ -26,6 +26,7 @@ from datasets import Audio, Dataset, DatasetInfo, Features, Value
 
 from bench.errors import BenchError
 from bench.fileio import read_json
+from bench.taxonomy_version import TAXONOMY_VERSION, check_version, recorded_version
 
 datasets.disable_progress_bars()
 
@@ -93,13 +94,16 @@ def content_hash(ds: Dataset) -> str:
 def save(ds: Dataset, out_dir: str | os.PathLike, manifest: dict[str, Any]) -> dict[str, Any]:
     """Save ``ds`` into ``out_dir`` (other files there are kept) and write its manifest.
 
+    The manifest records today's ``taxonomy_version`` unless it says otherwise (a pulled
+    or migrated dataset carries its own).
+
     The dataset is first written to a temporary folder beside ``out_dir``, then its
     files replace the old ones; ``state.json`` and the manifest are moved last, so an
     interrupted save leaves the previous dataset readable.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = {**manifest, "rows": len(ds), "content_hash": content_hash(ds),
+    manifest = {"taxonomy_version": TAXONOMY_VERSION, **manifest, "rows": len(ds), "content_hash": content_hash(ds),
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".saving-"))
     try:
@@ -118,7 +122,11 @@ def save(ds: Dataset, out_dir: str | os.PathLike, manifest: dict[str, Any]) -> d
 
 
 def open_dataset(path: str | os.PathLike) -> Dataset:
-    """Open a corpus or fakes directory written by bench (or any ``save_to_disk`` dataset)."""
+    """Open a corpus or fakes directory written by bench (or any ``save_to_disk`` dataset).
+
+    A folder bench wrote with an older challenge numbering is refused (``bench data migrate``);
+    a dataset without ``bench.json`` is taken to use today's numbering.
+    """
     p = Path(path)
     if not p.exists():
         raise BenchError(f"{p}: no such directory")
@@ -132,6 +140,8 @@ def open_dataset(path: str | os.PathLike) -> Dataset:
     if isinstance(ds, datasets.DatasetDict):
         ds = ds[next(iter(ds))]
     check_rows(ds, str(p))
+    if (p / MANIFEST).is_file():  # bench wrote it: its ids must be today's numbering
+        check_version(recorded_version(read_manifest(p)), str(p))
     return ds
 
 
@@ -157,6 +167,11 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """The ``bench.json`` manifest of a corpus directory ({} if absent; one-line error if corrupt)."""
     f = Path(path) / MANIFEST
     return read_json(f, "corpus manifest") if f.is_file() else {}
+
+
+def known_hashes(manifest: dict[str, Any]) -> set[str]:
+    """Content hashes a dataset is known by: its own and those it had before ``bench data migrate``."""
+    return {h for h in [manifest.get("content_hash"), *manifest.get("migrated_from", [])] if h}
 
 
 def summarize(ds: Dataset) -> dict[str, Any]:

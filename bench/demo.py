@@ -7,30 +7,49 @@ continues where it stopped when run again.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.corpus import read_manifest
+from bench.errors import BenchError
+
+#: demo sizes. ``small`` is the two-command demo (minutes on 2 cores; per-challenge CIs too wide to rank
+#: challenges). ``paper-shape`` has 7 held-out speakers x 10 sentences (Table A.1's ten) per challenge, so
+#: each challenge's AUROC rests on 70 originals and 70 fakes: a 95% CI half-width of at most 10 AUROC points
+#: even at AUROC 0.5 (9.6; measured in BENCHMARKS.md); training speakers' samples are not scored.
+SIZES: dict[str, dict[str, Any]] = {
+    "small": {"speakers": 6, "sentences": 2, "held_out_only": False},
+    "paper-shape": {"speakers": 14, "sentences": 10, "held_out_only": True},
+}
 
 
-def run_demo(out: str | Path = "demo", speakers: int = 6, sentences: int = 2, seed: int = 0, workers: int = 2,
-             log: Callable[[str], None] = print, overwrite: bool = False) -> dict[str, Any]:
-    """Run every step into ``out``; returns paths of what was made (``overwrite``: start again from nothing)."""
+def run_demo(out: str | Path = "demo", speakers: int | None = None, sentences: int | None = None, seed: int = 0,
+             workers: int = 2, log: Callable[[str], None] = print, overwrite: bool = False,
+             size: str = "small") -> dict[str, Any]:
+    """Run every step into ``out``; returns paths of what was made (``overwrite``: start again from nothing).
+
+    ``size`` picks a preset (``SIZES``); ``speakers`` and ``sentences`` override it.
+    """
     from bench.evaluate import evaluate
     from bench.generate import generate
     from bench.outdir import claim_output
     from bench.simcorpus import simulate_corpus
-    from challenges.scripts import ENV as SCRIPTS_ENV
-    from challenges.scripts import scripts
+    from challenges.scripts import scripts, scripts_file
     from detectors.pitch.compliance import TrainConfig, train_compliance
     from leaderboard.build import build
 
+    if size not in SIZES:
+        raise BenchError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
+    preset = SIZES[size]
+    speakers = preset["speakers"] if speakers is None else speakers
+    sentences = preset["sentences"] if sentences is None else sentences
+    if speakers < 4 or not 2 <= sentences <= 10:
+        raise BenchError("the demo needs at least 4 speakers and 2-10 sentences")
     scripts()  # a bad BENCH_SCRIPTS is an error before anything is written
     out = Path(out)
     claim_output(out, "demo", {"speakers": speakers, "sentences": sentences, "seed": seed}, overwrite=overwrite,
-                 inputs=[os.environ.get(SCRIPTS_ENV)])
+                 inputs=[scripts_file()])
     corpus, fakes, compliance = out / "corpus", out / "fakes-world", out / "compliance"
     result_dir, board = out / "results" / "pitch-lite-world", out / "leaderboard"
 
@@ -48,7 +67,8 @@ def run_demo(out: str | Path = "demo", speakers: int = 6, sentences: int = 2, se
                                                            seed=seed, workers=workers))
     log(f"[4/5] evaluating pitch-lite on originals and fakes -> {result_dir}")
     result = evaluate("pitch-lite", corpus, fakes, result_dir, config={"compliance": str(compliance)},
-                      workers=workers, seed=seed, command="bench demo")
+                      workers=workers, seed=seed, command=f"bench demo --size {size}",
+                      held_out_only=preset["held_out_only"])
     log(f"[5/5] building the leaderboard -> {board}")
     build([result_dir / "result.json"], board, title="bench demo leaderboard (simulated corpus)")
     return {"corpus": corpus, "fakes": fakes, "compliance": compliance, "result": result_dir / "result.json",

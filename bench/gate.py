@@ -118,7 +118,10 @@ def compare(baseline: Result, current: Result, tol: Tolerances) -> list[Check]:
         _directional("overall EER", baseline.overall.eer, current.overall.eer, tol.eer_rise, tol.ci_aware,
                      higher_better=False),
     ]
-    if baseline.top_n_auroc is not None:
+    if baseline.paper_top10_auroc is not None:  # a fixed set (the paper's), so the two runs compare the same thing
+        checks.append(_directional("AUROC on the paper's top-10", baseline.paper_top10_auroc,
+                                   current.paper_top10_auroc, tol.auroc_drop, tol.ci_aware, higher_better=True))
+    if baseline.top_n_auroc is not None and baseline.top_challenges == current.top_challenges:
         checks.append(_directional("top-N AUROC", baseline.top_n_auroc, current.top_n_auroc, tol.auroc_drop,
                                    tol.ci_aware, higher_better=True))
     if tol.per_challenge:

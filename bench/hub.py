@@ -26,6 +26,7 @@ from bench.corpus import CORPUS_FEATURES, FAKE_FEATURES, MANIFEST, check_rows, o
 from bench.errors import BenchError, NetworkError, first_line
 from bench.fileio import read_json, write_atomic
 from bench.outdir import claim_output
+from bench.taxonomy_version import recorded_version
 
 SHARD_BYTES = 500 * 1024 * 1024
 
@@ -141,6 +142,8 @@ def pull(repo_id: str, out: str | Path, revision: str | None = None, overwrite: 
                   "snapshot": folder.name}
         params = {"source": repo_id, "revision": revision}
     ds, manifest = _read_folder(folder)
+    if manifest and "taxonomy_version" not in manifest:
+        manifest["taxonomy_version"] = recorded_version(manifest)  # pushed by bench 0.1: kept, refused on use
     if check is not None:
         check(ds)
     claim_output(out, "data pull", params, inputs=[local] if local.is_dir() else [], overwrite=overwrite)

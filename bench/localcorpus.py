@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import difflib
 import functools
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,7 @@ from bench.corpus import DEVICES, build_dataset, save
 from bench.errors import BenchError
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
-from challenges.scripts import ENV as SCRIPTS_ENV
-from challenges.scripts import script_for, scripts
+from challenges.scripts import script_for, scripts, scripts_file
 from challenges.taxonomy import get as get_challenge
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
@@ -166,7 +164,7 @@ def import_local(src: str | Path, out: str | Path, layout: str = "auto", trim: b
             raise BenchError(f"{src}: duplicate utterance_id {row['uid']!r}")
         seen.add(row["uid"])
     params = {"source": str(src.resolve()), "layout": layout, "trim_silence": trim, "min_duration": min_duration}
-    inputs = [src, os.environ.get(SCRIPTS_ENV), *(row["file"] for row in rows)]  # metadata.csv may point outside src
+    inputs = [src, scripts_file(), *(row["file"] for row in rows)]  # metadata.csv may point outside src
     check_output(out, "data load", params, inputs=inputs, overwrite=overwrite)  # nothing is written before the end
 
     results: dict[int, dict[str, Any]] = {}

@@ -32,6 +32,8 @@ class PluginMeta(BaseModel):
     license: str = "unknown"
     description: str = ""
     reference: str | None = None
+    paper_name: str | None = Field(None, description="the name the papers' tables give this system: its quoted "
+                                                     "figures are shown beside its results (e.g. pitch)")
     parameters: dict[str, Any] = Field(default_factory=dict)
     sample_rate: int = 16_000
     devices: list[str] = Field(default_factory=lambda: ["cpu"])

@@ -18,8 +18,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bench.errors import BenchError
 from bench.fileio import read_json, write_atomic
+from bench.taxonomy_version import TAXONOMY_VERSION, check_version
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+#: a challenge's own ranking is reported only when its AUROC 95% CI is at most this wide on each side
+MAX_CI_HALFWIDTH = 0.10
 
 
 class Estimate(BaseModel):
@@ -45,7 +48,37 @@ class ChallengeResult(Metrics):
     challenge: int
     key: str
     name: str
-    paper_auroc: float | None = Field(None, description="quoted from the paper, never measured here")
+    paper_auroc: float | None = Field(None, description="quoted from the paper (see Result.paper), never measured "
+                                                         "here")
+
+    @property
+    def ci_halfwidth(self) -> float | None:
+        """Half the width of the AUROC's 95% CI (None without a CI)."""
+        a = self.auroc
+        return None if a.ci_low is None or a.ci_high is None else (a.ci_high - a.ci_low) / 2
+
+
+class PaperComparison(BaseModel):
+    """Which of the paper's figures a result is shown beside (quoted, never measured here)."""
+
+    detector: str = Field(description="the paper's name for the system, e.g. pitch, lfcc-lcnn")
+    system: str
+    generator: str
+    source: str
+    average_auroc: float | None = None
+    top10: list[int] = Field(default_factory=list, description="the paper's top-10 challenges (Table 4)")
+    top10_auroc: float | None = Field(None, description="the paper's pooled AUROC on its top-10 (Table 3)")
+    no_challenge_auroc: float | None = None
+
+
+class Ranking(BaseModel):
+    """Our own per-challenge ranking, given only where the data can carry it."""
+
+    rule: str = ("ranked: the AUROC's bootstrap 95% CI half-width, and the widest one the sample sizes allow "
+                 "(1.96 sqrt((n0 + n1 + 1) / (12 n0 n1))), are both at most max_ci_halfwidth")
+    max_ci_halfwidth: float = MAX_CI_HALFWIDTH
+    ranked: list[int] = Field(default_factory=list, description="challenges whose CI half-width is within the limit")
+    too_wide: list[int] = Field(default_factory=list, description="challenges not ranked: CI too wide")
 
 
 class Component(BaseModel):
@@ -64,8 +97,9 @@ class RunInfo(BaseModel):
 class Result(BaseModel):
     """A detection result: who was evaluated on what, with which numbers."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     kind: Literal["detection"] = "detection"
+    taxonomy_version: Literal[2] = TAXONOMY_VERSION
     created: str
     detector: Component
     profile: str | None = None
@@ -76,9 +110,13 @@ class Result(BaseModel):
     simulated: bool
     overall: Metrics
     per_challenge: list[ChallengeResult]
-    top_challenges: list[int] = Field(default_factory=list)
+    top_challenges: list[int] = Field(default_factory=list, description="our top challenges (AUROC >= "
+                                      "top_threshold), among those ranking.ranked only")
     top_threshold: float = 0.70
     top_n_auroc: Estimate | None = None
+    ranking: Ranking = Field(default_factory=Ranking)
+    paper: PaperComparison | None = None
+    paper_top10_auroc: Estimate | None = Field(None, description="ours, pooled over the paper's top-10 challenges")
     evaluation_scope: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, Any] = Field(default_factory=dict)
     run: RunInfo = Field(default_factory=RunInfo)
@@ -117,8 +155,11 @@ def load_result(path: str | os.PathLike) -> Result:
     if not p.is_file():
         raise BenchError(f"{p}: no such results file")
     data = read_json(p, "results file")
+    if data.get("schema_version") == "1.0":  # bench 0.1: the old challenge numbering
+        check_version(data.get("taxonomy_version", 1), str(p))
     if data.get("schema_version") != SCHEMA_VERSION:
         raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
+    check_version(data.get("taxonomy_version"), str(p))
     try:
         return Result.model_validate(data)
     except ValidationError as exc:

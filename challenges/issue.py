@@ -31,8 +31,11 @@ class IssuedChallenge(BaseModel):
 
 
 def ranking(challenges: list[Challenge]) -> list[Challenge]:
-    """Order by the paper's AUROC where known, then the authors' shortlist, then id."""
-    return sorted(challenges, key=lambda c: (-(c.paper.auroc or 0.0), not c.paper_shortlist, c.id))
+    """The paper's top-10 (Table 4) first, each group by its Table 3 AUROC (highest first), then id."""
+    from challenges.reference import paper_series, top10
+
+    auroc, best = paper_series("pitch").per_challenge, set(top10())
+    return sorted(challenges, key=lambda c: (c.id not in best, -auroc.get(c.id, 0.0), c.id))
 
 
 def candidate_pool(top: int | None = None, device: str | None = None) -> list[Challenge]:

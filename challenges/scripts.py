@@ -1,4 +1,9 @@
-"""The Pitch scripts (Table A.1): general sentences, their question forms, foreign sentences."""
+"""Script sets: the sentences callers read (general sentences, their question forms, foreign sentences).
+
+Two sets ship with bench: ``pitch`` (the default), Pitch Table A.1 verbatim, and
+``bench``, the project's own sentences in the same form. ``--scripts`` or
+``BENCH_SCRIPTS`` name a packaged set or a JSON file in the same format.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from bench.errors import BenchError, first_line
 from bench.fileio import read_json
 
 ENV = "BENCH_SCRIPTS"
+DEFAULT = "pitch"
+PACKAGED = ("pitch", "bench")
 
 
 class Sentence(BaseModel):
@@ -30,41 +37,55 @@ class ForeignSentence(BaseModel):
 
 
 class Scripts(BaseModel):
+    name: str = "custom"
     source: str
     sentences: list[Sentence]
     questions: list[Sentence]
     foreign: list[ForeignSentence]
 
 
-@lru_cache(maxsize=4)
-def _load(path: str | None) -> Scripts:
-    if path is None:
-        text = files("challenges").joinpath("data/scripts.json").read_text(encoding="utf-8")
+@lru_cache(maxsize=8)
+def _load(spec: str) -> Scripts:
+    if spec in PACKAGED:
+        text = files("challenges").joinpath(f"data/scripts/{spec}.json").read_text(encoding="utf-8")
         return Scripts.model_validate(json.loads(text))
-    p = Path(path)
+    p = Path(spec)
     if not p.is_file():
-        raise BenchError(f"{p}: no such scripts file (set with --scripts or {ENV})")
+        raise BenchError(f"{p}: no such scripts file (--scripts or {ENV} take {' or '.join(PACKAGED)}, "
+                         "or a JSON file)")
     try:
         doc = Scripts.model_validate(read_json(p, "scripts file", object))
     except (BenchError, ValidationError) as exc:
-        raise BenchError(f"{p}: not a scripts file like challenges/data/scripts.json "
+        raise BenchError(f"{p}: not a scripts file like challenges/data/scripts/pitch.json "
                          f"({first_line(exc)})") from None
     if not (len(doc.sentences) == len(doc.questions) and doc.sentences and doc.foreign):
         raise BenchError(f"{p}: needs sentences, as many questions, and at least one foreign sentence")
     return doc
 
 
+def _spec() -> str:
+    return os.environ.get(ENV) or DEFAULT
+
+
 def scripts() -> Scripts:
-    """The scripts in use: the file named by ``BENCH_SCRIPTS`` (e.g. the paper's Table A.1), else the packaged ones."""
-    return _load(os.environ.get(ENV) or None)
+    """The script set in use: ``BENCH_SCRIPTS`` (a packaged set's name or a file), else Pitch Table A.1."""
+    return _load(_spec())
 
 
-def use_scripts(path: str | os.PathLike | None) -> None:
-    """Use the scripts in ``path`` from now on, in this process and the workers it starts."""
-    if path is None:
+def scripts_file() -> str | None:
+    """The scripts file in use when it is a user's file (an input no output may overwrite), else None."""
+    spec = _spec()
+    return None if spec in PACKAGED else spec
+
+
+def use_scripts(spec: str | os.PathLike | None) -> None:
+    """Use a packaged set (``pitch``, ``bench``) or the file ``spec`` from now on, here and in workers."""
+    if spec is None:
         return
-    _load(str(Path(path).resolve()))  # validate now: one clear error before any work
-    os.environ[ENV] = str(Path(path).resolve())
+    spec = str(spec)
+    resolved = spec if spec in PACKAGED else str(Path(spec).resolve())
+    _load(resolved)  # validate now: one clear error before any work
+    os.environ[ENV] = resolved
 
 
 def script_for(challenge_key: str, sentence_id: int) -> tuple[str, str]:

@@ -1,4 +1,9 @@
-"""The Pitch challenge taxonomy (#0 no challenge ... #20), loaded from ``data/taxonomy.json``."""
+"""The Pitch challenge taxonomy (#0 no challenge ... #20), numbered as Pitch Tables 2 and 3.
+
+Loaded from ``data/taxonomy.json``. ``TAXONOMY_VERSION`` is written into every corpus,
+fakes dataset, result and compliance model bench makes; data written with an earlier
+numbering is refused (``check_version``) until ``bench data migrate`` renumbers it.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from bench.errors import BenchError
+from bench.taxonomy_version import TAXONOMY_VERSION
 
 Device = Literal["desktop", "mobile"]
 _ID = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
-
-
-class PaperFigures(BaseModel):
-    """Figures quoted from the Pitch paper for this challenge (fractions; None if not reported)."""
-
-    auroc: float | None = None
-    classifier_test_acc: float | None = None
-    classifier_test_auroc: float | None = None
-    lfcc_lcnn_auroc: float | None = None
-    specrnet_auroc: float | None = None
 
 
 class Challenge(BaseModel):
@@ -35,23 +31,24 @@ class Challenge(BaseModel):
     category: str
     subcategory: str = ""
     instruction: str
+    paper_instruction: str = ""
     desktop: bool = True
     mobile: bool = True
     parameters: list[str] = Field(default_factory=list)
     compliance: Literal["none", "classifier"] = "classifier"
     content: Literal["wil", "foreign_wer", "question", "none"] = "wil"
-    paper: PaperFigures = Field(default_factory=PaperFigures)
-    paper_shortlist: bool = False
 
     def available_on(self, device: str) -> bool:
         return self.desktop if device == "desktop" else self.mobile
 
 
 class Taxonomy(BaseModel):
+    taxonomy_version: int
     source: str
+    provenance: dict[str, str] = Field(default_factory=dict)
+    categories: list[dict] = Field(default_factory=list)
     challenges: list[Challenge]
-    out_of_scope: list[dict] = Field(default_factory=list)
-    paper_overall: dict = Field(default_factory=dict)
+    previous_numberings: dict[str, dict] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +59,17 @@ def taxonomy() -> Taxonomy:
     ids = [c.id for c in tax.challenges]
     if ids != list(range(len(ids))):
         raise RuntimeError("taxonomy.json must list challenges with ids 0..N in order")
+    if tax.taxonomy_version != TAXONOMY_VERSION:
+        raise RuntimeError(f"taxonomy.json is version {tax.taxonomy_version}, bench expects {TAXONOMY_VERSION}")
     return tax
+
+
+def renumbering(version: int) -> dict[int, int]:
+    """Old challenge id -> today's id for data written with taxonomy ``version`` (matched by key)."""
+    old = taxonomy().previous_numberings.get(str(version))
+    if old is None:
+        raise BenchError(f"no migration from taxonomy version {version!r}")
+    return {int(i): get(key).id for i, key in old["ids"].items()}
 
 
 def all_challenges() -> list[Challenge]:

@@ -20,8 +20,9 @@ from bench.errors import BenchError, first_line
 from bench.fileio import write_atomic
 from bench.outdir import claim_output
 from bench.results import Result, load_result
+from challenges.reference import top10, top10_auroc
 from challenges.taxonomy import all_challenges
-from leaderboard.reference import DEVOX_LATENCY, pitch_per_challenge, pitch_rows
+from leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 
 
 def _entry_id(r: Result, i: int) -> str:
@@ -99,6 +100,10 @@ def _row(e: dict[str, Any]) -> dict[str, Any]:
         "auroc": r.overall.auroc.value, "auroc_ci": [r.overall.auroc.ci_low, r.overall.auroc.ci_high],
         "eer": r.overall.eer.value, "eer_ci": [r.overall.eer.ci_low, r.overall.eer.ci_high],
         "top_n_auroc": r.top_n_auroc.value if r.top_n_auroc else None, "top_challenges": r.top_challenges,
+        "paper_top10_auroc": r.paper_top10_auroc.value if r.paper_top10_auroc else None,
+        "paper_top10_auroc_ci": [r.paper_top10_auroc.ci_low, r.paper_top10_auroc.ci_high] if r.paper_top10_auroc
+        else [None, None],
+        "paper": r.paper.model_dump() if r.paper else None, "unranked_challenges": r.ranking.too_wide,
         "n_bona_fide": r.overall.n_bona_fide, "n_fake": r.overall.n_fake,
         "rtfx": r.timings.get("rtfx_cpu"), "latency_p50_ms": lat.get("p50_ms"), "latency_p95_ms": lat.get("p95_ms"),
         "version": r.run.packages.get("vc-challenge-bench"), "git_sha": (r.run.git_sha or "")[:10],
@@ -131,8 +136,8 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     doc = {
         "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
         "entries": rows, "challenges": [{"id": c.id, "key": c.key, "name": c.name} for c in all_challenges()],
-        "paper_reference": {"pitch": pitch_rows(), "pitch_per_challenge": pitch_per_challenge(),
-                            "devox_latency": DEVOX_LATENCY},
+        "paper_reference": {"pitch": pitch_rows(), "pitch_series": pitch_series(), "pitch_top10": top10(),
+                            "pitch_tables": pitch_tables(), "devox_latency": DEVOX_LATENCY},
         "figures": figures,
     }
     write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
@@ -253,7 +258,8 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines += ["> Rows marked *sim* were measured on a **simulated** corpus (espeak-ng + WORLD voices): they "
                   "describe the simulation, not the recordings of the Pitch paper.", ""]
     lines += ["## Ranking (overall AUROC, in-scope samples)", "",
-              "| rank | detector | generator | corpus | AUROC % [95% CI] | EER % | top-N AUROC % | n real / fake "
+              "| rank | detector | generator | corpus | AUROC % [95% CI] | EER % | AUROC % on the paper's top-10 "
+              "(paper: 88.7) | n real / fake "
               "| audio s per CPU s | p95 latency ms | date | caveats |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -261,18 +267,29 @@ def _markdown(doc: dict[str, Any]) -> str:
         corpus = f"{r['corpus']}{' *sim*' if r['simulated'] else ''}"
         lines.append(f"| {r['rank'] or 'unranked'} | {r['detector']} ({r['profile']}) | {r['generator']} | {corpus} | "
                      f"{_pct(r['auroc'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(r['eer'])} | "
-                     f"{_pct(r['top_n_auroc'])} | {r['n_bona_fide']} / {r['n_fake']} | "
+                     f"{_pct(r['paper_top10_auroc'])} | {r['n_bona_fide']} / {r['n_fake']} | "
                      f"{_num(r['rtfx'])} | "
                      f"{'–' if r['latency_p95_ms'] is None else round(r['latency_p95_ms'])} | {r['date'][:10]} | "
                      f"{'; '.join(r['caveats']) or '–'} |")
     ch = doc["challenges"]
-    paper = doc["paper_reference"]["pitch_per_challenge"]
-    lines += ["", "## AUROC % per challenge", "", "| challenge | " + " | ".join(
-        f"{r['detector']} / {r['generator']}" for r in rows) + " | Pitch paper (quoted) |",
-        "|---|" + "---|" * (len(rows) + 1)]
+    series = doc["paper_reference"]["pitch_series"]
+    lines += ["", "## AUROC % per challenge", "",
+              "Quoted columns are the Pitch paper's figures on its 100 recorded speakers (never measured here). "
+              "`~`: our 95% CI is wider than +-10 points, too wide to rank that challenge.", "",
+              "| challenge | " + " | ".join(f"{r['detector']} / {r['generator']}" for r in rows)
+              + " | " + " | ".join(f"{s['system']} ({s['source']}, quoted)" for s in series) + " |",
+              "|---|" + "---|" * (len(rows) + len(series))]
     for c in ch:
-        cells = [_pct((r["per_challenge"].get(c["id"]) or {}).get("auroc")) for r in rows]
-        lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells) + f" | {_pct(paper.get(c['id']))} |")
+        cells = [_pct((r["per_challenge"].get(c["id"]) or {}).get("auroc"))
+                 + (" ~" if c["id"] in r["unranked_challenges"] else "") for r in rows]
+        quoted = [_pct(s["per_challenge"].get(c["id"])) for s in series]
+        lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells + quoted) + " |")
+    ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
+    quoted_pooled = [_pct(top10_auroc()) if s["detector"] == "pitch" and s["generator"] == "freevc" else "–"
+                     for s in series]
+    lines.append(f"| pooled, paper's top-10 ({ten}) | "
+                 + " | ".join([_pct(r["paper_top10_auroc"]) for r in rows] + quoted_pooled) + " |")
+    lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
     lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
               "|---|---|---|---|"]
     for p in doc["paper_reference"]["pitch"]:
@@ -286,11 +303,30 @@ def _markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _markdown_tables(tables: dict[str, dict[str, Any]]) -> list[str]:
+    """The paper's tables as printed, with their notes."""
+    lines = []
+    for label, t in tables.items():
+        cols = list(t["columns"])
+        lines += ["", f"## Pitch {label} (quoted)", "", f"{t['title']}. {t.get('note', '')}", "",
+                  "| # | " + " | ".join(t["columns"][c] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+        for cid, r in t["rows"].items():
+            lines.append(f"| #{cid} | " + " | ".join(_cell(r.get(c)) for c in cols) + " |")
+        for name in ("average", "average_top10"):
+            if name in t:
+                lines.append(f"| {name.replace('_', ' ')} | " + " | ".join(_cell(t[name].get(c)) for c in cols) + " |")
+    return lines
+
+
+def _cell(v: Any) -> str:
+    return "–" if v is None else str(v)
+
+
 # ---------------------------------------------------------------- HTML
 def _html(doc: dict[str, Any], out: Path) -> str:
     rows = doc["entries"]
     ch = doc["challenges"]
-    paper = doc["paper_reference"]["pitch_per_challenge"]
+    series = doc["paper_reference"]["pitch_series"]
     esc = html.escape
     gens = sorted({r["generator"] for r in rows})
 
@@ -302,8 +338,8 @@ def _html(doc: dict[str, Any], out: Path) -> str:
             f" <small>{esc(str(r['profile']))}</small></td><td>{esc(r['generator'])}</td>"
             f"<td>{esc(str(r['corpus']))}{' <span class=sim>sim</span>' if r['simulated'] else ''}</td>"
             f"<td data-v='{r['auroc'] or 0}'>{_pct(r['auroc'])} <small>[{_pct(ci[0])}, {_pct(ci[1])}]</small></td>"
-            f"<td data-v='{r['eer'] or 0}'>{_pct(r['eer'])}</td><td data-v='{r['top_n_auroc'] or 0}'>"
-            f"{_pct(r['top_n_auroc'])}</td><td data-v='{r['rtfx'] or 0}'>"
+            f"<td data-v='{r['eer'] or 0}'>{_pct(r['eer'])}</td><td data-v='{r['paper_top10_auroc'] or 0}'>"
+            f"{_pct(r['paper_top10_auroc'])}</td><td data-v='{r['rtfx'] or 0}'>"
             f"{_num(r['rtfx'])}</td>"
             f"<td data-v='{r['latency_p95_ms'] or 0}'>{_num(r['latency_p95_ms'])}"
             f"</td><td>{esc(r['date'][:10])}</td><td class=caveat>{esc('; '.join(r['caveats'])) or '–'}</td></tr>")
@@ -314,12 +350,22 @@ def _html(doc: dict[str, Any], out: Path) -> str:
             v = (r["per_challenge"].get(c["id"]) or {}).get("auroc")
             color = "#eee" if v is None else f"hsl({int(120 * max(0.0, min(1.0, (v - 0.5) * 2)))}, 65%, 72%)"
             value = v if v is not None else -1
-            cells.append(f"<td class=heat data-v='{value}' style='background:{color}'>{_pct(v)}</td>")
-        pv = paper.get(c["id"])
+            wide = " <small title='95% CI wider than +-10 points: not ranked'>~</small>" \
+                if c["id"] in r["unranked_challenges"] else ""
+            cells.append(f"<td class=heat data-v='{value}' style='background:{color}'>{_pct(v)}{wide}</td>")
+        quoted_cells = "".join(f"<td class=quoted data-v='{s['per_challenge'].get(c['id'], -1)}'>"
+                               f"{_pct(s['per_challenge'].get(c['id']))}</td>" for s in series)
         heat_rows.append(f"<tr data-challenge='{c['id']}'><td>#{c['id']}</td><td>{esc(c['name'])}</td>"
-                         + "".join(cells) + f"<td class=quoted>{_pct(pv)}</td></tr>")
+                         + "".join(cells) + quoted_cells + "</tr>")
+    ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
+    pooled = "".join(f"<td>{_pct(r['paper_top10_auroc'])}</td>" for r in rows) + "".join(
+        f"<td class=quoted>{_pct(top10_auroc()) if s['detector'] == 'pitch' and s['generator'] == 'freevc' else '–'}"
+        "</td>" for s in series)
+    heat_rows.append(f"<tr class=pooled><td></td><td>pooled, paper's top-10 ({esc(ten)})</td>{pooled}</tr>")
     heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"
-                        f"{esc(r['generator'])}</small></th>" for r in rows)
+                        f"{esc(r['generator'])}</small></th>" for r in rows) + "".join(
+        f"<th class=quoted>{esc(s['system'])}<br><small>Pitch {esc(s['source'])}, quoted</small></th>"
+        for s in series)
     quoted = "".join(f"<tr><td>{esc(p['source'])}</td><td>{esc(p['system'])}</td><td>{_pct(p['auroc'])}</td>"
                      f"<td>{esc(p['note'])}</td></tr>" for p in doc["paper_reference"]["pitch"])
     devox = "".join(f"<tr><td>{esc(d['source'])}</td><td>{esc(d['system'])}</td><td>{d['transmission_ms_mean']:.0f}"
@@ -339,9 +385,30 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     return _PAGE.format(
         title=esc(doc["title"]), generated=esc(doc["generated"]), version=esc(doc["bench_version"]),
         sim_note=sim_note, main_rows="".join(main_rows), heat_head=heat_head, heat_rows="".join(heat_rows),
-        quoted=quoted, devox=devox, figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
+        quoted=quoted, devox=devox, paper_tables=_html_tables(doc["paper_reference"]["pitch_tables"]),
+        figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
         data=json.dumps({"entries": len(rows)}),
     )
+
+
+def _html_tables(tables: dict[str, dict[str, Any]]) -> str:
+    """The paper's tables as printed (Table 3, Table A.3), each with its note."""
+    esc = html.escape
+    parts = []
+    for label, t in tables.items():
+        cols = list(t["columns"])
+        head = "".join(f"<th>{esc(t['columns'][c])}</th>" for c in cols)
+        body = "".join(f"<tr><td>#{esc(cid)}</td>" + "".join(f"<td>{esc(_cell(r.get(c)))}</td>" for c in cols)
+                       + "</tr>" for cid, r in t["rows"].items())
+        for name in ("average", "average_top10"):
+            if name in t:
+                body += (f"<tr class=pooled><td>{esc(name.replace('_', ' '))}</td>"
+                         + "".join(f"<td>{esc(_cell(t[name].get(c)))}</td>" for c in cols) + "</tr>")
+        slug = label.lower().replace(" ", "-").replace(".", "")
+        parts.append(f"<h2>Pitch {esc(label)} (quoted)</h2><p class=quoted>{esc(t['title'])}. "
+                     f"{esc(t.get('note', ''))}</p><table id='paper-{slug}' class=quoted><thead><tr><th>#</th>"
+                     f"{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -365,11 +432,15 @@ figure{{margin:1rem 0}} figure svg{{max-width:100%;height:auto}} .filters label{
 </div>
 <h2>Ranking</h2>
 <table id=ranking class=sortable><thead><tr><th>rank</th><th>detector</th><th>generator</th><th>corpus</th>
-<th>AUROC %</th><th>EER %</th><th>top-N AUROC %</th><th>audio s / CPU s</th><th>p95 latency ms</th><th>date</th>
+<th>AUROC %</th><th>EER %</th><th>AUROC % on the paper's top-10 (paper: 88.7)</th><th>audio s / CPU s</th>
+<th>p95 latency ms</th><th>date</th>
 <th>caveats</th></tr></thead><tbody>{main_rows}</tbody></table>
 <h2>AUROC % per challenge (heat map)</h2>
-<table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}<th>Pitch paper (quoted)</th>
+<p>Quoted columns: the Pitch paper's figures on its 100 recorded speakers, never measured here.
+<small>~</small>: our 95% CI is wider than &plusmn;10 AUROC points, too wide to rank that challenge.</p>
+<table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}
 </tr></thead><tbody>{heat_rows}</tbody></table>
+{paper_tables}
 <h2>Quoted from the papers (not ranked)</h2>
 <table id=quoted><thead><tr><th>source</th><th>system</th><th>AUROC %</th><th>note</th></tr></thead>
 <tbody>{quoted}</tbody></table>

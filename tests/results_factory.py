@@ -8,13 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.evaluate import metrics_for
+from bench.comparison import paper_comparison, rank_challenges
+from bench.evaluate import _estimate, metrics_for
 from bench.results import ChallengeResult, Component, Result, now, run_info
+from challenges.reference import top10
 from challenges.taxonomy import get
 
 
 def make_result(folder: Path, separation: float, generator: str = "world", detector: str = "pitch-lite",
-                seed: int = 0, corpus_hash: str = "abc123", n: int = 40, challenges=(0, 1, 5, 19)) -> Path:
+                seed: int = 0, corpus_hash: str = "abc123", n: int = 40, challenges=(0, 3, 5, 19)) -> Path:
     """Scores drawn so fakes sit ``separation`` above originals; writes result.json + scores.parquet."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -29,16 +31,23 @@ def make_result(folder: Path, separation: float, generator: str = "world", detec
     scores = np.array([r["score"] for r in rows])
     thr = 0.5
     per = []
+    paper = paper_comparison("pitch", "freevc")
     for c in challenges:
         idx = np.array([r["challenge"] == c for r in rows])
         m = metrics_for(labels[idx], scores[idx], thr, 300, seed)
         ch = get(c)
-        per.append(ChallengeResult(challenge=c, key=ch.key, name=ch.name, paper_auroc=ch.paper.auroc, **m.model_dump()))
+        per.append(ChallengeResult(challenge=c, key=ch.key, name=ch.name, paper_auroc=paper.per_challenge.get(c),
+                                   **m.model_dump()))
+    ranking = rank_challenges(per)
+    ten = np.isin([r["challenge"] for r in rows], top10())
     result = Result(created=now(), detector=Component(name=detector, version="1.0"), profile=detector,
                     generator=Component(name=generator, version="1.0"),
                     corpus={"name": "sim", "content_hash": corpus_hash}, fakes={"name": "f"}, simulated=True,
                     overall=metrics_for(labels, scores, thr, 300, seed), per_challenge=per,
-                    top_challenges=[c.challenge for c in per if c.challenge and (c.auroc.value or 0) >= 0.7],
+                    top_challenges=[c.challenge for c in per if c.challenge and (c.auroc.value or 0) >= 0.7
+                                    and c.challenge in ranking.ranked],
+                    ranking=ranking, paper=paper.summary(), paper_top10_auroc=_estimate(labels[ten], scores[ten], 300,
+                                                                                         seed)[0],
                     timings={"rtfx_cpu": 12.0, "latency": {"p50_ms": 40.0, "p95_ms": 80.0,
                                                            "samples_ms": list(rng.uniform(20, 90, 50))}},
                     run=run_info())

@@ -142,7 +142,8 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
     (ws / "file.txt").write_text("a regular file\n")
     (ws / "empty").mkdir()
     (ws / "scripts").mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / "challenges" / "data" / "scripts.json", ws / "scripts")
+    shutil.copy(Path(__file__).resolve().parents[1] / "challenges" / "data" / "scripts" / "pitch.json",
+                ws / "scripts" / "scripts.json")
 
     bad = ws / "bad"
     bad.mkdir()
@@ -861,8 +862,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st
 
 
 @FUZZ
-@given(doc=JSON | st.fixed_dictionaries({"schema_version": st.just("1.0")}, optional={"overall": JSON,
-                                                                                      "kind": JSON}))
+@given(doc=JSON | st.fixed_dictionaries({"schema_version": st.sampled_from(["1.0", "1.1"])},
+                                        optional={"overall": JSON, "kind": JSON, "taxonomy_version": JSON}))
 def test_any_results_json_is_refused_in_one_line(ws, capfd, tmp_path_factory, doc):
     path = tmp_path_factory.mktemp("res") / "result.json"
     path.write_text(json.dumps(doc))

@@ -35,6 +35,27 @@ def test_build_writes_all_outputs(two_results, tmp_path):
     assert all("quoted" not in e["detector"] for e in doc["entries"])
 
 
+def test_paper_reference_rows_on_page_and_json(two_results, tmp_path):
+    """Pitch Table 3 and Table A.3 are shown as printed; detector columns keyed by detector name; ours on the
+    paper's top-10 beside the paper's 88.7."""
+    out = tmp_path / "lb"
+    assert run_bench("leaderboard", "build", *map(str, two_results), "--out", str(out)).returncode == 0
+    doc = json.loads((out / "leaderboard.json").read_text())
+    ref = doc["paper_reference"]
+    assert ref["pitch_tables"]["Table 3"]["rows"]["3"]["auroc"] == 92
+    assert ref["pitch_tables"]["Table A.3"]["rows"]["3"]["lfcc_lcnn"] == 84.8
+    assert {"pitch", "lfcc-lcnn", "specrnet"} <= {s["detector"] for s in ref["pitch_series"]}
+    assert ref["pitch_top10"] == [1, 2, 3, 5, 9, 12, 14, 18, 19, 20]
+    assert all(e["paper_top10_auroc"] is not None and e["paper"]["top10_auroc"] == 0.887 for e in doc["entries"])
+    page = (out / "index.html").read_text()
+    assert "id='paper-table-3'" in page and "id='paper-table-a3'" in page
+    assert "LFCC-LCNN AUROC (%)" in page and "inferred" in page and "pooled, paper&#x27;s top-10" in page
+    md = (out / "README.md").read_text()
+    assert "## Pitch Table 3 (quoted)" in md and "## Pitch Table A.3 (quoted)" in md
+    whisper = next(line for line in md.splitlines() if line.startswith("| #3 Whisper |"))
+    assert whisper.endswith("| 92.0 | 84.8 | 90.1 | 90.7 | 95.9 |")
+
+
 def test_push_to_folder_and_unreachable_hub(two_results, tmp_path):
     out = tmp_path / "lb"
     run_bench("leaderboard", "build", str(two_results[0]), "--out", str(out))
@@ -96,7 +117,7 @@ def test_gate_config_file_and_bad_input(two_results, tmp_path):
 
 def test_results_schema_roundtrip(two_results):
     r = load_result(two_results[0])
-    assert r.schema_version == "1.0" and r.per_challenge[0].challenge == 0
+    assert r.schema_version == "1.1" and r.taxonomy_version == 2 and r.per_challenge[0].challenge == 0
 
 
 def test_in_sample_results_keep_their_caveat_and_are_not_ranked(two_results, tmp_path):

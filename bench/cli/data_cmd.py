@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, print_corpus_summary, print_json, report_written, resolve_workers
-from bench.cli.params import number, overwrite_option, seed_option, workers_option
+from bench.cli.output import console, err_console, print_corpus_summary, print_json, report_written, resolve_workers
+from bench.cli.params import number, overwrite_option, scripts_option, seed_option, workers_option
 from bench.errors import BenchError
 
 app = typer.Typer(help="Challenge corpora: simulate one offline, import recordings, inspect, Hub round trip.",
@@ -33,22 +32,20 @@ def simulate(
     seed: int = seed_option("Seed: the same seed gives the same corpus, bit for bit."),
     workers: int = workers_option(),
     overwrite: bool = overwrite_option("corpus"),
-    scripts_file: Path = typer.Option(None, "--scripts", help="Scripts JSON (e.g. the paper's Table A.1) in the "
-                                      "format of challenges/data/scripts.json."),
+    script_set: str = scripts_option(),
 ) -> None:
     """Simulate an offline challenge corpus (synthetic speakers; every challenge rendered)."""
     from bench.corpus import open_dataset
     from bench.simcorpus import simulate_corpus
-    from challenges.scripts import ENV as SCRIPTS_ENV
-    from challenges.scripts import use_scripts
+    from challenges.scripts import scripts_file, use_scripts
     from challenges.taxonomy import parse_selection
 
     selection = parse_selection(challenges, "--challenges")
     devices = _devices(device)
-    use_scripts(scripts_file)
+    use_scripts(script_set)
     manifest = simulate_corpus(out, speakers=speakers, sentences=sentences, challenges=selection, devices=devices,
                                seed=seed, workers=resolve_workers(workers), overwrite=overwrite,
-                               inputs=[os.environ.get(SCRIPTS_ENV)])  # --scripts or BENCH_SCRIPTS
+                               inputs=[scripts_file()])  # --scripts or BENCH_SCRIPTS
     report_written(out, manifest)
     print_corpus_summary(open_dataset(out), manifest)
 
@@ -99,11 +96,28 @@ def pull(
 ) -> None:
     """Load a corpus from the Hugging Face Hub (uses the local cache; works with HF_HUB_OFFLINE=1)."""
     from bench.hub import pull as hub_pull
+    from bench.taxonomy_version import TAXONOMY_VERSION
     from challenges.taxonomy import check_ids
 
     manifest = hub_pull(repo_id, out, revision=revision, overwrite=overwrite,
                         check=lambda ds: check_ids(ds["challenge"], repo_id))
     report_written(out, manifest)
+    if manifest.get("taxonomy_version") != TAXONOMY_VERSION:
+        err_console.print(f"note: {repo_id} numbers challenges with bench's old taxonomy "
+                          f"{manifest.get('taxonomy_version')}; run `bench data migrate {out}` before using it",
+                          markup=False)
+
+
+@app.command()
+def migrate(
+    paths: list[Path] = typer.Argument(..., help="Corpus, fakes, result or compliance folders, or results JSON "
+                                                 "files, written with an older challenge numbering."),
+) -> None:
+    """Renumber data written with bench's old challenge numbering to the Pitch paper's, in place."""
+    from bench.migrate import migrate as migrate_path
+
+    for path in paths:  # each one atomically; an error stops before the next, and what was done stays done
+        console.print(migrate_path(path), markup=False)
 
 
 @app.command()

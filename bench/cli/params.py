@@ -48,3 +48,9 @@ def overwrite_option(what: str = "output") -> bool:
     """``--overwrite``: replace a folder bench wrote with another command or other settings."""
     return typer.Option(False, "--overwrite", help=f"Replace an existing {what} folder that another bench "
                         "command, or this one with other settings, wrote (never a folder bench did not write).")
+
+
+def scripts_option() -> str:
+    """``--scripts``: a packaged script set (pitch, bench) or a scripts JSON file."""
+    return typer.Option(None, "--scripts", help="Script set: pitch (Pitch Table A.1, the default), bench "
+                        "(bench's own sentences) or a JSON file like challenges/data/scripts/pitch.json.")

@@ -56,6 +56,7 @@ from bench.audio import entry_problem, load_entry
 from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import write_atomic
 from bench.outdir import check_output, check_writable_dir, claim_output
+from bench.taxonomy_version import TAXONOMY_VERSION, check_version, recorded_version
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -741,6 +742,7 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
         backbone = _make_backbone(cfg, device)
         doc = {
             "format": FORMAT,
+            "taxonomy_version": TAXONOMY_VERSION,
             "backbone": cfg.backbone,
             "config": cfg.model_settings(),
             "features": backbone.settings,
@@ -923,6 +925,7 @@ def _read_meta(out: Path) -> dict[str, Any]:
         raise BenchError(f"{out / META_FILE}: cannot read ({type(exc).__name__}: {exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BenchError(f"{out / META_FILE}: not a bench compliance checkpoint (format {FORMAT!r} expected)")
+    check_version(recorded_version(doc), str(out))
     return doc
 
 
@@ -936,19 +939,25 @@ def _write_meta(out: Path, doc: dict[str, Any]) -> None:
 
 
 def metrics_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Table-A.2-like rows: challenge, validation acc/AUROC (mean over folds), test acc/AUROC, paper figures."""
-    from challenges.taxonomy import get
+    """Table-A.2-like rows: challenge, validation acc/AUROC (mean over folds), test acc/AUROC, and the
+    paper's Table A.2 figures for the challenge (quoted; fractions)."""
+    from challenges.reference import row
+
+    def frac(x: float | None) -> float | None:
+        return None if x is None else x / 100
 
     rows = []
     for key in sorted(doc.get("challenges", {}), key=int):
         e = doc["challenges"][key]
-        paper = get(e["challenge"]).paper
+        paper = row("tableA2", e["challenge"]) or {}
         rows.append({"challenge": e["challenge"], "key": e["key"], "name": e["name"],
                      "val_accuracy": e["validation"]["accuracy"], "val_auroc": e["validation"]["auroc"],
                      "test_accuracy": e["test"]["accuracy"], "test_auroc": e["test"]["auroc"],
                      "n_train": e["train"]["n"], "n_test": e["test"]["n"],
                      "folds": len([f for f in e["validation"]["folds"] if "accuracy" in f]),
-                     "paper_test_accuracy": paper.classifier_test_acc, "paper_test_auroc": paper.classifier_test_auroc})
+                     "paper_val_accuracy": frac(paper.get("val_acc")),
+                     "paper_test_accuracy": frac(paper.get("test_acc")), "paper_auroc": frac(paper.get("auc")),
+                     "paper_human_baseline": frac(paper.get("human_baseline"))})
     return rows
 
 

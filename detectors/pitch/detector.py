@@ -255,7 +255,7 @@ class PitchDetector(Detector):
     name="pitch-lite", version="1.0", license="Apache-2.0 (bench); backends: MIT/Apache-2.0",
     description="Pitch's machine evaluation with offline defaults: faster-whisper tiny.en (WIL), DNSMOS "
                 "(realism), log-mel CNN compliance classifiers, resemblyzer speaker match.",
-    reference="Mittal et al., Pitch (arXiv:2402.18085)",
+    reference="Mittal et al., Pitch (arXiv:2402.18085)", paper_name="pitch",
     parameters={"compliance": None, "asr": "faster-whisper", "realism": "dnsmos", "speaker": "resemblyzer"},
     devices=["cpu"], offline=True,
 ))
@@ -267,7 +267,7 @@ class PitchLite(PitchDetector):
     name="pitch", version="1.0", license="Apache-2.0 (bench); NISQA weights CC BY-NC-SA 4.0 (user-supplied)",
     description="Pitch's machine evaluation with the paper's components where their assets are present: NISQA "
                 "realism, WhisperX ASR, the given compliance classifiers; falls back to pitch-lite backends.",
-    reference="Mittal et al., Pitch (arXiv:2402.18085)",
+    reference="Mittal et al., Pitch (arXiv:2402.18085)", paper_name="pitch",
     parameters={"compliance": None, "nisqa_weights": None}, devices=["cpu", "cuda"],
     assets=["NISQA weights (bench models pull nisqa)"], offline=True,
 ))
