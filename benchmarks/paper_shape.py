@@ -50,7 +50,7 @@ def run(out: Path, engine: str, workers: int) -> tuple[float, list[tuple[str, fl
     return total, steps
 
 
-def report(out: Path, engine: str, total: float, steps: list[tuple[str, float]]) -> str:
+def report(out: Path, engine: str, total: float, steps: list[tuple[str, float]], head: str) -> str:
     doc = json.loads((out / "results" / "pitch-lite-world" / "result.json").read_text())
     per = doc["per_challenge"]
     widths = {c["challenge"]: (c["auroc"]["ci_high"] - c["auroc"]["ci_low"]) / 2 for c in per}
@@ -59,7 +59,7 @@ def report(out: Path, engine: str, total: float, steps: list[tuple[str, float]])
              f"{100 * widths[c['challenge']]:.1f}",
              "-" if c["paper_auroc"] is None else f"{100 * c['paper_auroc']:.0f}"] for c in per]
     ten = doc["paper_top10_auroc"]
-    lines = [header(f"bench demo --size paper-shape, BENCH_ENGINE={engine}"),
+    lines = [head,
              f"- wall time: {total / 60:.1f} min in all; "
              + "; ".join(f"{name} {sec / 60:.1f} min" for name, sec in steps),
              f"- widest per-challenge 95% CI half-width: {100 * max(widths.values()):.1f} AUROC points "
@@ -81,8 +81,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--report-only", action="store_true", help="Only report on an existing --out.")
     args = ap.parse_args()
+    head = header(f"bench demo --size paper-shape, BENCH_ENGINE={args.engine}")  # the commit as the run starts
     total, steps = (0.0, []) if args.report_only else run(args.out, args.engine, args.workers)
-    text = report(args.out, args.engine, total, steps)
+    text = report(args.out, args.engine, total, steps, head)
     print(text)
     (args.out / f"paper-shape-{args.engine}.md").write_text(text)
 

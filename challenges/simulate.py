@@ -153,13 +153,16 @@ def _expand_f0(factor: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _question_rise(semitones: float = 9.0) -> Callable[[np.ndarray], np.ndarray]:
+    """Question intonation: over the last 30% of the voiced frames F0 glides from the sentence's own contour
+    to ``semitones`` above its median (espeak's statement declination would otherwise eat a plain boost)."""
     def fn(f0: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(f0 > 0)
         if idx.size < 10:
             return f0
         start = idx[int(0.7 * idx.size)]
         ramp = np.clip((np.arange(len(f0)) - start) / max(idx[-1] - start, 1), 0, 1)
-        return f0 * 2 ** (semitones * ramp / 12)
+        target = np.median(f0[idx]) * 2 ** (semitones * ramp / 12)
+        return np.where(f0 > 0, (1 - ramp) * f0 + ramp * target, 0.0)
     return fn
 
 

@@ -622,6 +622,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("demo-negative-seed", [*DEMO, "--seed", "-1"], "--seed"),
     ("demo-workers-0", [*DEMO, "--workers", "0"], "--workers"),
     ("demo-out-is-file", ["demo", "--out", "{ws}/file.txt"], "is a file"),
+    ("demo-size-unknown", ["demo", "--out", "{new}", "--size", "huge"], "--size must be one of"),
     ("demo-out-is-corpus", ["demo", "--out", C], "bench data simulate"),
     ("demo-out-foreign", ["demo", "--out", "{ws}/foreign"], "not written by bench"),
 ]

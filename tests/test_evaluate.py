@@ -38,6 +38,31 @@ def test_evaluate_writes_valid_results_and_scores(evaluated):
         assert (r["compliance.p"] is None) == (r["challenge"] == 0)
         assert (r["content"] is None) == (r["challenge"] == 16)
     assert "AUROC % [95% CI]" in res.stdout and "paper AUROC" in res.stdout
+    # the paper beside ours: Pitch Table 3 per challenge, and its top-10 pooled AUROC beside ours on the same ten
+    assert result.taxonomy_version == 2 and result.paper.source == "Pitch Table 3"
+    by_id = {c.challenge: c for c in result.per_challenge}
+    assert by_id[3].key == "whisper" and by_id[3].paper_auroc == pytest.approx(0.92) and by_id[15].paper_auroc is None
+    assert result.paper.top10 == [1, 2, 3, 5, 9, 12, 14, 18, 19, 20] and result.paper_top10_auroc.value is not None
+    assert "ours pooled" in res.stdout and "vs the paper's 88.7" in res.stdout
+    rows = {line.split("│")[2].strip(): line for line in res.stdout.splitlines() if line.count("│") > 9}
+    assert rows["Whisper"].rstrip(" │").endswith("92.0") and rows["Cup mouth"].rstrip(" │").endswith("97.0")
+    # no conclusions from noise: 1 held-out speaker x 2 sentences per challenge ranks nothing
+    assert result.ranking.ranked == [] and result.top_challenges == [] and len(result.ranking.too_wide) == 21
+    assert "not ranked" in res.stdout
+
+
+def test_ranking_rule_needs_narrow_cis_and_enough_samples():
+    from bench.comparison import rank_challenges, worst_case_halfwidth
+    from bench.results import ChallengeResult, Estimate
+
+    def result(cid, n, lo, hi):
+        return ChallengeResult(challenge=cid, key="k", name="n", n_bona_fide=n, n_fake=n,
+                               auroc=Estimate(value=(lo + hi) / 2, ci_low=lo, ci_high=hi), eer=Estimate(value=0.1))
+
+    assert worst_case_halfwidth(70, 70) <= 0.10 < worst_case_halfwidth(60, 60)
+    ranking = rank_challenges([result(1, 6, 1.0, 1.0),  # a bootstrap collapsed on 6 + 6 samples: not evidence
+                               result(2, 70, 0.80, 0.95), result(3, 70, 0.60, 0.85), result(4, 200, 0.9, 0.9)])
+    assert ranking.ranked == [2, 4] and ranking.too_wide == [1, 3]
 
 
 @pytest.mark.slow
