@@ -53,6 +53,7 @@ A {kind} dataset written by [bench](https://pypi.org/project/vc-challenge-bench/
 - rows: {rows}
 - content hash: `{content_hash}`
 - columns: {columns}
+- challenge ids: taxonomy {taxonomy_version} (2 = the numbering of the Pitch paper's Tables 2 and 3)
 
 Audio is embedded WAV (16 kHz mono) in the `audio` column (`{{bytes, path}}`); read it with
 `bench data pull {repo_hint}` or any parquet reader and decode the bytes with soundfile.
@@ -86,6 +87,7 @@ def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "
         simulated_note=("It is **simulated speech** (espeak-ng + WORLD), not recordings of people."
                         if simulated else ""),
         rows=len(ds), content_hash=manifest.get("content_hash", "?"),
+        taxonomy_version=recorded_version(manifest),
         columns=", ".join(f"`{c}`" for c in ds.column_names), repo_hint=repo_hint).encode())
     return folder
 

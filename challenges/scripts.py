@@ -34,6 +34,7 @@ class ForeignSentence(BaseModel):
     espeak: str
     text: str
     english: str | None = None
+    transliterated: bool = False
 
 
 class Scripts(BaseModel):
@@ -61,6 +62,11 @@ def _load(spec: str) -> Scripts:
     if not (len(doc.sentences) == len(doc.questions) and doc.sentences and doc.foreign):
         raise BenchError(f"{p}: needs sentences, as many questions, and at least one foreign sentence")
     return doc
+
+
+def script_set(spec: str) -> Scripts:
+    """A packaged script set by name (``pitch``, ``bench``) or a scripts JSON file, validated."""
+    return _load(spec if spec in PACKAGED else str(Path(spec).resolve()))
 
 
 def _spec() -> str:

@@ -51,8 +51,8 @@ def _language_hint(sample: Sample) -> str | None:
     if get_challenge(sample.challenge).content != "foreign_wer":
         return "en"
     for f in scripts().foreign:
-        if f.text == sample.script:
-            return f.espeak.split("-")[0]
+        if f.text == sample.script:  # a romanised sentence of another script: let the model detect the language
+            return None if f.transliterated else f.espeak.split("-")[0]
     return None
 
 
