@@ -34,7 +34,7 @@ from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
-from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info
+from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info, write_scores
 from challenges.reference import top10
 from challenges.taxonomy import all_challenges, check_ids
 from challenges.taxonomy import get as get_challenge
@@ -301,7 +301,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         scope["skipped_samples"] = skipped
         notes.append(f"{len(skipped)} sample(s) could not be decoded and were left out (evaluation_scope)")
     in_scope = [r for r in rows if r["in_scope"]]
-    _write_scores(out / "scores.parquet", rows)
+    write_scores(out / "scores.parquet", rows)
 
     labels = np.array([r["label"] for r in in_scope])
     scores = np.array([r["score"] for r in in_scope], dtype=np.float64)
@@ -325,7 +325,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     challenge_of = np.array([r["challenge"] for r in in_scope])
     top_est = _estimate(labels[np.isin(challenge_of, top)], scores[np.isin(challenge_of, top)], n_boot,
                         seed)[0] if top else None
-    paper_top10 = top10()
+    paper_top10 = [c for c in top10() if c in set(challenge_of.tolist())]
     top10_est = _estimate(labels[np.isin(challenge_of, paper_top10)], scores[np.isin(challenge_of, paper_top10)],
                           n_boot, seed)[0] if np.isin(challenge_of, paper_top10).any() else None
 
@@ -343,7 +343,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,
-        paper=comparison.summary() if comparison else None, paper_top10_auroc=top10_est, evaluation_scope=scope,
+        paper=comparison.summary() if comparison else None, paper_top10_auroc=top10_est,
+        paper_top10_present=paper_top10, evaluation_scope=scope,
         timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
                  "samples": len(samples), "component_cpu_s": cpu_total,
                  "rtfx_cpu": total_audio / cpu_total if cpu_total else None,
@@ -362,12 +363,6 @@ def _generator_info(fm: dict) -> dict[str, Any]:
     g = fm.get("generator") or {}
     return {"name": g.get("name", "unknown"), "version": g.get("version", ""),
             "config": (fm.get("params") or {}).get("config", {})}
-
-
-def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    tmp.rename(path)
 
 
 def challenge_name(cid: int) -> str:

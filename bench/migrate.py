@@ -2,7 +2,9 @@
 
 bench 0.1 numbered challenges with a reconstruction (taxonomy 1); today's ids are the
 Pitch paper's (taxonomy 2). Challenge keys never changed, so every id maps one to one.
-This module rewrites, in place and atomically, what carries challenge ids:
+This module rewrites, in place, what carries challenge ids; every file is replaced
+atomically and a migration interrupted half-way is finished by running it again (each
+piece knows whether it was already renumbered, so nothing is renumbered twice):
 
 - a corpus or fakes dataset folder (the ``challenge`` column; its manifest remembers the
   content hash it had, so fakes made from the old corpus still match it),
@@ -36,6 +38,8 @@ def migrate(path: str | Path, log: Callable[[str], None] = print) -> str:
     p = Path(path)
     if not p.exists():
         raise BenchError(f"{p}: no such file or folder")
+    if p.is_file() and p.name == "result.json":  # the scores beside it carry the same ids
+        p = p.parent
     if p.is_file():
         return _migrate_result_file(p, None)
     if (p / "result.json").is_file():
@@ -81,40 +85,65 @@ def _migrate_dataset(p: Path) -> str:
     mapping = _mapping(recorded_version(manifest), p)
     if mapping is None:
         return _already(p)
+    from bench.corpus import content_hash
+
     ds = datasets.load_from_disk(str(p))
-    table = ds.data.table
-    idx = table.column_names.index("challenge")
-    new_ids = _renumber(table.column("challenge").to_pylist(), mapping, p)
-    table = table.set_column(idx, "challenge", pa.array(new_ids, type=pa.int32()))
-    migrated = datasets.Dataset(table, info=ds.info)
     old_hash = manifest.get("content_hash")
+    if old_hash and content_hash(ds) != old_hash:
+        back = {new: old for old, new in mapping.items()}
+        if content_hash(_with_ids(ds, back, p)) != old_hash:
+            raise BenchError(f"{p}: its rows do not match its manifest (content hash); re-create it")
+        ds = _with_ids(ds, back, p)  # an interrupted migration swapped the rows but not the manifest
+    migrated = _with_ids(ds, mapping, p)
     history = [*manifest.get("migrated_from", []), *([old_hash] if old_hash else [])]
     saved = save(migrated, p, {**manifest, "taxonomy_version": TAXONOMY_VERSION, "migrated_from": history})
     return (f"{p}: {len(migrated)} rows renumbered to taxonomy {TAXONOMY_VERSION} (content hash {old_hash} -> "
             f"{saved['content_hash']}; the old hash is kept so fakes made from it still match)")
 
 
+def _with_ids(ds: Any, mapping: dict[int, int], where: Path) -> Any:
+    """``ds`` with its challenge column renumbered by ``mapping`` (audio untouched)."""
+    import datasets
+
+    table = ds.data.table
+    idx = table.column_names.index("challenge")
+    new_ids = _renumber(table.column("challenge").to_pylist(), mapping, where)
+    return datasets.Dataset(table.set_column(idx, "challenge", pa.array(new_ids, type=pa.int32())), info=ds.info)
+
+
 # ---------------------------------------------------------------- results
 def _migrate_result_file(path: Path, scores: Path | None) -> str:
-    from bench.results import SCHEMA_VERSION, Result
+    """The results JSON (by its schema version) and the scores beside it (by their tag), each on its own."""
+    from bench.results import SCHEMA_VERSION, Result, scores_version
 
     doc = read_json(path, "results file")
     if doc.get("kind", "detection") != "detection" or "per_challenge" not in doc:
         raise BenchError(f"{path}: not a bench results file (nothing to migrate)")
-    if doc.get("schema_version") == SCHEMA_VERSION:
-        return _already(path)
-    if doc.get("schema_version") != "1.0":
+    scores = scores if scores is not None and scores.is_file() else None
+    scores_old = scores is not None and scores_version(scores) != TAXONOMY_VERSION
+    done = []
+    if doc.get("schema_version") not in (SCHEMA_VERSION, "1.0"):
         raise BenchError(f"{path}: results schema {doc.get('schema_version')!r} cannot be migrated")
-    mapping = _mapping(doc.get("taxonomy_version", 1), path)
-    doc = _result_v11(doc, mapping, scores if scores is not None and scores.is_file() else None, path)
-    Result.model_validate(doc)  # the migrated document must be a valid result before anything is written
-    if scores is not None and scores.is_file():
-        _migrate_scores(scores, mapping)
-    write_atomic(path, json.dumps(doc, indent=2).encode())
-    return f"{path}: results renumbered to taxonomy {TAXONOMY_VERSION} (schema {SCHEMA_VERSION})"
+    if doc.get("schema_version") == "1.0":
+        mapping = _mapping(doc.get("taxonomy_version", 1), path)
+        ids_now = mapping if scores_old else {i: i for i in mapping.values()}  # the scores' ids -> today's
+        doc = _result_v11(doc, mapping, (scores, ids_now) if scores else None, path)
+        Result.model_validate(doc)  # the migrated document must be valid before anything is written
+        write_atomic(path, json.dumps(doc, indent=2).encode())
+        done.append(f"results (schema {SCHEMA_VERSION})")
+    if scores_old:
+        version = scores_version(scores)
+        mapping = _mapping(version, scores)
+        if mapping is not None:
+            _migrate_scores(scores, mapping)
+            done.append("scores")
+    if not done:
+        return _already(path)
+    return f"{path}: {' and '.join(done)} renumbered to taxonomy {TAXONOMY_VERSION}"
 
 
-def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: Path | None, where: Path) -> dict[str, Any]:
+def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path, dict[int, int]] | None,
+                where: Path) -> dict[str, Any]:
     """Schema 1.0 -> 1.1: new challenge ids, the paper's figures keyed by detector, the CI rule's ranking."""
     from bench.comparison import paper_comparison, rank_challenges
     from bench.registry import DETECTORS
@@ -136,7 +165,7 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: Path | Non
     out = {**doc, "schema_version": SCHEMA_VERSION, "taxonomy_version": TAXONOMY_VERSION, "per_challenge": per,
            "top_challenges": top, "ranking": ranking.model_dump(),
            "paper": comparison.summary().model_dump() if comparison else None,
-           "paper_top10_auroc": _top10_from_scores(scores, mapping) if scores else None,
+           "paper_top10_auroc": _top10_from_scores(*scores) if scores else None,
            "notes": [*doc.get("notes", []), f"migrated from bench's taxonomy 1 to {TAXONOMY_VERSION} (the Pitch "
                      "paper's numbering) by `bench data migrate`"]}
     if top != _renumber(doc.get("top_challenges", []), mapping, where):
@@ -159,13 +188,13 @@ def _top10_from_scores(scores: Path, mapping: dict[int, int]) -> dict[str, Any] 
 
 
 def _migrate_scores(path: Path, mapping: dict[int, int]) -> None:
+    from bench.results import write_scores
+
     table = pq.read_table(path)
     idx = table.column_names.index("challenge")
-    new = [mapping[i] for i in table.column("challenge").to_pylist()]
+    new = _renumber(table.column("challenge").to_pylist(), mapping, path)
     table = table.set_column(idx, "challenge", pa.array(new, type=table.schema.field("challenge").type))
-    tmp = path.with_name(f".{path.name}.migrating")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    write_scores(path, [], table=table)  # tagged with today's version: never renumbered twice
 
 
 # ---------------------------------------------------------------- compliance classifiers
@@ -177,23 +206,25 @@ def _migrate_compliance(p: Path) -> str:
     mapping = _mapping(recorded_version(doc), p)
     if mapping is None:
         return _already(p)
-    renames, challenges = [], {}
+    challenges = {}
     for key, entry in doc.get("challenges", {}).items():
         new = _renumber([int(key)], mapping, p)[0]
         ch = get(new)
-        weights = f"c{new:02d}-{ch.key}.pt"
+        weights = f"c{new:02d}-{ch.key}.pt"  # names carry the key, so no two classifiers can collide
         old_file = p / str(entry.get("weights", ""))
-        if entry.get("weights") and old_file.is_file() and old_file.name != weights:
-            renames.append((old_file, p / f"{weights}.migrating", p / weights))
+        if entry.get("weights") and old_file.name != weights and old_file.is_file():
+            os.replace(old_file, p / weights)
+        if entry.get("weights") and not (p / weights).is_file():
+            raise BenchError(f"{p}: weights of #{key} ({entry['weights']}) are missing; nothing was changed "
+                             "in compliance.json")
+        if entry.get("sha256") and _sha256(p / weights) != entry["sha256"]:
+            raise BenchError(f"{p / weights}: checksum differs from compliance.json; re-train this folder")
         challenges[str(new)] = {**entry, "challenge": new, "key": ch.key, "name": ch.name, "weights": weights}
     failures = {str(_renumber([int(k)], mapping, p)[0]): v for k, v in doc.get("failures", {}).items()}
-    for old, tmp, _ in renames:  # two steps: an old name may equal another challenge's new name
-        os.replace(old, tmp)
-    for _, tmp, new in renames:
-        os.replace(tmp, new)
     doc = {**doc, "taxonomy_version": TAXONOMY_VERSION, "failures": failures,
+           "skipped": _renumber([int(i) for i in doc.get("skipped", [])], mapping, p),
            "challenges": {k: challenges[k] for k in sorted(challenges, key=int)}}
-    write_atomic(meta_path, json.dumps(doc, indent=2).encode())
+    write_atomic(meta_path, json.dumps(doc, indent=2).encode())  # last: a re-run finds the files already moved
     metrics = p / "metrics.json"
     if metrics.is_file():
         from detectors.pitch.compliance import metrics_table
@@ -201,3 +232,13 @@ def _migrate_compliance(p: Path) -> str:
         old = read_json(metrics, "compliance metrics")
         write_atomic(metrics, json.dumps({**old, "rows": metrics_table(doc)}, indent=2).encode())
     return f"{p}: {len(challenges)} classifiers renumbered to taxonomy {TAXONOMY_VERSION}"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from bench.fileio import read_json, write_atomic
 from bench.taxonomy_version import TAXONOMY_VERSION, check_version
 
@@ -67,7 +67,8 @@ class PaperComparison(BaseModel):
     source: str
     average_auroc: float | None = None
     top10: list[int] = Field(default_factory=list, description="the paper's top-10 challenges (Table 4)")
-    top10_auroc: float | None = Field(None, description="the paper's pooled AUROC on its top-10 (Table 3)")
+    top10_auroc: float | None = Field(None, description="Table 3's 'Average (top-10)' AUROC (how the paper "
+                                                        "averaged is not stated: the mean of its rows is 88.3)")
     no_challenge_auroc: float | None = None
 
 
@@ -116,7 +117,10 @@ class Result(BaseModel):
     top_n_auroc: Estimate | None = None
     ranking: Ranking = Field(default_factory=Ranking)
     paper: PaperComparison | None = None
-    paper_top10_auroc: Estimate | None = Field(None, description="ours, pooled over the paper's top-10 challenges")
+    paper_top10_auroc: Estimate | None = Field(None, description="ours, pooled over the paper's top-10 challenges "
+                                               "present in this run (paper_top10_present)")
+    paper_top10_present: list[int] = Field(default_factory=list, description="which of the paper's top-10 this "
+                                           "run has (a mobile-only corpus lacks #18-#20)")
     evaluation_scope: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, Any] = Field(default_factory=dict)
     run: RunInfo = Field(default_factory=RunInfo)
@@ -165,6 +169,50 @@ def load_result(path: str | os.PathLike) -> Result:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BenchError(f"{p}: invalid results ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+
+
+SCORES_VERSION_KEY = b"bench.taxonomy_version"
+
+
+def write_scores(path: str | os.PathLike, rows: list[dict[str, Any]], table: Any = None) -> None:
+    """Write per-sample scores (or a ready pyarrow ``table``) atomically, tagged with today's taxonomy version."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    t = table if table is not None else pa.Table.from_pylist(rows)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), SCORES_VERSION_KEY: str(TAXONOMY_VERSION).encode()})
+    tmp = p.with_name(f".{p.name}.tmp")
+    pq.write_table(t, tmp)
+    os.replace(tmp, p)
+
+
+def scores_version(path: str | os.PathLike) -> int | None:
+    """The taxonomy version a ``scores.parquet`` was written with (1: bench 0.1 tagged none)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(SCORES_VERSION_KEY)
+    try:
+        return int(raw) if raw is not None else 1
+    except ValueError:
+        return None
+
+
+def read_scores(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Per-sample rows of a ``scores.parquet``; one-line BenchError if unreadable or in another numbering."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    try:
+        version = scores_version(p)
+        rows = pq.read_table(p).to_pylist()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BenchError(f"{p}: unreadable scores ({first_line(exc)}); rerun `bench evaluate` or move the "
+                         "file away") from None
+    check_version(version, str(p.parent))
+    return rows
 
 
 def now() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +35,14 @@ def _render_one(item: Item, out: str, n_speakers: int, seed: int) -> str:
 
 
 def _scripts_id() -> str:
-    """Which scripts the corpus was spoken from: 'packaged' or a hash of the user's file."""
+    """Which scripts the corpus was spoken from: the set's name and a hash of its sentences."""
     import hashlib
 
     from challenges.scripts import scripts
 
-    if not os.environ.get("BENCH_SCRIPTS"):
-        return "packaged"
-    return "sha256:" + hashlib.sha256(scripts().model_dump_json().encode()).hexdigest()[:16]
+    s = scripts()
+    sentences = s.model_dump_json(include={"sentences", "questions", "foreign"})
+    return f"{s.name}:sha256:{hashlib.sha256(sentences.encode()).hexdigest()[:16]}"
 
 
 def simulate_corpus(out: str | Path, speakers: int = 6, sentences: int = 2, challenges: list[int] | None = None,

@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bench.corpus import FAKE_FEATURES, build_dataset, known_hashes, open_dataset, read_manifest, save
-from bench.errors import BenchError, first_line
+from bench.errors import BenchError
 from bench.outdir import check_output, claim_output
-from bench.results import load_result
+from bench.results import load_result, read_scores
 
 
 def _check_same_data(result_dir: Path, corpus: str | Path, fakes: str | Path) -> None:
@@ -46,10 +44,7 @@ def hard_subset(result_dir: str | Path, corpus: str | Path, fakes: str | Path, o
     if not scores_path.is_file():
         raise BenchError(f"{scores_path}: no such file (run `bench evaluate` first)")
     _check_same_data(result_dir, corpus, fakes)
-    try:
-        table = pq.read_table(scores_path).to_pylist()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BenchError(f"{scores_path}: unreadable ({first_line(exc)})") from None
+    table = read_scores(scores_path)
     if not table:
         raise BenchError(f"{scores_path}: no rows")
     missing = {"utterance_id", "label", "challenge"} - set(table[0])

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
-from bench.errors import BenchError, first_line
+from bench.errors import BenchError
 from bench.fileio import write_atomic
 from bench.outdir import claim_output
-from bench.results import Result, load_result
+from bench.results import Result, load_result, read_scores
 from challenges.reference import top10, top10_auroc
 from challenges.taxonomy import all_challenges
 from leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
@@ -58,14 +58,7 @@ def load_entries(paths: list[str | Path]) -> list[dict[str, Any]]:
 
 def _read_scores(path: Path) -> list[dict[str, Any]]:
     """Per-sample rows of a ``scores.parquet`` (label, challenge, score); one-line error if unusable."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        rows = pq.read_table(path).to_pylist()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BenchError(f"{path}: unreadable scores ({first_line(exc)}); rerun `bench evaluate` or move the "
-                         "file away") from None
+    rows = read_scores(path)
     missing = {"label", "challenge", "score"} - set(rows[0] if rows else {})
     if missing:
         raise BenchError(f"{path}: scores lack the column(s) {', '.join(sorted(missing))}")
@@ -287,7 +280,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
     quoted_pooled = [_pct(top10_auroc()) if s["detector"] == "pitch" and s["generator"] == "freevc" else "–"
                      for s in series]
-    lines.append(f"| pooled, paper's top-10 ({ten}) | "
+    lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
                  + " | ".join([_pct(r["paper_top10_auroc"]) for r in rows] + quoted_pooled) + " |")
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
     lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
@@ -361,7 +354,8 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     pooled = "".join(f"<td>{_pct(r['paper_top10_auroc'])}</td>" for r in rows) + "".join(
         f"<td class=quoted>{_pct(top10_auroc()) if s['detector'] == 'pitch' and s['generator'] == 'freevc' else '–'}"
         "</td>" for s in series)
-    heat_rows.append(f"<tr class=pooled><td></td><td>pooled, paper's top-10 ({esc(ten)})</td>{pooled}</tr>")
+    heat_rows.append(f"<tr class=pooled><td></td><td>paper's top-10 ({esc(ten)}): ours pooled, the paper's "
+                     f"Table 3 'Average (top-10)'</td>{pooled}</tr>")
     heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"
                         f"{esc(r['generator'])}</small></th>" for r in rows) + "".join(
         f"<th class=quoted>{esc(s['system'])}<br><small>Pitch {esc(s['source'])}, quoted</small></th>"

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bench.comparison import paper_comparison, rank_challenges
 from bench.evaluate import _estimate, metrics_for
-from bench.results import ChallengeResult, Component, Result, now, run_info
+from bench.results import ChallengeResult, Component, Result, now, run_info, write_scores
 from challenges.reference import top10
 from challenges.taxonomy import get
 
@@ -53,5 +51,5 @@ def make_result(folder: Path, separation: float, generator: str = "world", detec
                     run=run_info())
     folder.mkdir(parents=True, exist_ok=True)
     result.save(folder / "result.json")
-    pq.write_table(pa.Table.from_pylist(rows), folder / "scores.parquet")
+    write_scores(folder / "scores.parquet", rows)
     return folder / "result.json"

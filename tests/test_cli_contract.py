@@ -181,9 +181,10 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
             (bad / name / "scores.parquet").write_bytes(b"PAR1 not really")
         else:
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            pq.write_table(pa.table(table), bad / name / "scores.parquet")
+            from bench.results import write_scores
+
+            write_scores(bad / name / "scores.parquet", [], table=pa.table(table))
     _one_speaker(bad / "one_speaker", bad / "one_speaker_fakes")
     deep = "[" * 100_000 + "]" * 100_000
     (bad / "deep.json").write_text(deep)

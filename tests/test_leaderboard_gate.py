@@ -49,7 +49,7 @@ def test_paper_reference_rows_on_page_and_json(two_results, tmp_path):
     assert all(e["paper_top10_auroc"] is not None and e["paper"]["top10_auroc"] == 0.887 for e in doc["entries"])
     page = (out / "index.html").read_text()
     assert "id='paper-table-3'" in page and "id='paper-table-a3'" in page
-    assert "LFCC-LCNN AUROC (%)" in page and "inferred" in page and "pooled, paper's top-10" in page
+    assert "LCNN AUROC (%)" in page and "inferred" in page and "paper's top-10 (#1" in page
     md = (out / "README.md").read_text()
     assert "## Pitch Table 3 (quoted)" in md and "## Pitch Table A.3 (quoted)" in md
     whisper = next(line for line in md.splitlines() if line.startswith("| #3 Whisper |"))

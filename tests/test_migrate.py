@@ -126,3 +126,39 @@ def test_migrate_refuses_what_it_does_not_know(tmp_path):
     assert res.returncode == 2 and "nothing to migrate" in res.stderr
     res = run_bench("data", "migrate", str(tmp_path / "missing"))
     assert res.returncode == 2 and "no such file" in res.stderr
+
+
+def test_an_interrupted_corpus_migration_is_finished_not_repeated(old_corpus, sim_corpus):
+    before = json.loads((old_corpus / "bench.json").read_text())
+    migrate(old_corpus)
+    # as if killed after the rows were swapped but before the manifest was: rows new, manifest old
+    (old_corpus / "bench.json").write_text(json.dumps(before))
+    print(migrate(old_corpus))
+    assert read_manifest(old_corpus)["content_hash"] == read_manifest(sim_corpus)["content_hash"]
+
+
+def test_result_folder_migrates_json_and_scores_each_once(tmp_path):
+    import pyarrow.parquet as pq
+
+    from bench.results import scores_version
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    shutil.copy(OLD_RESULT, folder / "result.json")
+    old_ids = {c["key"]: c["challenge"] for c in json.loads(OLD_RESULT.read_text())["per_challenge"]}
+    rows = [{"utterance_id": f"{key}-{label}", "label": label, "challenge": cid, "score": 0.2 + 0.5 * label,
+             "in_scope": True} for key, cid in old_ids.items() for label in (0, 1)]
+    pq.write_table(pa.Table.from_pylist(rows), folder / "scores.parquet")  # bench 0.1: untagged, old ids
+    assert run_bench("leaderboard", "build", str(folder), "--out", str(tmp_path / "lb")).returncode == 2
+    res = run_bench("data", "migrate", str(folder / "result.json"))  # the path the refusal names
+    assert res.returncode == 0 and "scores" in res.stdout, res.stderr
+    assert scores_version(folder / "scores.parquet") == 2
+    migrated = {r["utterance_id"]: r["challenge"] for r in pq.read_table(folder / "scores.parquet").to_pylist()}
+    assert all(migrated[f"{key}-0"] == get(key).id for key in old_ids)
+    assert load_result(folder / "result.json").paper_top10_auroc.value == 1.0  # fakes score higher everywhere
+    assert "nothing to do" in run_bench("data", "migrate", str(folder)).stdout
+    # interrupted between the two files: the JSON is new, the scores still old -> only the scores move
+    pq.write_table(pa.Table.from_pylist(rows), folder / "scores.parquet")
+    res = run_bench("data", "migrate", str(folder))
+    assert res.returncode == 0 and "scores" in res.stdout and "results" not in res.stdout
+    assert run_bench("leaderboard", "build", str(folder), "--out", str(tmp_path / "lb")).returncode == 0

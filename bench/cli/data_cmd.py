@@ -116,7 +116,7 @@ def migrate(
     """Renumber data written with bench's old challenge numbering to the Pitch paper's, in place."""
     from bench.migrate import migrate as migrate_path
 
-    for path in paths:  # each one atomically; an error stops before the next, and what was done stays done
+    for path in paths:  # an error stops before the next path; what was done stays done, a re-run finishes it
         console.print(migrate_path(path), markup=False)
 
 

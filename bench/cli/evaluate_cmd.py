@@ -48,8 +48,7 @@ def print_summary(result: Result, out: Path) -> None:
     o = result.overall
     table.add_row("all", "all challenges", str(o.n_bona_fide), str(o.n_fake), _ci(o.auroc), _pct(o.eer.value),
                   _pct(o.accuracy), f"{o.mean_score_bona_fide:.3f}" if o.mean_score_bona_fide is not None else "-",
-                  f"{o.mean_score_fake:.3f}" if o.mean_score_fake is not None else "-",
-                  _pct(paper.average_auroc) if paper else "-")
+                  f"{o.mean_score_fake:.3f}" if o.mean_score_fake is not None else "-", "-")
     console.print(table)
     for line in comparison_lines(result):
         console.print(line)
@@ -71,9 +70,17 @@ def comparison_lines(result: Result) -> list[str]:
     lines = []
     if paper:
         quoted = f"{_pct(paper.top10_auroc)}" if paper.top10_auroc is not None else "not reported"
+        present = result.paper_top10_present
+        scope = "" if len(present) == len(ten) else f" (only {', '.join(f'#{i}' for i in present) or 'none'} in " \
+                                                  "this run)"
         lines.append(f"paper's top-10 challenges {', '.join(f'#{i}' for i in ten)}: ours pooled "
-                     f"{_ci(result.paper_top10_auroc)} vs the paper's {quoted} (quoted: {paper.source}, "
-                     f"{paper.generator} fakes)")
+                     f"{_ci(result.paper_top10_auroc)}{scope} vs the paper's {quoted} (quoted: {paper.source} "
+                     f"'Average (top-10)', {paper.generator} fakes)")
+        values = [c.auroc.value for c in result.per_challenge if c.auroc.value is not None]
+        if values and paper.average_auroc is not None:
+            lines.append(f"mean of the per-challenge AUROCs: ours {_pct(sum(values) / len(values))} over "
+                         f"{len(values)} challenges vs the paper's {_pct(paper.average_auroc)} (quoted: "
+                         f"{paper.source} 'Average')")
     width = f"{100 * rk.max_ci_halfwidth:.0f}"
     if rk.too_wide:
         lines.append(f"our ranking: {len(rk.too_wide)} of {len(rk.ranked) + len(rk.too_wide)} challenges (~ above) "

@@ -26,7 +26,7 @@ import numpy as np
 from bench.audio import load_entry
 from bench.errors import BenchError, FatalError, first_line
 from bench.registry import DETECTORS, PluginMeta
-from challenges.scripts import scripts
+from challenges.scripts import PACKAGED, script_set, scripts
 from challenges.taxonomy import get as get_challenge
 from detectors.base import Component, Detector, Sample
 
@@ -50,9 +50,10 @@ def _model(key: str, factory):
 def _language_hint(sample: Sample) -> str | None:
     if get_challenge(sample.challenge).content != "foreign_wer":
         return "en"
-    for f in scripts().foreign:
-        if f.text == sample.script:  # a romanised sentence of another script: let the model detect the language
-            return None if f.transliterated else f.espeak.split("-")[0]
+    for s in (scripts(), *(script_set(name) for name in PACKAGED)):  # the set in use first, then the others
+        for f in s.foreign:
+            if f.text == sample.script:  # a romanised sentence of another script: let the model detect it
+                return None if f.transliterated else f.espeak.split("-")[0]
     return None
 
 
