@@ -121,7 +121,7 @@ def test_held_out_speakers_never_in_training(trained, corpus):
     assert not set(sp["test"]) & set(sp["train"])
     assert sorted(sum(sp["folds"], [])) == sp["train"]
     ds = open_dataset(corpus)
-    for cid in (1, 5, 19):
+    for cid in (3, 5, 19):
         entry = doc["challenges"][str(cid)]
         in_train = sum(1 for s, c in zip(ds["subject"], ds["challenge"], strict=True)
                        if c in (0, cid) and s in sp["train"])
@@ -158,12 +158,12 @@ def test_rerun_skips_trained_challenges_and_resumes_missing_one(trained, corpus)
     out, _ = trained
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")}
     doc = train_compliance(corpus, out, config=FAST)
-    assert doc["skipped"] == [1, 5, 19]
+    assert doc["skipped"] == [3, 5, 19]
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")} == stamps
     # a lost weights file is retrained, the others are kept
     (out / "c05-high_pitch.pt").unlink()
     doc = train_compliance(corpus, out, config=FAST)
-    assert doc["skipped"] == [1, 19] and (out / "c05-high_pitch.pt").is_file()
+    assert doc["skipped"] == [3, 19] and (out / "c05-high_pitch.pt").is_file()
     assert all((out / n).stat().st_mtime_ns == t for n, t in stamps.items() if not n.startswith("c05"))
     # other settings are refused rather than mixed in
     with pytest.raises(BenchError, match="other settings"):
