@@ -354,8 +354,8 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     pooled = "".join(f"<td>{_pct(r['paper_top10_auroc'])}</td>" for r in rows) + "".join(
         f"<td class=quoted>{_pct(top10_auroc()) if s['detector'] == 'pitch' and s['generator'] == 'freevc' else '–'}"
         "</td>" for s in series)
-    heat_rows.append(f"<tr class=pooled><td></td><td>paper's top-10 ({esc(ten)}): ours pooled, the paper's "
-                     f"Table 3 'Average (top-10)'</td>{pooled}</tr>")
+    heat_foot = (f"<tr class=pooled><td></td><td>paper's top-10 ({esc(ten)}): ours pooled, the paper's "
+                 f"Table 3 'Average (top-10)'</td>{pooled}</tr>")
     heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"
                         f"{esc(r['generator'])}</small></th>" for r in rows) + "".join(
         f"<th class=quoted>{esc(s['system'])}<br><small>Pitch {esc(s['source'])}, quoted</small></th>"
@@ -379,6 +379,7 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     return _PAGE.format(
         title=esc(doc["title"]), generated=esc(doc["generated"]), version=esc(doc["bench_version"]),
         sim_note=sim_note, main_rows="".join(main_rows), heat_head=heat_head, heat_rows="".join(heat_rows),
+        heat_foot=heat_foot,
         quoted=quoted, devox=devox, paper_tables=_html_tables(doc["paper_reference"]["pitch_tables"]),
         figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
         data=json.dumps({"entries": len(rows)}),
@@ -433,7 +434,7 @@ figure{{margin:1rem 0}} figure svg{{max-width:100%;height:auto}} .filters label{
 <p>Quoted columns: the Pitch paper's figures on its 100 recorded speakers, never measured here.
 <small>~</small>: our 95% CI is wider than &plusmn;10 AUROC points, too wide to rank that challenge.</p>
 <table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}
-</tr></thead><tbody>{heat_rows}</tbody></table>
+</tr></thead><tbody>{heat_rows}</tbody><tfoot>{heat_foot}</tfoot></table>
 {paper_tables}
 <h2>Quoted from the papers (not ranked)</h2>
 <table id=quoted><thead><tr><th>source</th><th>system</th><th>AUROC %</th><th>note</th></tr></thead>
