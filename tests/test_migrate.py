@@ -162,3 +162,20 @@ def test_result_folder_migrates_json_and_scores_each_once(tmp_path):
     res = run_bench("data", "migrate", str(folder))
     assert res.returncode == 0 and "scores" in res.stdout and "results" not in res.stdout
     assert run_bench("leaderboard", "build", str(folder), "--out", str(tmp_path / "lb")).returncode == 0
+
+
+def test_an_old_hub_dataset_is_pulled_as_it_is_and_refused_until_migrated(old_corpus, sim_corpus, tmp_path):
+    old = tmp_path / "old-hub"
+    assert run_bench("data", "push", str(old_corpus), "--to-folder", str(old)).returncode == 2  # refused
+    doc = json.loads((old_corpus / "bench.json").read_text())
+    assert "taxonomy_version" not in doc
+    old_rows = tmp_path / "old-rows"
+    shutil.copytree(old_corpus, old_rows)
+    (old_rows / "bench.json").write_text(json.dumps({**doc, "taxonomy_version": 2}))  # only to export its rows
+    assert run_bench("data", "push", str(old_rows), "--to-folder", str(old)).returncode == 0
+    (old / "bench.json").write_text(json.dumps(doc))  # as bench 0.1 pushed it
+    res = run_bench("data", "pull", str(old), "--out", str(tmp_path / "pulled"))
+    assert res.returncode == 0 and "bench data migrate" in res.stderr, res.stderr
+    assert run_bench("data", "info", str(tmp_path / "pulled")).returncode == 2
+    assert run_bench("data", "migrate", str(tmp_path / "pulled")).returncode == 0
+    assert sorted(open_dataset(tmp_path / "pulled")["challenge"]) == sorted(open_dataset(sim_corpus)["challenge"])
