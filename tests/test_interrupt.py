@@ -25,12 +25,19 @@ INTERRUPTED = "interrupted: finished items are kept; run the same command again 
 pytestmark = pytest.mark.slow
 
 
+def _interruptible() -> None:
+    """In the child before exec: SIGINT back to its default, so Python turns it into KeyboardInterrupt even
+    when the test run itself was started in the background (where a shell ignores SIGINT, and Python keeps
+    an inherited 'ignore')."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(args: list[str], ready: Callable[[], bool],
               timeout: float = 300) -> tuple[subprocess.CompletedProcess, int]:
     """Start ``bench ARGS`` in its own process group, wait until ``ready()``, then press Ctrl-C (SIGINT to
     the whole group, as a terminal does)."""
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, start_new_session=True)
+                            text=True, cwd=REPO, start_new_session=True, preexec_fn=_interruptible)
     start = time.monotonic()
     while not ready():
         if proc.poll() is not None:
@@ -88,7 +95,7 @@ def test_sigint_to_the_main_process_only_also_stops_the_workers(sim_corpus, tmp_
     out = tmp_path / "fakes"
     proc = subprocess.Popen([sys.executable, "-m", "bench", "generate", "--corpus", str(sim_corpus), "--out",
                              str(out), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO, start_new_session=True)
+                            cwd=REPO, start_new_session=True, preexec_fn=_interruptible)
     records = count(out / "journal", "*.json")
     while records() < 8 and proc.poll() is None:
         time.sleep(0.05)
