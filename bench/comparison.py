@@ -4,42 +4,26 @@ rule that keeps noise out of our own per-challenge ranking."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from bench.results import MAX_CI_HALFWIDTH, ChallengeResult, PaperComparison, Ranking
-from challenges.reference import paper_series, series, top10, top10_auroc
+from challenges.reference import Series, paper_series, series, top10, top10_auroc
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """A quoted per-challenge AUROC series (fractions) and the headline figures that go with it."""
-
-    detector: str
-    system: str
-    generator: str
-    source: str
-    per_challenge: dict[int, float]
-    average: float | None
-
-    def summary(self) -> PaperComparison:
-        pitch = self.detector == "pitch" and self.generator == "freevc"
-        return PaperComparison(detector=self.detector, system=self.system, generator=self.generator,
-                               source=self.source, average_auroc=self.average, top10=top10(),
-                               top10_auroc=top10_auroc() if pitch else None,
-                               no_challenge_auroc=self.per_challenge.get(0))
-
-
-def paper_comparison(paper_name: str | None, generator: str | None) -> Comparison | None:
+def paper_comparison(paper_name: str | None, generator: str | None) -> Series | None:
     """The paper's series for a detector (its ``paper_name``): against the same generator when the paper
     has one (StarGANv2-VC, PPG-VC), else against FreeVC, the paper's main generator. None if not in the paper."""
     if not paper_name:
         return None
     same = series(paper_name, generator) if generator else []
-    s = same[0] if same else paper_series(paper_name, "freevc")
-    if s is None:
-        return None
-    return Comparison(detector=s.detector, system=s.system, generator=s.generator, source=f"Pitch {s.source}",
-                      per_challenge=dict(s.per_challenge), average=s.average)
+    return same[0] if same else paper_series(paper_name, "freevc")
+
+
+def summary(s: Series) -> PaperComparison:
+    """What a result records of the quoted series it is compared with."""
+    pitch = s.detector == "pitch" and s.generator == "freevc"
+    return PaperComparison(detector=s.detector, system=s.system, generator=s.generator, source=f"Pitch {s.source}",
+                           average_auroc=s.average, top10=top10(), top10_auroc=top10_auroc() if pitch else None,
+                           no_challenge_auroc=s.per_challenge.get(0))
 
 
 def worst_case_halfwidth(n_bona_fide: int, n_fake: int) -> float:

@@ -26,8 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.audio import entry_problem
-from bench.comparison import paper_comparison, rank_challenges
+from bench.comparison import paper_comparison, rank_challenges, summary
 from bench.corpus import known_hashes, open_dataset, read_manifest, unusable_references
+from bench.detection import Component as DetComponent
+from bench.detection import Detector, Sample
 from bench.errors import BenchError, RunFailed
 from bench.fileio import write_atomic
 from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
@@ -38,8 +40,6 @@ from bench.results import ChallengeResult, Component, Estimate, Metrics, Result,
 from challenges.reference import top10
 from challenges.taxonomy import all_challenges, check_ids
 from challenges.taxonomy import get as get_challenge
-from detectors.base import Component as DetComponent
-from detectors.base import Detector, Sample
 
 UNIT_SIZE = 16
 
@@ -185,7 +185,8 @@ def _component_timing(cpu: dict[str, float], samples: list[Sample]) -> dict[str,
 
 
 # ---------------------------------------------------------------- metrics
-def _estimate(labels: np.ndarray, scores: np.ndarray, n_boot: int, seed: int) -> tuple[Estimate, Estimate]:
+def estimates(labels: np.ndarray, scores: np.ndarray, n_boot: int, seed: int) -> tuple[Estimate, Estimate]:
+    """(AUROC, EER) with bootstrap 95% CIs; undefined (None) unless both labels are present."""
     if labels.min(initial=1) == labels.max(initial=0) or len(labels) == 0:
         return Estimate(value=None), Estimate(value=None)
     a = auroc(labels, scores)
@@ -197,7 +198,7 @@ def _estimate(labels: np.ndarray, scores: np.ndarray, n_boot: int, seed: int) ->
 
 def metrics_for(labels: np.ndarray, scores: np.ndarray, threshold: float | None, n_boot: int,
                 seed: int) -> Metrics:
-    au, er = _estimate(labels, scores, n_boot, seed)
+    au, er = estimates(labels, scores, n_boot, seed)
     return Metrics(
         n_bona_fide=int((labels == 0).sum()), n_fake=int((labels == 1).sum()), auroc=au, eer=er,
         accuracy=accuracy(labels, scores, threshold) if threshold is not None and len(labels) else None,
@@ -323,11 +324,14 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
                      and c.auroc.value >= top_threshold), key=lambda c: -c.auroc.value)[:top_n]
     top = [c.challenge for c in ranked]
     challenge_of = np.array([r["challenge"] for r in in_scope])
-    top_est = _estimate(labels[np.isin(challenge_of, top)], scores[np.isin(challenge_of, top)], n_boot,
-                        seed)[0] if top else None
+
+    def pooled(ids: list[int]) -> Estimate | None:
+        pick = np.isin(challenge_of, ids)
+        return estimates(labels[pick], scores[pick], n_boot, seed)[0] if pick.any() else None
+
+    top_est = pooled(top)
     paper_top10 = [c for c in top10() if c in set(challenge_of.tolist())]
-    top10_est = _estimate(labels[np.isin(challenge_of, paper_top10)], scores[np.isin(challenge_of, paper_top10)],
-                          n_boot, seed)[0] if np.isin(challenge_of, paper_top10).any() else None
+    top10_est = pooled(paper_top10)
 
     total_audio = float(sum(s.duration_s for s in samples))
     cpu_total = float(sum(t["cpu_s"] for t in timings.values()))
@@ -343,7 +347,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,
-        paper=comparison.summary() if comparison else None, paper_top10_auroc=top10_est,
+        paper=summary(comparison) if comparison else None, paper_top10_auroc=top10_est,
         paper_top10_present=paper_top10, evaluation_scope=scope,
         timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
                  "samples": len(samples), "component_cpu_s": cpu_total,

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from bench.corpus import MANIFEST, read_manifest, save
 from bench.errors import BenchError
 from bench.fileio import read_json, write_atomic
+from bench.models import sha256_file
 from bench.taxonomy_version import MIGRATABLE, TAXONOMY_VERSION, recorded_version
 
 
@@ -145,7 +146,7 @@ def _migrate_result_file(path: Path, scores: Path | None) -> str:
 def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path, dict[int, int]] | None,
                 where: Path) -> dict[str, Any]:
     """Schema 1.0 -> 1.1: new challenge ids, the paper's figures keyed by detector, the CI rule's ranking."""
-    from bench.comparison import paper_comparison, rank_challenges
+    from bench.comparison import paper_comparison, rank_challenges, summary
     from bench.registry import DETECTORS
     from bench.results import SCHEMA_VERSION, ChallengeResult
     from challenges.taxonomy import get
@@ -164,7 +165,7 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path
     top = [i for i in _renumber(doc.get("top_challenges", []), mapping, where) if i in ranking.ranked]
     out = {**doc, "schema_version": SCHEMA_VERSION, "taxonomy_version": TAXONOMY_VERSION, "per_challenge": per,
            "top_challenges": top, "ranking": ranking.model_dump(),
-           "paper": comparison.summary().model_dump() if comparison else None,
+           "paper": summary(comparison).model_dump() if comparison else None,
            "paper_top10_auroc": _top10_from_scores(*scores) if scores else None,
            "notes": [*doc.get("notes", []), f"migrated from bench's taxonomy 1 to {TAXONOMY_VERSION} (the Pitch "
                      "paper's numbering) by `bench data migrate`"]}
@@ -174,7 +175,7 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path
 
 
 def _top10_from_scores(scores: Path, mapping: dict[int, int]) -> dict[str, Any] | None:
-    from bench.evaluate import _estimate
+    from bench.evaluate import estimates
     from challenges.reference import top10
 
     t = pq.read_table(scores).to_pydict()
@@ -184,7 +185,7 @@ def _top10_from_scores(scores: Path, mapping: dict[int, int]) -> dict[str, Any] 
     pick = np.isin(challenge, top10())
     if not pick.any():
         return None
-    return _estimate(labels[pick], values[pick], 1000, 0)[0].model_dump()
+    return estimates(labels[pick], values[pick], 1000, 0)[0].model_dump()
 
 
 def _migrate_scores(path: Path, mapping: dict[int, int]) -> None:
@@ -217,7 +218,7 @@ def _migrate_compliance(p: Path) -> str:
         if entry.get("weights") and not (p / weights).is_file():
             raise BenchError(f"{p}: weights of #{key} ({entry['weights']}) are missing; nothing was changed "
                              "in compliance.json")
-        if entry.get("sha256") and _sha256(p / weights) != entry["sha256"]:
+        if entry.get("sha256") and sha256_file(p / weights) != entry["sha256"]:
             raise BenchError(f"{p / weights}: checksum differs from compliance.json; re-train this folder")
         challenges[str(new)] = {**entry, "challenge": new, "key": ch.key, "name": ch.name, "weights": weights}
     failures = {str(_renumber([int(k)], mapping, p)[0]): v for k, v in doc.get("failures", {}).items()}
@@ -233,12 +234,3 @@ def _migrate_compliance(p: Path) -> str:
         write_atomic(metrics, json.dumps({**old, "rows": metrics_table(doc)}, indent=2).encode())
     return f"{p}: {len(challenges)} classifiers renumbered to taxonomy {TAXONOMY_VERSION}"
 
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

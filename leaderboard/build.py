@@ -278,8 +278,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         quoted = [_pct(s["per_challenge"].get(c["id"])) for s in series]
         lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells + quoted) + " |")
     ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
-    quoted_pooled = [_pct(top10_auroc()) if s["detector"] == "pitch" and s["generator"] == "freevc" else "–"
-                     for s in series]
+    quoted_pooled = [_pct(_paper_top10(s)) for s in series]
     lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
                  + " | ".join([_pct(r["paper_top10_auroc"]) for r in rows] + quoted_pooled) + " |")
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
@@ -309,6 +308,11 @@ def _markdown_tables(tables: dict[str, dict[str, Any]]) -> list[str]:
             if name in t:
                 lines.append(f"| {name.replace('_', ' ')} | " + " | ".join(_cell(t[name].get(c)) for c in cols) + " |")
     return lines
+
+
+def _paper_top10(series: dict[str, Any]) -> float | None:
+    """The paper's top-10 figure for a quoted series: Table 3's 'Average (top-10)' for Pitch on FreeVC only."""
+    return top10_auroc() if series["detector"] == "pitch" and series["generator"] == "freevc" else None
 
 
 def _cell(v: Any) -> str:
@@ -352,8 +356,7 @@ def _html(doc: dict[str, Any], out: Path) -> str:
                          + "".join(cells) + quoted_cells + "</tr>")
     ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
     pooled = "".join(f"<td>{_pct(r['paper_top10_auroc'])}</td>" for r in rows) + "".join(
-        f"<td class=quoted>{_pct(top10_auroc()) if s['detector'] == 'pitch' and s['generator'] == 'freevc' else '–'}"
-        "</td>" for s in series)
+        f"<td class=quoted>{_pct(_paper_top10(s))}</td>" for s in series)
     heat_foot = (f"<tr class=pooled><td></td><td>paper's top-10 ({esc(ten)}): ours pooled, the paper's "
                  f"Table 3 'Average (top-10)'</td>{pooled}</tr>")
     heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"

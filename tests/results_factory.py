@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.comparison import paper_comparison, rank_challenges
-from bench.evaluate import _estimate, metrics_for
+from bench.comparison import paper_comparison, rank_challenges, summary
+from bench.evaluate import estimates, metrics_for
 from bench.results import ChallengeResult, Component, Result, now, run_info, write_scores
 from challenges.reference import top10
 from challenges.taxonomy import get
@@ -44,7 +44,7 @@ def make_result(folder: Path, separation: float, generator: str = "world", detec
                     overall=metrics_for(labels, scores, thr, 300, seed), per_challenge=per,
                     top_challenges=[c.challenge for c in per if c.challenge and (c.auroc.value or 0) >= 0.7
                                     and c.challenge in ranking.ranked],
-                    ranking=ranking, paper=paper.summary(), paper_top10_auroc=_estimate(labels[ten], scores[ten], 300,
+                    ranking=ranking, paper=summary(paper), paper_top10_auroc=estimates(labels[ten], scores[ten], 300,
                                                                                          seed)[0],
                     timings={"rtfx_cpu": 12.0, "latency": {"p50_ms": 40.0, "p95_ms": 80.0,
                                                            "samples_ms": list(rng.uniform(20, 90, 50))}},
