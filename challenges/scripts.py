@@ -64,9 +64,13 @@ def _load(spec: str) -> Scripts:
     return doc
 
 
+def _resolve(spec: str) -> str:
+    return spec if spec in PACKAGED else str(Path(spec).resolve())
+
+
 def script_set(spec: str) -> Scripts:
     """A packaged script set by name (``pitch``, ``bench``) or a scripts JSON file, validated."""
-    return _load(spec if spec in PACKAGED else str(Path(spec).resolve()))
+    return _load(_resolve(spec))
 
 
 def _spec() -> str:
@@ -88,8 +92,7 @@ def use_scripts(spec: str | os.PathLike | None) -> None:
     """Use a packaged set (``pitch``, ``bench``) or the file ``spec`` from now on, here and in workers."""
     if spec is None:
         return
-    spec = str(spec)
-    resolved = spec if spec in PACKAGED else str(Path(spec).resolve())
+    resolved = _resolve(str(spec))
     _load(resolved)  # validate now: one clear error before any work
     os.environ[ENV] = resolved
 
