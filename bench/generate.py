@@ -30,13 +30,13 @@ import numpy as np
 
 from bench import SAMPLE_RATE, __version__
 from bench.audio import load_entry, write_wav
+from bench.challenges.taxonomy import check_ids
 from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save, unusable_references
 from bench.errors import BenchError, FatalError, RunFailed, first_line
 from bench.fileio import write_atomic
 from bench.outdir import claim_output
 from bench.parallel import run_items
 from bench.registry import GENERATORS
-from challenges.taxonomy import check_ids
 
 JOURNAL = "journal"
 

@@ -25,12 +25,12 @@ from typing import Any
 
 from bench import SAMPLE_RATE
 from bench.audio import AudioError, audio_problem, encode_wav, load, trim_silence
+from bench.challenges.scripts import script_for, scripts, scripts_file
+from bench.challenges.taxonomy import get as get_challenge
 from bench.corpus import DEVICES, build_dataset, save
 from bench.errors import BenchError
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
-from challenges.scripts import script_for, scripts, scripts_file
-from challenges.taxonomy import get as get_challenge
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
 REQUIRED_COLUMNS = ("audio", "subject", "challenge")

@@ -57,7 +57,7 @@ def migrate(path: str | Path, log: Callable[[str], None] = print) -> str:
 
 def _mapping(version: Any, where: Path) -> dict[int, int] | None:
     """Old id -> new id, or None when ``where`` already uses today's numbering."""
-    from challenges.taxonomy import renumbering
+    from bench.challenges.taxonomy import renumbering
 
     if version == TAXONOMY_VERSION and not isinstance(version, bool):
         return None
@@ -146,10 +146,10 @@ def _migrate_result_file(path: Path, scores: Path | None) -> str:
 def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path, dict[int, int]] | None,
                 where: Path) -> dict[str, Any]:
     """Schema 1.0 -> 1.1: new challenge ids, the paper's figures keyed by detector, the CI rule's ranking."""
+    from bench.challenges.taxonomy import get
     from bench.comparison import paper_comparison, rank_challenges, summary
     from bench.registry import DETECTORS
     from bench.results import SCHEMA_VERSION, ChallengeResult
-    from challenges.taxonomy import get
 
     name = (doc.get("detector") or {}).get("name", "")
     paper_name = DETECTORS.meta(name).paper_name if name in DETECTORS.names() else None
@@ -175,8 +175,8 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path
 
 
 def _top10_from_scores(scores: Path, mapping: dict[int, int]) -> dict[str, Any] | None:
+    from bench.challenges.reference import top10
     from bench.evaluate import estimates
-    from challenges.reference import top10
 
     t = pq.read_table(scores).to_pydict()
     rows = [i for i, s in enumerate(t.get("in_scope", [True] * len(t["label"]))) if s]
@@ -200,7 +200,7 @@ def _migrate_scores(path: Path, mapping: dict[int, int]) -> None:
 
 # ---------------------------------------------------------------- compliance classifiers
 def _migrate_compliance(p: Path) -> str:
-    from challenges.taxonomy import get
+    from bench.challenges.taxonomy import get
 
     meta_path = p / "compliance.json"
     doc = read_json(meta_path, "compliance classifiers")
@@ -228,7 +228,7 @@ def _migrate_compliance(p: Path) -> str:
     write_atomic(meta_path, json.dumps(doc, indent=2).encode())  # last: a re-run finds the files already moved
     metrics = p / "metrics.json"
     if metrics.is_file():
-        from detectors.pitch.compliance import metrics_table
+        from bench.detectors.pitch.compliance import metrics_table
 
         old = read_json(metrics, "compliance metrics")
         write_atomic(metrics, json.dumps({**old, "rows": metrics_table(doc)}, indent=2).encode())

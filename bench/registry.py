@@ -1,9 +1,14 @@
 """Plugin registries for generators and detectors, with metadata per entry.
 
-Entries come from this project's modules (registered with a decorator when their
-module is imported) and from other packages through the entry-point groups
-``bench.generators`` and ``bench.detectors``. An entry point names either the plugin
-class/factory itself or a module whose import registers plugins.
+Entries come from this project's plugin folders and from other packages. Every module
+of a plugin package (``bench.detectors``, ``bench.generators``) is imported when the
+registry is first asked, and registers its plugins with a decorator: a new detector is a
+new file, found without editing a list (mteb scans its model files the same way). A
+subpackage registers through its ``__init__``. Other packages add plugins through the
+entry-point groups ``bench.generators`` and ``bench.detectors``; an entry point names
+either the plugin class/factory itself or a module whose import registers plugins. A
+module that cannot be imported (a missing optional dependency) is reported by
+``bench plugins list`` and by any command that asks for it, and breaks nothing else.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import pkgutil
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -36,6 +42,12 @@ class PluginMeta(BaseModel):
                                                      "figures are shown beside its results (e.g. pitch)")
     parameters: dict[str, Any] = Field(default_factory=dict)
     sample_rate: int = 16_000
+    input_seconds: float | None = Field(None, description="the audio length the model takes (None: any length); "
+                                                         "the detector's InputSpec says what happens otherwise")
+    n_params: int | dict[str, int] | None = Field(None, description="trainable parameters (per architecture)")
+    trained_on: str = Field("", description="what its models are trained on (or 'nothing: no training')")
+    score: dict[str, Any] = Field(default_factory=dict, description="what the score means: polarity (higher = "
+                                                                     "fake), scale, threshold and its source")
     devices: list[str] = Field(default_factory=lambda: ["cpu"])
     assets: list[str] = Field(default_factory=list, description="files/models the user must provide")
     offline: bool = True
@@ -58,10 +70,11 @@ class PluginMeta(BaseModel):
 class Registry(Generic[T]):
     """A name -> (factory, metadata) map, filled by decorators and entry points."""
 
-    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, group: str, package: str | None = None, modules: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.group = group
-        self._builtin_modules = builtin_modules
+        self.package = package  # every module in it is imported on first use
+        self.modules = modules  # and these
         self._entries: dict[str, tuple[Callable[..., T], PluginMeta]] = {}
         self.broken: dict[str, str] = {}  # entry-point name -> why it could not be imported
         self._loaded = False
@@ -82,8 +95,11 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        for module in self._builtin_modules:
-            importlib.import_module(module)
+        for module in [*(plugin_modules(self.package) if self.package else []), *self.modules]:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # one plugin's missing dependency must not break the others
+                self.broken[module.rsplit(".", 1)[1]] = f"{module}: {type(exc).__name__}: {first_line(exc)}"
         for ep in entry_points(group=self.group):
             try:
                 obj = ep.load()
@@ -133,6 +149,13 @@ class Registry(Generic[T]):
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
 
 
+def plugin_modules(package: str) -> list[str]:
+    """The modules and subpackages of ``package`` that may hold plugins (names not starting with ``_``)."""
+    pkg = importlib.import_module(package)
+    return [info.name for info in sorted(pkgutil.iter_modules(pkg.__path__, package + "."), key=lambda i: i.name)
+            if not info.name.rsplit(".", 1)[1].startswith("_")]
+
+
 _SIMPLE = (str, int, float, bool, type(None))
 
 
@@ -178,5 +201,5 @@ def _check_kwargs(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
             raise BenchError(f"{kind} {name}: setting {key} must be finite, got {value!r}")
 
 
-GENERATORS: Registry[Any] = Registry("generator", "bench.generators", ("generators.world_vc", "generators.freevc"))
-DETECTORS: Registry[Any] = Registry("detector", "bench.detectors", ("detectors.pitch.detector",))
+GENERATORS: Registry[Any] = Registry("generator", "bench.generators", "bench.generators")
+DETECTORS: Registry[Any] = Registry("detector", "bench.detectors", "bench.detectors")

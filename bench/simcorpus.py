@@ -16,13 +16,13 @@ import soundfile as sf
 
 from bench import SAMPLE_RATE, __version__
 from bench.audio import write_wav
+from bench.challenges.scripts import script_for
+from bench.challenges.simulate import Item, make_speakers, plan, render
+from bench.challenges.taxonomy import get as get_challenge
 from bench.corpus import build_dataset, save
 from bench.errors import BenchError, RunFailed
 from bench.outdir import claim_output
 from bench.parallel import run_items
-from challenges.scripts import script_for
-from challenges.simulate import Item, make_speakers, plan, render
-from challenges.taxonomy import get as get_challenge
 
 
 def _render_one(item: Item, out: str, n_speakers: int, seed: int) -> str:
@@ -38,7 +38,7 @@ def _scripts_id() -> str:
     """Which scripts the corpus was spoken from: the set's name and a hash of its sentences."""
     import hashlib
 
-    from challenges.scripts import scripts
+    from bench.challenges.scripts import scripts
 
     s = scripts()
     sentences = s.model_dump_json(include={"sentences", "questions", "foreign"})

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import header, table  # noqa: E402
 
-from challenges.simulate import Item, make_speakers, render  # noqa: E402
-from detectors.pitch.backends import ASR  # noqa: E402
-from detectors.pitch.content import normalise, wil  # noqa: E402
+from bench.challenges.simulate import Item, make_speakers, render  # noqa: E402
+from bench.detectors.pitch.backends import ASR  # noqa: E402
+from bench.detectors.pitch.content import normalise, wil  # noqa: E402
 
 SR = 16_000
 

@@ -44,8 +44,8 @@ def main() -> None:
 
     from bench.audio import load_entry
     from bench.corpus import open_dataset
+    from bench.detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance
     from bench.simcorpus import simulate_corpus
-    from detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = args.corpus

@@ -4,7 +4,7 @@ Run: python benchmarks/freevc_speed.py [--repo third_party/FreeVC] [--variants f
      [--wavlm-layers 24] [--seconds 3] [--repeats 3] [--threads 1 2]
 
 Runs the ``freevc`` generator (the official FreeVC code from a checkout) with its real
-architecture and random weights (built by ``generators.freevc.make_random_assets``):
+architecture and random weights (built by ``bench.generators.freevc.make_random_assets``):
 WavLM-Large's full 24-layer shape unless ``--wavlm-layers`` says otherwise, and the
 configs' SynthesizerTrn. Speed does not depend on the weights' values. The source is
 espeak-ng speech. Prints a Markdown section for BENCHMARKS.md.
@@ -28,8 +28,8 @@ from _common import REPO, header, table  # noqa: E402
 
 from bench import SAMPLE_RATE  # noqa: E402
 from bench.audio import resample  # noqa: E402
-from challenges.espeak import Espeak, Voice  # noqa: E402
-from generators.freevc import ENV_REPO, FreeVCGenerator, make_random_assets  # noqa: E402
+from bench.challenges.espeak import Espeak, Voice  # noqa: E402
+from bench.generators.freevc import ENV_REPO, FreeVCGenerator, make_random_assets  # noqa: E402
 
 #: the figure the project's issue quotes from the FreeVC paper (GPU inference)
 PAPER_MS_PER_AUDIO_S = 98.0

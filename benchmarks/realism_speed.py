@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPO, header, table  # noqa: E402
 
+from bench.challenges.simulate import make_speakers, plan, render  # noqa: E402
+from bench.detectors.pitch.backends import REALISM  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
-from challenges.simulate import make_speakers, plan, render  # noqa: E402
-from detectors.pitch.backends import REALISM  # noqa: E402
 
 SR = 16_000
 
@@ -68,7 +68,7 @@ def main() -> None:
     shared = REPO.parent / "shared" / "models" / "nisqa" / "nisqa.tar"
     backends = []
     try:
-        from detectors.pitch.realism import resolve_nisqa_weights
+        from bench.detectors.pitch.realism import resolve_nisqa_weights
 
         weights = args.weights or str(resolve_nisqa_weights())
     except BenchError:
@@ -94,7 +94,7 @@ def main() -> None:
             rows.append([name, "features only", f"{cpu:.2f}", "", f"{1000 * cpu / len(clips):.0f}",
                          f"{audio / cpu:.1f}"])
 
-    print(header("Realism backends speed (`detectors.pitch.realism`)"))
+    print(header("Realism backends speed (`bench.detectors.pitch.realism`)"))
     print(f"{len(clips)} simulated clips of 2-5 s ({audio:.1f} s of audio), 16 kHz; one torch / ONNX Runtime "
           f"thread; best of {args.repeats}; RTFx = audio-seconds per CPU-second.\n")
     print(table(["backend", "mode", "CPU s", "wall s", "CPU ms / clip", "RTFx"], rows))

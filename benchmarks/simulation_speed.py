@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import header, table  # noqa: E402
 
+from bench.challenges.simulate import make_speakers, plan, render  # noqa: E402
+from bench.challenges.taxonomy import get  # noqa: E402
 from bench.simcorpus import simulate_corpus  # noqa: E402
-from challenges.simulate import make_speakers, plan, render  # noqa: E402
-from challenges.taxonomy import get  # noqa: E402
 
 
 def main() -> None:

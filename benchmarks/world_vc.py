@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 import pyworld  # noqa: E402
 from _common import header, table  # noqa: E402
 
-from challenges.simulate import Item, make_speakers, render  # noqa: E402
-from generators.world_vc import WorldVC  # noqa: E402
+from bench.challenges.simulate import Item, make_speakers, render  # noqa: E402
+from bench.generators.world_vc import WorldVC  # noqa: E402
 
 
 def plain_convert(source: np.ndarray, target_ref: np.ndarray, sr: int = 16000) -> np.ndarray:

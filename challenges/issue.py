@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from bench.challenges.scripts import scripts
+from bench.challenges.taxonomy import Challenge, all_challenges
 from bench.errors import BenchError
-from challenges.scripts import scripts
-from challenges.taxonomy import Challenge, all_challenges
 
 EMOTIONS = ["happy", "angry", "surprised", "sad"]
 NONVERBAL = ["cough", "whistle"]
@@ -32,7 +32,7 @@ class IssuedChallenge(BaseModel):
 
 def ranking(challenges: list[Challenge]) -> list[Challenge]:
     """The paper's top-10 (Table 4) first, each group by its Table 3 AUROC (highest first), then id."""
-    from challenges.reference import paper_series, top10
+    from bench.challenges.reference import paper_series, top10
 
     auroc, best = paper_series("pitch").per_challenge, set(top10())
     return sorted(challenges, key=lambda c: (c.id not in best, -auroc.get(c.id, 0.0), c.id))

@@ -34,7 +34,7 @@ class Series(BaseModel):
 @lru_cache(maxsize=1)
 def reference() -> dict[str, Any]:
     """The whole reference document."""
-    text = files("challenges").joinpath("data/pitch_reference.json").read_text(encoding="utf-8")
+    text = files("bench.challenges").joinpath("data/pitch_reference.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -48,7 +48,7 @@ class Scripts(BaseModel):
 @lru_cache(maxsize=8)
 def _load(spec: str) -> Scripts:
     if spec in PACKAGED:
-        text = files("challenges").joinpath(f"data/scripts/{spec}.json").read_text(encoding="utf-8")
+        text = files("bench.challenges").joinpath(f"data/scripts/{spec}.json").read_text(encoding="utf-8")
         return Scripts.model_validate(json.loads(text))
     p = Path(spec)
     if not p.is_file():

@@ -20,11 +20,11 @@ import numpy as np
 
 from bench import SAMPLE_RATE
 from bench.audio import resample
+from bench.challenges import effects as fx
+from bench.challenges.espeak import Espeak, Voice
+from bench.challenges.scripts import script_for
+from bench.challenges.taxonomy import get as get_challenge
 from bench.world import analyze, synthesize, warp_envelope
-from challenges import effects as fx
-from challenges.espeak import Espeak, Voice
-from challenges.scripts import script_for
-from challenges.taxonomy import get as get_challenge
 
 NEUTRAL_LEVEL_DB = -28.0
 # espeak variants that give clearly different voices; the speaker's sex decides pitch.

@@ -54,7 +54,7 @@ class Taxonomy(BaseModel):
 @lru_cache(maxsize=1)
 def taxonomy() -> Taxonomy:
     """The packaged taxonomy, validated."""
-    text = files("challenges").joinpath("data/taxonomy.json").read_text(encoding="utf-8")
+    text = files("bench.challenges").joinpath("data/taxonomy.json").read_text(encoding="utf-8")
     tax = Taxonomy.model_validate(json.loads(text))
     ids = [c.id for c in tax.challenges]
     if ids != list(range(len(ids))):

@@ -48,7 +48,7 @@ import numpy as np
 
 from bench import SAMPLE_RATE
 from bench.errors import BenchError, first_line
-from generators.base import GENERATORS, Generator, PluginMeta
+from bench.generators.base import GENERATORS, Generator, PluginMeta
 
 ENV_REPO = "BENCH_FREEVC_REPO"
 ENV_CKPT = "BENCH_FREEVC_CKPT"

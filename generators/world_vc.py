@@ -19,8 +19,8 @@ import pyworld
 
 from bench import SAMPLE_RATE
 from bench.errors import BenchError
+from bench.generators.base import Generator
 from bench.registry import GENERATORS, PluginMeta
-from generators.base import Generator
 
 FRAME_MS = 5.0
 _FFT = pyworld.get_cheaptrick_fft_size(SAMPLE_RATE)

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
+from bench.challenges.reference import top10, top10_auroc
+from bench.challenges.taxonomy import all_challenges
 from bench.errors import BenchError
 from bench.fileio import write_atomic
+from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
 from bench.results import Result, load_result, read_scores
-from challenges.reference import top10, top10_auroc
-from challenges.taxonomy import all_challenges
-from leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 
 
 def _entry_id(r: Result, i: int) -> str:

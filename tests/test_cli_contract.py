@@ -780,8 +780,8 @@ def test_float_options_reject_non_finite_and_text(ws, capfd, option, value):
 def test_any_challenge_selection_is_parsed_or_refused_in_one_line(ws, capfd, spec):
     """A selection is either refused in one line naming the problem, or parsed: then the command goes on
     and stops at the next check (here: an output folder bench did not write)."""
+    from bench.challenges.taxonomy import parse_selection
     from bench.errors import BenchError
-    from challenges.taxonomy import parse_selection
 
     try:
         valid = spec.strip().lower() == "all" or bool(parse_selection(spec))

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from bench.audio import load_entry
 from bench.corpus import open_dataset, read_manifest, save
-from bench.errors import BenchError
-from detectors.pitch.compliance import (
+from bench.detectors.pitch.compliance import (
     META_FILE,
     METRICS_FILE,
     ComplianceModel,
@@ -24,6 +23,7 @@ from detectors.pitch.compliance import (
     split_speakers,
     train_compliance,
 )
+from bench.errors import BenchError
 
 CHALLENGES = [0, 3, 5, 19]  # no challenge, whisper, high pitch, instrumental playback
 FAST = TrainConfig(epochs=12, workers=1, seed=0)  # default 5 folds, capped at the 3 training speakers
@@ -288,8 +288,8 @@ def test_a_run_that_trains_nothing_fails(tmp_path):
 
     from bench.audio import encode_wav
     from bench.corpus import build_dataset, save
+    from bench.detectors.pitch.compliance import TrainConfig, split_speakers, train_compliance
     from bench.errors import RunFailed
-    from detectors.pitch.compliance import TrainConfig, split_speakers, train_compliance
 
     t = np.arange(32000) / 16000
     rows = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.audio import encode_wav
+from bench.detectors.base import Component, Sample
 from bench.evaluate import compute_components
-from detectors.base import Component, Sample
 
 
 class Loudness(Component):

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import SHARED, run_bench
 
+from bench.detectors.pitch.detector import degradation
 from bench.results import load_result
-from detectors.pitch.detector import degradation
 
 
 def test_degradation_formula():

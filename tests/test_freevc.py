@@ -2,7 +2,7 @@
 
 No pretrained FreeVC weights can be fetched here, so the checkpoints are built at test
 time from the checkout's own classes, with random weights, in the real file formats
-(``generators.freevc.make_random_assets``): FreeVC-s (configs/freevc-s.json) and FreeVC
+(``bench.generators.freevc.make_random_assets``): FreeVC-s (configs/freevc-s.json) and FreeVC
 (configs/freevc.json + a speaker-encoder checkpoint), each with a 2-layer WavLM of
 WavLM-Large's width. The checkout is found through ``BENCH_FREEVC_REPO`` or at
 ``third_party/FreeVC``; without one the tests that need it are skipped.
@@ -20,9 +20,9 @@ import pytest
 from bench import SAMPLE_RATE
 from bench.audio import resample
 from bench.errors import BenchError
+from bench.generators.base import Generator
+from bench.generators.freevc import ENV_CKPT, ENV_REPO, ENV_WAVLM, FreeVCGenerator, FreeVCTarget, make_random_assets
 from bench.registry import GENERATORS
-from generators.base import Generator
-from generators.freevc import ENV_CKPT, ENV_REPO, ENV_WAVLM, FreeVCGenerator, FreeVCTarget, make_random_assets
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def speech() -> dict[str, np.ndarray]:
     """A source sentence and two reference speakers (real espeak-ng speech at 16 kHz)."""
-    from challenges.espeak import Espeak, Voice
+    from bench.challenges.espeak import Espeak, Voice
 
     engine = Espeak.get()
 

@@ -19,9 +19,9 @@ from bench.audio import encode_wav, load_entry
 from bench.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
 from bench.errors import FatalError, RunFailed
 from bench.generate import generate, make_pairs
+from bench.generators.base import GENERATORS, Generator, PluginMeta
+from bench.generators.world_vc import WorldVC, _analyze, _lt_envelope
 from bench.world import f0_track
-from generators.base import GENERATORS, Generator, PluginMeta
-from generators.world_vc import WorldVC, _analyze, _lt_envelope
 
 
 @pytest.fixture(scope="module")

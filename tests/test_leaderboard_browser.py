@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from results_factory import make_result
 
-from leaderboard.build import build
+from bench.leaderboard.build import build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

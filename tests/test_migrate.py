@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 from conftest import REPO, run_bench
 
+from bench.challenges.taxonomy import get, renumbering
 from bench.corpus import open_dataset, read_manifest, save
 from bench.errors import BenchError
 from bench.migrate import migrate
 from bench.results import load_result
-from challenges.taxonomy import get, renumbering
 
 OLD_RESULT = REPO / "tests" / "data" / "result-bench-0.1.json"  # bench 0.1's demo baseline, as committed then
 
@@ -90,7 +90,7 @@ def test_old_result_is_refused_then_migrated(tmp_path):
 
 
 def test_compliance_checkpoint_migrates(evaluated, tmp_path):
-    from detectors.pitch.compliance import ComplianceModel
+    from bench.detectors.pitch.compliance import ComplianceModel
 
     root, _ = evaluated
     new = ComplianceModel.load(root / "compliance")

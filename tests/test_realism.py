@@ -35,7 +35,7 @@ pytest.importorskip("librosa")
 
 def _espeak(text: str, voice) -> np.ndarray:
     from bench.audio import resample
-    from challenges.espeak import Espeak
+    from bench.challenges.espeak import Espeak
 
     engine = Espeak.get()
     x = resample(engine.synth(text, voice), engine.sample_rate, SR)
@@ -45,8 +45,8 @@ def _espeak(text: str, voice) -> np.ndarray:
 @pytest.fixture(scope="module")
 def speech() -> list[np.ndarray]:
     """Four 2.5-5 s utterances: two espeak-ng voices, two from the challenge simulator."""
-    from challenges.espeak import Voice
-    from challenges.simulate import make_speakers, plan, render
+    from bench.challenges.espeak import Voice
+    from bench.challenges.simulate import make_speakers, plan, render
 
     clips = [_espeak("The quick brown fox jumps over the lazy dog near the river bank.", Voice()),
              _espeak("Please call me back tomorrow about my account.", Voice(variant="f3", pitch=60))]
@@ -78,7 +78,7 @@ def _lowpass(x: np.ndarray, fc: float = 4000.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def nisqa():
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     if not NISQA_TAR.is_file():
         pytest.skip(f"NISQA weights not found at {NISQA_TAR}")
@@ -91,7 +91,7 @@ def nisqa():
 def dnsmos():
     pytest.importorskip("speechmos")
     pytest.importorskip("onnxruntime")
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     backend = REALISM.create("dnsmos", clamp=False)
     backend.load()
@@ -100,7 +100,7 @@ def dnsmos():
 
 def _reference_nisqa(wav: Path, tar: Path, **extra) -> float:
     """NISQA's own prediction path, as ``run_predict.py --mode predict_file`` runs it."""
-    from detectors.pitch.realism import import_nisqa
+    from bench.detectors.pitch.realism import import_nisqa
 
     nisqa_model = import_nisqa("NISQA_model")
     args = {"mode": "predict_file", "pretrained_model": str(tar), "deg": str(wav), "data_dir": None,
@@ -112,7 +112,7 @@ def _reference_nisqa(wav: Path, tar: Path, **extra) -> float:
 
 
 def test_registry_lists_both_backends():
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     assert {"nisqa", "dnsmos"} <= set(REALISM.names())
     assert "CC BY-NC-SA" in REALISM.meta("nisqa").license and REALISM.meta("dnsmos").license == "MIT"
@@ -134,7 +134,7 @@ def test_nisqa_matches_reference_run_predict(nisqa, speech, tmp_path):
 @needs_weights
 def test_nisqa_native_rate_matches_unmodified_run_predict(speech, tmp_path):
     """ms_sr=16000 reproduces run_predict with the checkpoint's own ms_sr (None = file rate)."""
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     wav = _write(tmp_path / "clip.wav", speech[0])
     backend = REALISM.create("nisqa", weights=str(NISQA_TAR), ms_sr=16000, clamp=False)
@@ -144,7 +144,7 @@ def test_nisqa_native_rate_matches_unmodified_run_predict(speech, tmp_path):
 
 @needs_weights
 def test_nisqa_tts_variant_from_a_weights_folder(speech, tmp_path):
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     if not (NISQA_DIR / "nisqa_tts.tar").is_file():
         pytest.skip("nisqa_tts.tar not in ../shared/models/nisqa")
@@ -192,7 +192,7 @@ def test_nisqa_short_empty_and_bad_clips(nisqa):
 
 @needs_weights
 def test_nisqa_clamps_to_the_mos_scale_by_default(speech):
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     backend = REALISM.create("nisqa", weights=str(NISQA_TAR))
     noisy = _noise(speech[0])
@@ -201,7 +201,7 @@ def test_nisqa_clamps_to_the_mos_scale_by_default(speech):
 
 
 def test_nisqa_missing_weights_is_one_clear_line(tmp_path, monkeypatch):
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     monkeypatch.delenv(models.NISQA_ENV, raising=False)
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
@@ -222,7 +222,7 @@ def test_nisqa_missing_weights_is_one_clear_line(tmp_path, monkeypatch):
 
 @needs_weights
 def test_nisqa_weights_from_env_and_from_the_pull_cache(tmp_path, monkeypatch, speech):
-    from detectors.pitch.realism import resolve_nisqa_weights
+    from bench.detectors.pitch.realism import resolve_nisqa_weights
 
     monkeypatch.setenv(models.NISQA_ENV, str(NISQA_DIR))
     assert resolve_nisqa_weights() == NISQA_DIR / "nisqa.tar"
@@ -235,7 +235,7 @@ def test_nisqa_weights_from_env_and_from_the_pull_cache(tmp_path, monkeypatch, s
 
 def test_nisqa_import_leaves_no_matplotlib_stub():
     pytest.importorskip("nisqa")
-    from detectors.pitch.realism import import_nisqa
+    from bench.detectors.pitch.realism import import_nisqa
 
     had = "matplotlib" in sys.modules
     assert hasattr(import_nisqa("NISQA_lib"), "NISQA_DIM")
@@ -276,7 +276,7 @@ def test_dnsmos_lowpass_is_seen_by_p808_not_by_ovrl(speech):
     """DNSMOS P.835 OVRL does not penalise a 4 kHz band limit (measured: slightly higher);
     its P.808 output does. Documented so nobody relies on OVRL for bandwidth."""
     pytest.importorskip("speechmos")
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     p808 = REALISM.create("dnsmos", output="p808")
     clips = speech[2:]
@@ -284,7 +284,7 @@ def test_dnsmos_lowpass_is_seen_by_p808_not_by_ovrl(speech):
 
 
 def test_dnsmos_rejects_unknown_output():
-    from detectors.pitch.backends import REALISM
+    from bench.detectors.pitch.backends import REALISM
 
     with pytest.raises(BenchError, match="output='mos'"):
         REALISM.create("dnsmos", output="mos")

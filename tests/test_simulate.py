@@ -8,10 +8,10 @@ import pytest
 
 from bench import acoustics as ac
 from bench.audio import load_entry
+from bench.challenges.simulate import Item, make_speakers, plan, render
+from bench.challenges.taxonomy import get
 from bench.corpus import open_dataset, read_manifest, summarize
 from bench.world import f0_track
-from challenges.simulate import Item, make_speakers, plan, render
-from challenges.taxonomy import get
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_render_is_identical_across_processes():
     import subprocess
     import sys
 
-    code = ("import hashlib; from challenges.simulate import make_speakers, Item, render; "
+    code = ("import hashlib; from bench.challenges.simulate import make_speakers, Item, render; "
             "sp = make_speakers(6, 0); x, _ = render(Item('sim-spk005-c00-s5-desktop', 5, 0, 5, 'desktop'), sp, 0); "
             "print(sp[5].variant, hashlib.sha1(x.tobytes()).hexdigest())")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -15,6 +15,7 @@ from bench.cli import (
     leaderboard_cmd,
     models_cmd,
     plugins_cmd,
+    score_cmd,
     train_cmd,
 )
 
@@ -51,4 +52,5 @@ app.add_typer(train_cmd.app, name="train")
 app.command("generate")(generate_cmd.generate)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)
+app.command("score")(score_cmd.score)
 app.command("demo")(demo_cmd.demo)

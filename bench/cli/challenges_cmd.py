@@ -22,8 +22,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """All 21 challenges (#0 no challenge ... #20) with category, device support and checks."""
-    from challenges.reference import paper_series, top10
-    from challenges.taxonomy import TAXONOMY_VERSION, all_challenges
+    from bench.challenges.reference import paper_series, top10
+    from bench.challenges.taxonomy import TAXONOMY_VERSION, all_challenges
 
     if device not in (None, "desktop", "mobile"):
         raise typer.BadParameter("must be desktop or mobile", param_hint="--device")
@@ -50,8 +50,8 @@ def list_(
 def show(challenge: str = typer.Argument(..., help="Challenge id (0-20) or key, e.g. 1 or whisper."),
          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Everything known about one challenge."""
-    from challenges.reference import row, table_label, top10
-    from challenges.taxonomy import get
+    from bench.challenges.reference import row, table_label, top10
+    from bench.challenges.taxonomy import get
 
     c = get(challenge)
     paper = {name: row(name, c.id) for name in ("table3", "tableA2", "tableA3", "table4")}
@@ -85,8 +85,8 @@ def issue(
     script_set: str = scripts_option(),
 ) -> None:
     """Draw random challenges with randomised parameters, as a defender's agent would in a call."""
-    from challenges.issue import issue as issue_challenges
-    from challenges.scripts import use_scripts
+    from bench.challenges.issue import issue as issue_challenges
+    from bench.challenges.scripts import use_scripts
 
     use_scripts(script_set)
     used_seed, items = issue_challenges(count=count, seed=seed, top=top, device=device)

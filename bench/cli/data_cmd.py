@@ -35,10 +35,10 @@ def simulate(
     script_set: str = scripts_option(),
 ) -> None:
     """Simulate an offline challenge corpus (synthetic speakers; every challenge rendered)."""
+    from bench.challenges.scripts import scripts_file, use_scripts
+    from bench.challenges.taxonomy import parse_selection
     from bench.corpus import open_dataset
     from bench.simcorpus import simulate_corpus
-    from challenges.scripts import scripts_file, use_scripts
-    from challenges.taxonomy import parse_selection
 
     selection = parse_selection(challenges, "--challenges")
     devices = _devices(device)
@@ -95,9 +95,9 @@ def pull(
     overwrite: bool = overwrite_option("corpus"),
 ) -> None:
     """Load a corpus from the Hugging Face Hub (uses the local cache; works with HF_HUB_OFFLINE=1)."""
+    from bench.challenges.taxonomy import check_ids
     from bench.hub import pull as hub_pull
     from bench.taxonomy_version import TAXONOMY_VERSION
-    from challenges.taxonomy import check_ids
 
     manifest = hub_pull(repo_id, out, revision=revision, overwrite=overwrite,
                         check=lambda ds: check_ids(ds["challenge"], repo_id))

@@ -56,9 +56,9 @@ def generate(
     overwrite: bool = overwrite_option("fakes"),
 ) -> None:
     """Generate voice-conversion deepfakes of every imposter recording towards target speakers."""
+    from bench.challenges.taxonomy import parse_selection
     from bench.corpus import open_dataset
     from bench.generate import generate as run_generate
-    from challenges.taxonomy import parse_selection
 
     config = parse_params(param)
     for key, value in (("repo", freevc_repo), ("checkpoint", checkpoint), ("device", device)):

@@ -20,7 +20,7 @@ def build(
     overwrite: bool = overwrite_option("leaderboard"),
 ) -> None:
     """Build README.md, index.html, leaderboard.json and figures/ from results."""
-    from leaderboard.build import build as run_build
+    from bench.leaderboard.build import build as run_build
 
     doc = run_build(results, out, title=title, overwrite=overwrite)
     console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
@@ -37,7 +37,7 @@ def push(
     overwrite: bool = overwrite_option("--to-folder"),
 ) -> None:
     """Publish a leaderboard to a Hub dataset or Space repo (token from HF_TOKEN)."""
-    from leaderboard.publish import push as run_push
+    from bench.leaderboard.publish import push as run_push
 
     where = run_push(folder, repo_id=repo_id, repo_type=repo_type, to_folder=to_folder, private=private,
                      overwrite=overwrite)

@@ -1,4 +1,5 @@
-"""`bench models`: fetch and inspect model assets that cannot ship in the package."""
+"""`bench models`: the local model registry (trained and packaged detector models: list, show, promote,
+remove) and the model assets users supply (pull)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import typer
 
 from bench.cli.output import console, print_json
 
-app = typer.Typer(help="Model assets users supply (e.g. NISQA weights, CC BY-NC-SA 4.0).", no_args_is_help=True)
+app = typer.Typer(help="Detector models (trained by bench train, or packaged such as aasist-asvspoof2019) and the "
+                       "model assets users supply (e.g. NISQA weights, CC BY-NC-SA 4.0).", no_args_is_help=True)
 
 
 @app.command()
@@ -23,19 +25,89 @@ def pull(
 
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """What is installed in the bench model cache."""
+    """Stored and packaged detector models, and the installed model assets."""
     from rich.table import Table
 
     from bench.models import status
+    from bench.modelstore import list_models, store_root
 
-    rows = status()
+    models, assets = list_models(), status()
     if as_json:
-        print_json(rows)
+        print_json({"store": str(store_root()), "models": models, "assets": assets})
         return
-    table = Table(title="bench model cache")
+    table = Table(title=f"detector models ({store_root()})")
+    for col in ("model", "detector", "architecture", "seeds", "promoted", "source", "test AUROC", "trained on"):
+        table.add_column(col)
+    for m in models:
+        t = m["metrics"]
+        auroc = f"{100 * t['auroc_mean']:.1f} +- {100 * t['auroc_std']:.1f}" if t.get("auroc_mean") is not None else "-"
+        table.add_row(m["ref"], m["detector"], m["architecture"], ",".join(map(str, m["seeds"])) or "-",
+                      "yes" if m["promoted"] else "", m["source"], auroc, m["trained_on"])
+    console.print(table)
+    table = Table(title="model assets (bench models pull)")
     for col in ("name", "installed", "files", "license", "path"):
         table.add_column(col)
-    for r in rows:
+    for r in assets:
         table.add_row(r["name"], "yes" if r["installed"] else "no", ", ".join(r["files"]) or "-", r["license"],
                       r["path"])
     console.print(table)
+
+
+@app.command()
+def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder or a packaged model."),
+         as_json: bool = typer.Option(False, "--json", help="The whole model card as JSON.")) -> None:
+    """A model's card: what it is, what it was trained on, how to reproduce it, its metrics and files."""
+    from bench.modelstore import resolve
+    from bench.scoring import InputSpec
+
+    entry = resolve(ref)
+    card = entry.card
+    entry.verify()
+    if as_json:
+        print_json({"folder": str(entry.folder), **card.model_dump()})
+        return
+    tr = card.training
+    lines = [f"model {card.ref} ({card.source}) - detector {card.detector} v{card.detector_version}, architecture "
+             f"{card.architecture or '-'}, {card.n_params or '?'} parameters, licence {card.license}",
+             f"folder: {entry.folder} (files verified: {', '.join(card.files)})",
+             f"trained on: {card.trained_on or '-'}",
+             f"input: {InputSpec.from_dict(card.input).describe() if card.input else '-'}",
+             f"score: {card.semantics.get('scale', '-')}; higher = more likely fake; threshold "
+             f"{card.semantics.get('threshold', '-')}",
+             f"seeds: {', '.join(map(str, card.seeds))}; settings: {tr.get('settings', '-')}"]
+    if tr.get("splits"):
+        sp = tr["splits"]
+        lines.append(f"speakers: train {', '.join(sp['train'])}; validation {', '.join(sp['val'])}; test "
+                     f"{', '.join(sp['test'])}")
+    if tr.get("corpus"):
+        lines.append(f"corpus {tr['corpus'].get('name')} (content hash {tr['corpus'].get('content_hash')}), fakes "
+                     f"{tr['fakes'].get('generator')} (content hash {tr['fakes'].get('content_hash')}); training "
+                     f"time {tr.get('seconds', 0):.0f} s on {tr.get('device')} with {tr.get('threads')} thread(s)")
+        lines.append(f"reproduce: {(tr.get('run') or {}).get('command') or '-'}")
+    for split in ("val", "test"):
+        m = card.metrics.get(f"{split}_summary")
+        if m:
+            lines.append(f"{split} speakers: AUROC {100 * m['auroc_mean']:.1f} +- {100 * m['auroc_std']:.1f} %, EER "
+                         f"{100 * m['eer_mean']:.1f} +- {100 * m['eer_std']:.1f} % over {m['seeds']} seed(s)")
+    if card.reference:
+        lines.append(f"reference: {card.reference}")
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def promote(ref: str = typer.Argument(..., help="NAME@VERSION to make the version NAME resolves to.")) -> None:
+    """Make NAME@VERSION the default version of NAME."""
+    from bench.modelstore import promote as do_promote
+
+    card = do_promote(ref)
+    console.print(f"{card.name} now resolves to {card.ref}", markup=False)
+
+
+@app.command()
+def remove(ref: str = typer.Argument(..., help="NAME@VERSION to delete from the store.")) -> None:
+    """Delete one stored model version (packaged models and folders outside the store are never touched)."""
+    from bench.modelstore import remove as do_remove
+
+    folder = do_remove(ref)
+    console.print(f"removed {ref} ({folder})", markup=False)

@@ -56,8 +56,8 @@ def print_corpus_summary(ds, manifest: dict[str, Any], summary: dict[str, Any] |
     """Rows per challenge and device, durations and subjects of a corpus or fakes dataset."""
     from rich.table import Table
 
+    from bench.challenges.taxonomy import get
     from bench.corpus import summarize
-    from challenges.taxonomy import get
 
     summary = summary or summarize(ds)
     kind = manifest.get("kind", "corpus")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -9,13 +10,77 @@ import typer
 from bench.cli.output import console, print_json, report_problems, resolve_workers
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
-app = typer.Typer(help="Train detector models from a corpus of original recordings (Pitch's challenge-compliance "
-                       "classifiers).", no_args_is_help=True)
+app = typer.Typer(help="Train detector models: a waveform detector on a corpus + fakes (bench train --detector "
+                       "NAME ...), or Pitch's challenge-compliance classifiers on a corpus (bench train compliance).",
+                  no_args_is_help=True, invoke_without_command=True)
+
+
+def _settings(items: list[str]) -> dict[str, object]:
+    from bench.cli.generate_cmd import parse_params
+
+    return parse_params(items)
 
 
 @app.callback()
-def _train() -> None:
-    """Train detector models from a corpus of original recordings."""
+def _train(
+    ctx: typer.Context,
+    detector: str = typer.Option(None, "--detector", "-d", help="Waveform detector to train (lfcc-lcnn, specrnet, "
+                                                               "aasist, rawnet2, svm, xgboost...: bench plugins "
+                                                               "list)."),
+    corpus: Path = typer.Option(None, "--corpus", "-c", help="Corpus of original recordings."),
+    fakes: Path = typer.Option(None, "--fakes", "-f", help="Fakes made from that corpus (bench generate)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Model folder (model.json + weights; resumes: finished "
+                                                       "seeds are kept, an interrupted one continues)."),
+    seeds: str = typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2: one network each; the model "
+                                                   "scores with their mean and reports mean +- std."),
+    set_: list[str] = typer.Option([], "--set", help="Training setting KEY=VALUE (repeatable), e.g. "
+                                                     "architecture=aasist-l, epochs=10, crop_seconds=1; the "
+                                                     "defaults: bench plugins show NAME."),
+    name: str = typer.Option(None, "--name", help="Model name in the store (default: DETECTOR-ARCHITECTURE)."),
+    test_speakers: int = typer.Option(None, "--test-speakers", min=1, help="Held-out test speakers (default: "
+                                                                            "20%, >= 1; the same ones Pitch's "
+                                                                            "compliance classifiers hold out)."),
+    split_seed: int = typer.Option(0, "--split-seed", min=0, help="Seed of the speaker split (not the training "
+                                                                  "seeds)."),
+    device: str = typer.Option("cpu", help="cpu (default), cuda or cuda:N."),
+    threads: int = typer.Option(1, min=1, help="Torch threads."),
+    register: bool = typer.Option(True, "--register/--no-register", help="Add the model to the local model store "
+                                                                         "(bench models list)."),
+    overwrite: bool = overwrite_option("model folder"),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
+) -> None:
+    """Train detector models (see the subcommands, or --detector)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bench.errors import BenchError
+
+    missing = [flag for flag, v in (("--detector", detector), ("--corpus", corpus), ("--fakes", fakes),
+                                    ("--out", out)) if v is None]
+    if missing:
+        raise BenchError(f"bench train needs {', '.join(missing)} (or a subcommand: bench train compliance)")
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise BenchError(f"--seeds {seeds!r}: give integers separated by commas, e.g. 0,1,2") from None
+    from bench.train_detector import train_detector
+
+    log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False, highlight=False))
+    entry = train_detector(detector, corpus, fakes, out, seeds=seed_list, settings=_settings(set_), device=device,
+                           threads=threads, test_speakers=test_speakers, split_seed=split_seed, name=name,
+                           register=register, overwrite=overwrite, command=" ".join(["bench", *sys.argv[1:]]),
+                           progress=log)
+    card = entry.card
+    if as_json:
+        print_json(card.model_dump())
+        return
+    for split in ("val", "test"):
+        summ = card.metrics.get(f"{split}_summary")
+        if summ:
+            console.print(f"{split} speakers: AUROC {100 * summ['auroc_mean']:.1f} +- {100 * summ['auroc_std']:.1f}, "
+                          f"EER {100 * summ['eer_mean']:.1f} +- {100 * summ['eer_std']:.1f} % over "
+                          f"{summ['seeds']} seed(s)")
+    console.print(f"model {card.ref}: {card.n_params or '?'} parameters, trained in "
+                  f"{card.training.get('seconds', 0):.0f} s; folder {entry.folder}")
 
 
 def _fmt(v: float | None) -> str:
@@ -52,8 +117,8 @@ def compliance(
     """Train one classifier per challenge (challenge c vs #0) on original recordings, speaker-disjoint."""
     from rich.table import Table
 
-    from challenges.taxonomy import parse_selection
-    from detectors.pitch.compliance import METRICS_FILE, TrainConfig, metrics_table, train_compliance
+    from bench.challenges.taxonomy import parse_selection
+    from bench.detectors.pitch.compliance import METRICS_FILE, TrainConfig, metrics_table, train_compliance
 
     selection = None if challenges.strip().lower() == "all" else parse_selection(challenges)
     config = TrainConfig(backbone=backbone, model=model, finetune=finetune, folds=folds, test_speakers=test_speakers,

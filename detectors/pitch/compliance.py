@@ -41,7 +41,6 @@ import io
 import json
 import math
 import os
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -55,8 +54,10 @@ from bench import SAMPLE_RATE, __version__
 from bench.audio import entry_problem, load_entry
 from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import write_atomic
+from bench.models import sha256_file
 from bench.outdir import check_output, check_writable_dir, claim_output
 from bench.taxonomy_version import TAXONOMY_VERSION, check_version, recorded_version
+from bench.training import resolve_device, split_speakers
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -175,37 +176,6 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def split_speakers(subjects: Sequence[str], n_test: int | None, folds: int, seed: int) -> dict[str, Any]:
-    """Speaker-disjoint splits: ``{"test": [...], "train": [...], "folds": [[...], ...]}``.
-
-    ``n_test`` defaults to round(20%) of the speakers (at least 1); the folds partition the
-    training speakers into ``min(folds, len(train))`` groups (none if only one training
-    speaker is left, in which case there is no validation).
-    """
-    subjects = sorted(set(subjects))
-    if len(subjects) < 2:
-        raise BenchError(f"need at least 2 speakers for a speaker-disjoint split, found {len(subjects)}")
-    if n_test is None:
-        n_test = max(1, round(0.2 * len(subjects)))
-    if not 1 <= n_test <= len(subjects) - 1:
-        raise BenchError(f"--test-speakers must be between 1 and {len(subjects) - 1} "
-                         f"(the corpus has {len(subjects)} speakers)")
-    rng = np.random.default_rng([seed, 20250])
-    order = [subjects[i] for i in rng.permutation(len(subjects))]
-    test, train = sorted(order[:n_test]), order[n_test:]
-    k = min(folds, len(train)) if len(train) >= 2 else 0
-    fold_lists = [sorted(train[i::k]) for i in range(k)] if k else []
-    return {"test": test, "train": sorted(train), "folds": fold_lists}
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _json_atomic(path: Path, obj: Any) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
 
@@ -214,21 +184,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _device(name: str):
-    torch = _torch()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", name):
-        raise BenchError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise BenchError(f"device {name!r} asked for, but this torch build sees no CUDA GPU; use --device cpu")
-        index = int(name.split(":")[1]) if ":" in name else 0
-        if index >= torch.cuda.device_count():
-            raise BenchError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return torch.device(name)
 
 
 # ----------------------------------------------------------------------------- backbones
@@ -391,7 +346,7 @@ def _model_identity(model: str) -> dict[str, Any]:
         h = hashlib.sha256()
         for w in weights:
             h.update(w.name.encode())
-            h.update(_sha256_file(w).encode())
+            h.update(sha256_file(w).encode())
         return {"model": str(p.resolve()), "weights_sha256": h.hexdigest()[:16]}
     return {"model": model, "weights_sha256": None}
 
@@ -593,7 +548,7 @@ def _originals(corpus: str | os.PathLike):
 
 
 def _select_challenges(requested: Sequence[int] | None, present: set[int]) -> list[int]:
-    from challenges.taxonomy import all_challenges, get
+    from bench.challenges.taxonomy import all_challenges, get
 
     classifier_ids = [c.id for c in all_challenges() if c.compliance == "classifier"]
     if requested is None:
@@ -643,7 +598,7 @@ def _load_crops(ds, indices: list[int], corpus: Path, crop: _CropFn, workers: in
 
 # ----------------------------------------------------------------------------- training driver
 def _weights_name(cid: int) -> str:
-    from challenges.taxonomy import get
+    from bench.challenges.taxonomy import get
 
     return f"c{cid:02d}-{get(cid).key}.pt"
 
@@ -687,8 +642,8 @@ def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
     """Check that ``corpus`` can train classifiers for ``challenges`` with ``cfg`` (one-line BenchError
     otherwise): original recordings, at least 2 speakers, #0 recordings, the challenges present, a valid
     speaker split."""
+    from bench.challenges.taxonomy import check_ids
     from bench.corpus import content_hash, read_manifest
-    from challenges.taxonomy import check_ids
 
     ds, meta = _originals(corpus)
     subjects = meta["subject"]
@@ -722,8 +677,8 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
     ``challenges``: challenge ids to train (default: every classifier challenge the corpus
     holds). Challenges whose weights and metrics are already in ``out`` are skipped.
     """
+    from bench.challenges.taxonomy import get
     from bench.parallel import make_progress
-    from challenges.taxonomy import get
 
     torch = _torch()
     cfg = (config or TrainConfig()).resolved()
@@ -731,7 +686,7 @@ def train_compliance(corpus: str | os.PathLike, out: str | os.PathLike, challeng
     corpus = Path(corpus)
     out = Path(out)
     check_writable_dir(out, "--out")
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     plan = plan_training(corpus, challenges, cfg)
     ds, meta, chal, chosen, splits = plan.ds, plan.meta, plan.challenge, plan.chosen, plan.splits
     subjects_all, corpus_hash, manifest = meta["subject"], plan.corpus_hash, plan.manifest
@@ -827,7 +782,7 @@ def _has_both(y: np.ndarray) -> bool:
 def _train_challenge(cid: int, backbone: _Backbone, cfg: TrainConfig, data: _Data, splits: dict[str, Any],
                      report: Callable[..., None]) -> dict[str, Any]:
     """Cross-validate, then train the final model on all training speakers and test it once."""
-    from challenges.taxonomy import get
+    from bench.challenges.taxonomy import get
 
     t0 = time.perf_counter()
     key = get(cid).key
@@ -941,7 +896,7 @@ def _write_meta(out: Path, doc: dict[str, Any]) -> None:
 def metrics_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Table-A.2-like rows: challenge, validation acc/AUROC (mean over folds), test acc/AUROC, and the
     paper's Table A.2 figures for the challenge (quoted; fractions)."""
-    from challenges.reference import row
+    from bench.challenges.reference import row
 
     def frac(x: float | None) -> float | None:
         return None if x is None else x / 100
@@ -995,7 +950,7 @@ class ComplianceModel:
         doc = _read_meta(d)
         if model is not None:
             doc = {**doc, "config": {**doc["config"], "model": model}}
-        return cls(d, doc, _device(device))
+        return cls(d, doc, resolve_device(device))
 
     def verify(self) -> None:
         """Every classifier's weights file is there with the checksum recorded at training (BenchError
@@ -1005,7 +960,7 @@ class ComplianceModel:
             if not path.is_file():
                 raise BenchError(f"{path}: classifier weights for #{key} are missing; retrain with `bench train "
                                  f"compliance --out {self.directory}` or restore the file")
-            if entry.get("sha256") and _sha256_file(path) != entry["sha256"]:
+            if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
                 raise BenchError(f"{path}: classifier weights for #{key} changed since training (checksum); "
                                  "retrain or restore the file")
 
@@ -1047,7 +1002,7 @@ class ComplianceModel:
         Raises :class:`NoClassifierError` for a challenge without a classifier here
         (#0 never has one).
         """
-        from challenges.taxonomy import get
+        from bench.challenges.taxonomy import get
 
         cid = get(challenge).id
         if not self.has(cid):

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from bench.audio import load_entry
+from bench.challenges.scripts import PACKAGED, script_set, scripts
+from bench.challenges.taxonomy import get as get_challenge
+from bench.detectors.base import Component, Detector, Sample
 from bench.errors import BenchError, FatalError, first_line
 from bench.registry import DETECTORS, PluginMeta
-from challenges.scripts import PACKAGED, script_set, scripts
-from challenges.taxonomy import get as get_challenge
-from detectors.base import Component, Detector, Sample
 
 _MODELS: dict[str, Any] = {}
 
@@ -63,7 +63,7 @@ class _BackendComponent(Component):
     registry_name: str
 
     def _registry(self):
-        from detectors.pitch import backends
+        from bench.detectors.pitch import backends
 
         return getattr(backends, self.registry_name)
 
@@ -126,7 +126,7 @@ class ComplianceComponent(Component):
         return sample.challenge
 
     def model(self):
-        from detectors.pitch.compliance import ComplianceModel
+        from bench.detectors.pitch.compliance import ComplianceModel
 
         return _model(f"compliance:{self.config['path']}", lambda: ComplianceModel.load(self.config["path"]))
 
@@ -198,7 +198,7 @@ class PitchDetector(Detector):
         for component in (ASRComponent(**self.asr), RealismComponent(**self.realism),
                           SpeakerComponent(**self.speaker)):
             component.check()
-        from detectors.pitch.compliance import ComplianceModel, plan_training
+        from bench.detectors.pitch.compliance import ComplianceModel, plan_training
 
         if self._compliance_dir is not None:
             ComplianceModel.load(self._compliance_dir).verify()
@@ -209,14 +209,14 @@ class PitchDetector(Detector):
         """Classifiers trained when none are given: half the speakers are held out, so the evaluation has
         unseen speakers to score."""
         from bench.corpus import open_dataset
-        from detectors.pitch.compliance import TrainConfig
+        from bench.detectors.pitch.compliance import TrainConfig
 
         speakers = len(set(open_dataset(corpus_dir)["subject"]))
         return TrainConfig(epochs=self.config["train_epochs"], folds=self.config["train_folds"],
                            test_speakers=max(1, speakers // 2))
 
     def prepare(self, corpus_dir: str, workdir: str) -> None:
-        from detectors.pitch.compliance import ComplianceModel, train_compliance
+        from bench.detectors.pitch.compliance import ComplianceModel, train_compliance
 
         if self._compliance_dir is None:
             target = Path(workdir) / "compliance"
@@ -239,7 +239,7 @@ class PitchDetector(Detector):
                 ComplianceComponent(path=str(self._compliance_dir), fingerprint=fingerprint)]
 
     def combine(self, values: dict[str, Any], sample: Sample) -> dict[str, Any]:
-        from detectors.pitch.content import content_score
+        from bench.detectors.pitch.content import content_score
 
         ch = get_challenge(sample.challenge)
         wil = content_score(ch.content, sample.script, values["asr"]["text"])
@@ -281,7 +281,7 @@ class PitchFull(PitchDetector):
         if cfg["asr"] is None:
             self.asr = {"backend": "faster-whisper"}  # Whisper's own 30 s window and beam 5, as in the paper
         if cfg["realism"] is None:
-            from detectors.pitch.realism import resolve_nisqa_weights
+            from bench.detectors.pitch.realism import resolve_nisqa_weights
 
             try:
                 weights = resolve_nisqa_weights(cfg["nisqa_weights"])

