@@ -317,3 +317,34 @@ def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
     result = json.loads((tmp_path / "ev" / "result.json").read_text())
     assert result["evaluation_scope"]["excluded_speakers"] == sorted(sp["train"] + sp["val"])
     assert result["detector"]["config"]["model"] == "lfcc-lcnn@1"
+
+
+@pytest.mark.slow
+def test_the_guide_example_detector_trains_and_scores(zoo_inputs, tmp_path, monkeypatch):
+    """docs/adding-a-detector.md's one file, as written, registers, trains, stores and scores."""
+    import re
+
+    from bench.registry import DETECTORS
+    from bench.train_detector import train_detector
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "adding-a-detector.md").read_text()
+    code = re.search(r"```python\n(# detectors/tiny_cnn.py.*?)```", guide, re.S).group(1)
+    path = tmp_path / "tiny_cnn.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("guide_tiny_cnn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "tiny-cnn" in DETECTORS.names()
+    monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
+    entry = train_detector("tiny-cnn", zoo_inputs / "corpus", zoo_inputs / "fakes", tmp_path / "m",
+                           settings={"epochs": 2})
+    assert entry.card.ref == "tiny-cnn@1" and entry.card.metrics["test_summary"]["seeds"] == 1
+    det = DETECTORS.create("tiny-cnn", model="tiny-cnn@1")
+    det.check("")
+    wav = tmp_path / "a.wav"
+    from bench.audio import load_entry, write_wav
+    from bench.corpus import open_dataset
+
+    write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[0]["audio"]))
+    row = det.score_files([str(wav)])[0]
+    assert row["verdict"] in ("fake", "bona fide") and np.isfinite(row["score"])

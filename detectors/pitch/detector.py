@@ -252,13 +252,20 @@ class PitchDetector(Detector):
         return self._train_speakers
 
 
+PITCH_TRAINED_ON = ("its challenge-compliance classifiers: the corpus's original recordings of the training "
+                    "speakers (bench train compliance); ASR, realism and speaker models are pretrained")
+PITCH_SCORE = {"polarity": "higher = more likely fake", "scale": "Pitch's degradation D = ((1 - C) + WIL + (1 - R/5)) "
+               "/ 3, in [0, 1]", "threshold": None, "threshold_source": "none fixed: bench evaluate reports the EER "
+               "threshold (or takes --threshold)"}
+
+
 @DETECTORS.register(PluginMeta(
     name="pitch-lite", version="1.0", license="Apache-2.0 (bench); backends: MIT/Apache-2.0",
     description="Pitch's machine evaluation with offline defaults: faster-whisper tiny.en (WIL), DNSMOS "
                 "(realism), log-mel CNN compliance classifiers, resemblyzer speaker match.",
     reference="Mittal et al., Pitch (arXiv:2402.18085)", paper_name="pitch",
     parameters={"compliance": None, "asr": "faster-whisper", "realism": "dnsmos", "speaker": "resemblyzer"},
-    devices=["cpu"], offline=True,
+    devices=["cpu"], offline=True, trained_on=PITCH_TRAINED_ON, score=PITCH_SCORE,
 ))
 class PitchLite(PitchDetector):
     profile = "pitch-lite"
@@ -270,7 +277,7 @@ class PitchLite(PitchDetector):
                 "realism, WhisperX ASR, the given compliance classifiers; falls back to pitch-lite backends.",
     reference="Mittal et al., Pitch (arXiv:2402.18085)", paper_name="pitch",
     parameters={"compliance": None, "nisqa_weights": None}, devices=["cpu", "cuda"],
-    assets=["NISQA weights (bench models pull nisqa)"], offline=True,
+    assets=["NISQA weights (bench models pull nisqa)"], offline=True, trained_on=PITCH_TRAINED_ON, score=PITCH_SCORE,
 ))
 class PitchFull(PitchDetector):
     profile = "pitch"
