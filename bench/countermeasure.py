@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bench import SAMPLE_RATE
 from bench.detection import Component, Detector, Sample
 from bench.errors import BenchError
 from bench.modelstore import ModelCard, ModelEntry, resolve
@@ -45,15 +46,11 @@ class Scorer:
         out = np.zeros((len(self.seeds), len(waves)))
         if not wins:
             return out
-        flat = _stack(wins)
+        flat = [row for w in wins for row in w]
         per_window = np.concatenate([self.score_windows(b) for b in _batches(flat, batch_size)], axis=1)
         for i in range(len(waves)):
             out[:, i] = per_window[:, owner == i].mean(axis=1)
         return out
-
-
-def _stack(wins: list[np.ndarray]) -> list[np.ndarray]:
-    return [row for w in wins for row in w]
 
 
 def _batches(rows: list[np.ndarray], size: int):
@@ -207,7 +204,7 @@ class CMDetector(Detector):
             out.append({"file": os.fspath(p), "score": score, "threshold": sem.threshold,
                         "verdict": sem.verdict(score), "polarity": POLARITY, "meaning": sem.scale,
                         "threshold_source": sem.threshold_source, "detector": self.meta.name, "model": card.ref,
-                        "seconds": round(len(x) / 16_000, 3), "sample_rate_in": sr,
+                        "seconds": round(len(x) / SAMPLE_RATE, 3), "sample_rate_in": sr,
                         "input": InputSpec.from_dict(card.input).describe() if card.input else
                         self.input_spec.describe(),
                         **({"seed_scores": [float(v) for v in s[:, 0]]} if s.shape[0] > 1 else {}),
@@ -226,6 +223,15 @@ class CMDetector(Detector):
     def training_defaults(self) -> dict[str, Any]:
         """Training settings a user may override with ``bench train --set KEY=VALUE``."""
         return {}
+
+    def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`training_defaults` overlaid with ``settings``; an unknown key is a one-line error."""
+        out = self.training_defaults()
+        unknown = sorted(set(settings) - set(out))
+        if unknown:
+            raise BenchError(f"{self.meta.name}: unknown training setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(out) or 'none'}")
+        return {**out, **settings}
 
 
 class TrainingData:

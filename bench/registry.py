@@ -117,6 +117,10 @@ class Registry(Generic[T]):
     def meta(self, name: str) -> PluginMeta:
         return self._lookup(name)[1]
 
+    def factory(self, name: str) -> Callable[..., T]:
+        """The class or factory registered as ``name`` (to ask what kind of plugin it is without building it)."""
+        return self._lookup(name)[0]
+
     def create(self, name: str, **kwargs: Any) -> T:
         """Instantiate the plugin ``name`` with ``kwargs``, checked against its signature first (unknown
         names and non-numbers for numeric settings are one-line errors, not a TypeError in a worker)."""

@@ -21,7 +21,7 @@ from bench.countermeasure import CMDetector, Scorer, TrainingData
 from bench.errors import BenchError
 from bench.modelstore import ModelEntry
 from bench.scoring import InputSpec, training_crop
-from bench.training import Checkpoint, FitConfig, fit_torch, resolve_device, seed_everything
+from bench.training import Checkpoint, FitConfig, fit_torch, resolve_device, save_torch, seed_everything
 
 WEIGHTS = "weights.pt"
 
@@ -74,8 +74,6 @@ class TorchCMDetector(CMDetector):
 
     # ------------------------------------------------------------------ scoring
     def build_scorer(self, entry: ModelEntry) -> TorchScorer:
-        import torch
-
         device = resolve_device(self.device)
         card = entry.card
         modules = []
@@ -88,7 +86,6 @@ class TorchCMDetector(CMDetector):
                 raise BenchError(f"model {card.ref}: {name} does not fit the {card.architecture or 'declared'} "
                                  f"architecture ({str(exc).splitlines()[0]})") from None
             modules.append(net.to(device).eval())
-        del torch
         spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
         return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
 
@@ -100,13 +97,8 @@ class TorchCMDetector(CMDetector):
                 "lr": f.lr, "weight_decay": f.weight_decay, "patience": f.patience, "crop_seconds": round(crop, 4)}
 
     def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with ``settings``; unknown keys and an unknown architecture are one-line errors."""
-        out = self.training_defaults()
-        unknown = sorted(set(settings) - set(out))
-        if unknown:
-            raise BenchError(f"{self.meta.name}: unknown training setting(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(out)}")
-        out.update(settings)
+        """The base rules, and a known architecture, a sane crop and a valid epoch loop."""
+        out = super().resolve_settings(settings)
         if out["architecture"] not in self.architectures:
             raise BenchError(f"{self.meta.name}: unknown architecture {out['architecture']!r}; choose one of "
                              f"{', '.join(self.architectures)}")
@@ -148,14 +140,7 @@ class TorchCMDetector(CMDetector):
         net, outcome = fit_torch(net, x_tr, data.labels["train"], x_val, data.labels.get("val"), cfg=cfg,
                                  device=device, checkpoint=Checkpoint(out / "checkpoint.pt"),
                                  settings={"settings": s, "seed": seed, "params": params}, tick=tick)
-        out.mkdir(parents=True, exist_ok=True)
-        import io
-
-        from bench.fileio import write_atomic
-
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, buf)
-        write_atomic(out / WEIGHTS, buf.getvalue())
+        save_torch(out / WEIGHTS, {k: v.detach().cpu() for k, v in net.state_dict().items()})
         Checkpoint(out / "checkpoint.pt").remove()
         return {"files": [WEIGHTS], "architecture": s["architecture"], "params": params, "n_params": n_parameters(net),
                 "input": spec.to_dict(), "settings": s,

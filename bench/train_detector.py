@@ -28,7 +28,7 @@ from bench.errors import BenchError
 from bench.evaluate import build_samples, estimates, open_inputs
 from bench.fileio import write_json
 from bench.metrics import eer
-from bench.modelstore import CARD_FILE, ModelCard, ModelEntry, add, hash_files, write_card
+from bench.modelstore import ModelEntry, add, hash_files, write_card
 from bench.outdir import check_output, claim_output
 from bench.registry import DETECTORS
 from bench.results import now, run_info
@@ -83,13 +83,13 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     if not seeds or min(seeds) < 0:
         raise BenchError("--seeds must be one or more integers >= 0, e.g. 0,1,2")
-    factory = DETECTORS._lookup(detector_name)[0]
+    factory = DETECTORS.factory(detector_name)
     if not (isinstance(factory, type) and issubclass(factory, CMDetector)):
         raise BenchError(f"detector {detector_name} is not trained with bench train --detector (Pitch's "
                          "compliance classifiers: bench train compliance)")
     det: CMDetector = DETECTORS.create(detector_name, device=device, threads=threads)
     det.meta.check_device(device)
-    resolved = det.resolve_settings(settings or {}) if hasattr(det, "resolve_settings") else dict(settings or {})
+    resolved = det.resolve_settings(settings or {})
     corpus_ds, fakes_ds, cm, fm = open_inputs(corpus, fakes)
     rows = corpus_ds.to_list()
     samples = build_samples(rows, fakes_ds.to_list(), unusable_references(rows))
@@ -182,9 +182,3 @@ def _held_out_metrics(det: CMDetector, entry: ModelEntry, data: TrainingData, sa
                                        "seeds": len(aurocs)}
     return out
 
-
-def card_path(out: str | os.PathLike) -> Path:
-    return Path(out) / CARD_FILE
-
-
-__all__ = ["ModelCard", "split_samples", "train_detector"]

@@ -132,6 +132,16 @@ class FitOutcome:
     stopped_early: bool = False
 
 
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` to ``path`` atomically (temporary file + rename), creating its folder."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buf.getvalue())
+
+
 class Checkpoint:
     """A resumable training checkpoint, written atomically (temporary file + rename)."""
 
@@ -139,12 +149,7 @@ class Checkpoint:
         self.path = Path(path)
 
     def save(self, state: dict[str, Any]) -> None:
-        import torch
-
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, buf.getvalue())
+        save_torch(self.path, state)
 
     def load(self) -> dict[str, Any] | None:
         import torch

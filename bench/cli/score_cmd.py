@@ -56,5 +56,5 @@ def _takes_model(name: str) -> bool:
     from bench.countermeasure import CMDetector
     from bench.registry import DETECTORS
 
-    factory = DETECTORS._lookup(name)[0]
+    factory = DETECTORS.factory(name)
     return isinstance(factory, type) and issubclass(factory, CMDetector)

@@ -32,7 +32,6 @@ sinc filters are built with torch and live on the input's device.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -47,7 +46,6 @@ __all__ = [
     "NB_SAMP",
     "SAMPLE_RATE",
     "build_aasist",
-    "count_macs",
     "min_num_samples",
 ]
 
@@ -172,6 +170,10 @@ class SincConv(nn.Module):
         """x: ``(B, 1, T)`` -> ``(B, out_channels, T')``."""
         return F.conv1d(x, self.filters(x, freq_aug), stride=self.stride,
                         padding=self.padding, dilation=self.dilation)
+
+    def mac_count(self, inputs, output) -> int:
+        """Direct convolution: ``kernel_size`` MACs per output sample and filter (for benchmarks/_macs.py)."""
+        return output.numel() * self.kernel_size
 
     def extra_repr(self) -> str:
         return (f"out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
@@ -513,49 +515,3 @@ def min_num_samples(first_conv: int = 128, n_blocks: int = 6) -> int:
 
 #: Shortest accepted input for the official configs (2,315 samples).
 MIN_SAMPLES = min_num_samples(128)
-
-
-# ---------------------------------------------------------------------------
-# Multiply-accumulate counter
-# ---------------------------------------------------------------------------
-def count_macs(model: nn.Module, n_samples: int, batch: int = 1) -> int:
-    """Multiply-accumulates of one forward pass on ``(batch, n_samples)`` zeros.
-
-    Counted with forward hooks on ``nn.Conv1d``/``nn.Conv2d``/``nn.Linear``
-    and on :class:`SincConv` (a conv1d with the fixed filter bank):
-    conv = output elements x (in_channels / groups) x kernel volume,
-    linear = output elements x in_features.  Not counted: the attention
-    matmuls inside the graph layers (score vectors and neighbour sums,
-    well under 0.1 % of the total), batch norms, activations and pooling.
-    The model is run in eval mode under ``torch.no_grad``; its mode is restored.
-    """
-    total = [0]
-
-    def conv_hook(mod, inp, out):
-        if isinstance(mod, SincConv):
-            cin, kvol = 1, mod.kernel_size
-        else:
-            cin = mod.in_channels // mod.groups
-            kvol = math.prod(mod.kernel_size)
-        total[0] += out.numel() * cin * kvol
-
-    def linear_hook(mod, inp, out):
-        total[0] += out.numel() * mod.in_features
-
-    handles: list = []
-    for m in model.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, SincConv)):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    was_training = model.training
-    model.eval()
-    try:
-        p = next(model.parameters())
-        with torch.no_grad():
-            model(torch.zeros(batch, n_samples, device=p.device, dtype=p.dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return int(total[0])

@@ -46,7 +46,8 @@ Deliberate differences from the official code
 * Power spectrum is ``re^2 + im^2`` of a complex STFT instead of ``norm(view_as_real)^2`` (same
   value up to float rounding; the old real-valued ``torch.stft`` API no longer exists).
 * Filter bank and DCT are non-persistent buffers instead of frozen ``nn.Parameter``s, and the unused
-  ``input_mean/std``, ``output_mean/std`` placeholders are dropped; neither was trainable, so the
+  ``input_mean/std``, ``output_mean/std`` buffers (identity normalisation in the official code: 0 and 1)
+  are not kept; neither was trainable, so the
   trainable-parameter count is unchanged.  ``convert_official_state_dict`` maps an official
   checkpoint onto this module.
 * Energy replaces c0 with a ``torch.cat`` instead of an in-place write (autograd-safe, same values).
@@ -337,8 +338,9 @@ class LFCCLCNN(nn.Module):
 def convert_official_state_dict(state: dict) -> dict:
     """Map a state dict of the official ``Model`` (single sub-model) onto ``LFCCLCNN``.
 
-    Front-end tensors (``m_frontend.*``) and the normalisation placeholders are dropped because
-    they are rebuilt deterministically here.
+    Front-end tensors (``m_frontend.*``) and the official identity-normalisation buffers
+    (``input_mean/std``, ``output_mean/std``) are skipped: the front end is rebuilt deterministically
+    here and the normalisation is the identity.
     """
     out = {}
     for key, value in state.items():

@@ -57,7 +57,7 @@ from bench.fileio import write_atomic
 from bench.models import sha256_file
 from bench.outdir import check_output, check_writable_dir, claim_output
 from bench.taxonomy_version import TAXONOMY_VERSION, check_version, recorded_version
-from bench.training import resolve_device, split_speakers
+from bench.training import resolve_device, save_torch, split_speakers
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"
@@ -867,9 +867,7 @@ def _cached_inputs(out: Path, backbone: _Backbone, ds, indices: list[int], corpu
     cache_dir.mkdir(parents=True, exist_ok=True)
     for old in cache_dir.glob("inputs-*.pt"):
         old.unlink(missing_ok=True)
-    buf = io.BytesIO()
-    torch.save(inputs, buf)
-    write_atomic(path, buf.getvalue())
+    save_torch(path, inputs)
     return inputs
 
 
