@@ -163,6 +163,14 @@ class CMDetector(Detector):
     def scope_speakers(self) -> set[str] | None:
         return self.entry().card.training_speakers() or None
 
+    def score_semantics(self) -> ScoreSemantics:
+        """What the scores of the chosen model mean (its card's, else the detector's)."""
+        card = self.entry().card
+        return ScoreSemantics.from_dict(card.semantics) if card.semantics else self.semantics
+
+    def scores_are_llrs(self) -> bool:
+        return self.score_semantics().llr
+
     @property
     def notes(self) -> list[str]:
         card = self.entry().card
@@ -190,7 +198,7 @@ class CMDetector(Detector):
 
         scorer = self.load_scorer()
         card = self.entry().card
-        sem = ScoreSemantics.from_dict(card.semantics) if card.semantics else self.semantics
+        sem = self.score_semantics()
         out = []
         for p in paths:
             t0 = time.perf_counter()

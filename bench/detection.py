@@ -96,3 +96,8 @@ class Detector(ABC):
     def scope_speakers(self) -> set[str] | None:
         """Speakers whose recordings the detector trained on (excluded from the metrics), if any."""
         return None
+
+    def scores_are_llrs(self) -> bool:
+        """Whether the scores can be read as log-likelihood ratios (fake vs bona fide), as ASVspoof 5's actDCF
+        and Cllr assume; only then does ``bench evaluate`` report those two (minDCF needs no calibration)."""
+        return False

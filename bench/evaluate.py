@@ -35,11 +35,12 @@ from bench.detection import Component as DetComponent
 from bench.detection import Detector, Sample
 from bench.errors import BenchError, RunFailed
 from bench.fileio import write_atomic
-from bench.metrics import accuracy, auroc, bootstrap_auroc_ci, bootstrap_ci, eer
+from bench.metrics import eer
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
 from bench.registry import DETECTORS
-from bench.results import ChallengeResult, Component, Estimate, Metrics, Result, now, run_info, write_scores
+from bench.result_metrics import estimates, metric_settings, metrics_for, seed_spread
+from bench.results import ChallengeResult, Component, Estimate, Result, now, run_info, write_scores
 
 UNIT_SIZE = 16
 
@@ -184,30 +185,6 @@ def _component_timing(cpu: dict[str, float], samples: list[Sample]) -> dict[str,
     return {"cpu_s": cpu_s, "audio_s": audio_s, "rtfx": audio_s / cpu_s if cpu_s > 0 else None}
 
 
-# ---------------------------------------------------------------- metrics
-def estimates(labels: np.ndarray, scores: np.ndarray, n_boot: int, seed: int) -> tuple[Estimate, Estimate]:
-    """(AUROC, EER) with bootstrap 95% CIs; undefined (None) unless both labels are present."""
-    if labels.min(initial=1) == labels.max(initial=0) or len(labels) == 0:
-        return Estimate(value=None), Estimate(value=None)
-    a = auroc(labels, scores)
-    lo, hi = bootstrap_auroc_ci(labels, scores, n=n_boot, seed=seed)
-    e, _ = eer(labels, scores)
-    elo, ehi = bootstrap_ci(labels, scores, lambda y, s: eer(y, s)[0], n=min(n_boot, 300), seed=seed)
-    return Estimate(value=a, ci_low=lo, ci_high=hi), Estimate(value=e, ci_low=elo, ci_high=ehi)
-
-
-def metrics_for(labels: np.ndarray, scores: np.ndarray, threshold: float | None, n_boot: int,
-                seed: int) -> Metrics:
-    au, er = estimates(labels, scores, n_boot, seed)
-    return Metrics(
-        n_bona_fide=int((labels == 0).sum()), n_fake=int((labels == 1).sum()), auroc=au, eer=er,
-        accuracy=accuracy(labels, scores, threshold) if threshold is not None and len(labels) else None,
-        threshold=threshold,
-        mean_score_bona_fide=float(scores[labels == 0].mean()) if (labels == 0).any() else None,
-        mean_score_fake=float(scores[labels == 1].mean()) if (labels == 1).any() else None,
-    )
-
-
 def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
     """(corpus dataset, fakes dataset, their manifests), checked: the right kinds, known challenge ids, and
     fakes made from this corpus."""
@@ -315,14 +292,15 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     scores = np.array([r["score"] for r in in_scope], dtype=np.float64)
     if threshold is None and len(set(labels.tolist())) == 2:
         threshold = eer(labels, scores)[1]
-    overall = metrics_for(labels, scores, threshold, n_boot, seed)
+    llr = detector.scores_are_llrs()
+    overall = metrics_for(labels, scores, threshold, n_boot, seed, llr)
     per_challenge = []
     comparison = paper_comparison(detector.meta.paper_name, _generator_info(fm)["name"])
     for ch in all_challenges():
         idx = np.array([r["challenge"] == ch.id for r in in_scope])
         if not idx.any():
             continue
-        m = metrics_for(labels[idx], scores[idx], threshold, n_boot, seed)
+        m = metrics_for(labels[idx], scores[idx], threshold, n_boot, seed, llr)
         paper_auroc = comparison.per_challenge.get(ch.id) if comparison else None
         per_challenge.append(ChallengeResult(challenge=ch.id, key=ch.key, name=ch.name, paper_auroc=paper_auroc,
                                              **m.model_dump()))
@@ -355,7 +333,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,
         paper=summary(comparison) if comparison else None, paper_top10_auroc=top10_est,
-        paper_top10_present=paper_top10, evaluation_scope=scope,
+        paper_top10_present=paper_top10, evaluation_scope=scope, seeds=seed_spread(in_scope),
+        metric_settings=metric_settings(n_boot, seed, llr),
         timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": total_audio,
                  "samples": len(samples), "component_cpu_s": cpu_total,
                  "rtfx_cpu": total_audio / cpu_total if cpu_total else None,

@@ -115,7 +115,7 @@ def _with_ids(ds: Any, mapping: dict[int, int], where: Path) -> Any:
 # ---------------------------------------------------------------- results
 def _migrate_result_file(path: Path, scores: Path | None) -> str:
     """The results JSON (by its schema version) and the scores beside it (by their tag), each on its own."""
-    from bench.results import SCHEMA_VERSION, Result, scores_version
+    from bench.results import SCHEMA_VERSION, UPGRADABLE, Result, scores_version, upgrade
 
     doc = read_json(path, "results file")
     if doc.get("kind", "detection") != "detection" or "per_challenge" not in doc:
@@ -123,12 +123,15 @@ def _migrate_result_file(path: Path, scores: Path | None) -> str:
     scores = scores if scores is not None and scores.is_file() else None
     scores_old = scores is not None and scores_version(scores) != TAXONOMY_VERSION
     done = []
-    if doc.get("schema_version") not in (SCHEMA_VERSION, "1.0"):
+    old_schema = doc.get("schema_version")
+    if doc.get("schema_version") not in (SCHEMA_VERSION, "1.0", *UPGRADABLE):
         raise BenchError(f"{path}: results schema {doc.get('schema_version')!r} cannot be migrated")
-    if doc.get("schema_version") == "1.0":
-        mapping = _mapping(doc.get("taxonomy_version", 1), path)
-        ids_now = mapping if scores_old else {i: i for i in mapping.values()}  # the scores' ids -> today's
-        doc = _result_v11(doc, mapping, (scores, ids_now) if scores else None, path)
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        if doc.get("schema_version") == "1.0":
+            mapping = _mapping(doc.get("taxonomy_version", 1), path)
+            ids_now = mapping if scores_old else {i: i for i in mapping.values()}  # the scores' ids -> today's
+            doc = _result_v11(doc, mapping, (scores, ids_now) if scores else None, path)
+        doc = upgrade(doc)
         Result.model_validate(doc)  # the migrated document must be valid before anything is written
         write_atomic(path, json.dumps(doc, indent=2).encode())
         done.append(f"results (schema {SCHEMA_VERSION})")
@@ -140,16 +143,19 @@ def _migrate_result_file(path: Path, scores: Path | None) -> str:
             done.append("scores")
     if not done:
         return _already(path)
+    if done == [f"results (schema {SCHEMA_VERSION})"] and old_schema != "1.0":
+        return f"{path}: results upgraded from schema {old_schema} to {SCHEMA_VERSION} (challenge ids unchanged)"
     return f"{path}: {' and '.join(done)} renumbered to taxonomy {TAXONOMY_VERSION}"
 
 
 def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path, dict[int, int]] | None,
                 where: Path) -> dict[str, Any]:
-    """Schema 1.0 -> 1.1: new challenge ids, the paper's figures keyed by detector, the CI rule's ranking."""
+    """Schema 1.0 -> 1.1 (then :func:`bench.results.upgrade` takes it to today's): new challenge ids, the
+    paper's figures keyed by detector, the CI rule's ranking."""
     from bench.challenges.taxonomy import get
     from bench.comparison import paper_comparison, rank_challenges, summary
     from bench.registry import DETECTORS
-    from bench.results import SCHEMA_VERSION, ChallengeResult
+    from bench.results import ChallengeResult
 
     name = (doc.get("detector") or {}).get("name", "")
     paper_name = DETECTORS.meta(name).paper_name if name in DETECTORS.names() else None
@@ -161,9 +167,9 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path
         per.append({**c, "challenge": cid, "key": ch.key, "name": ch.name,
                     "paper_auroc": comparison.per_challenge.get(cid) if comparison else None})
     per.sort(key=lambda c: c["challenge"])
-    ranking = rank_challenges([ChallengeResult.model_validate(c) for c in per])
+    ranking = rank_challenges([ChallengeResult.model_validate({**c, "accuracy": None}) for c in per])
     top = [i for i in _renumber(doc.get("top_challenges", []), mapping, where) if i in ranking.ranked]
-    out = {**doc, "schema_version": SCHEMA_VERSION, "taxonomy_version": TAXONOMY_VERSION, "per_challenge": per,
+    out = {**doc, "schema_version": "1.1", "taxonomy_version": TAXONOMY_VERSION, "per_challenge": per,
            "top_challenges": top, "ranking": ranking.model_dump(),
            "paper": summary(comparison).model_dump() if comparison else None,
            "paper_top10_auroc": _top10_from_scores(*scores) if scores else None,
@@ -176,7 +182,7 @@ def _result_v11(doc: dict[str, Any], mapping: dict[int, int], scores: tuple[Path
 
 def _top10_from_scores(scores: Path, mapping: dict[int, int]) -> dict[str, Any] | None:
     from bench.challenges.reference import top10
-    from bench.evaluate import estimates
+    from bench.result_metrics import estimates
 
     t = pq.read_table(scores).to_pydict()
     rows = [i for i, s in enumerate(t.get("in_scope", [True] * len(t["label"]))) if s]

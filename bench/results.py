@@ -20,7 +20,9 @@ from bench.errors import BenchError, first_line
 from bench.fileio import read_json, write_atomic
 from bench.taxonomy_version import TAXONOMY_VERSION, check_version
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
+#: older schemas load_result upgrades in memory (mteb-style: results migrated on load)
+UPGRADABLE = ("1.1",)
 #: a challenge's own ranking is reported only when its AUROC 95% CI is at most this wide on each side
 MAX_CI_HALFWIDTH = 0.10
 
@@ -34,14 +36,48 @@ class Estimate(BaseModel):
 
 
 class Metrics(BaseModel):
+    """One set of samples' metrics; every estimate carries a stratified bootstrap 95% CI.
+
+    ``accuracy``, ``f1``, ``precision`` and ``recall`` (fake = positive) are taken at ``threshold``;
+    ``min_dcf`` is the normalised minimum detection cost with ASVspoof 5's parameters
+    (:data:`bench.metrics.ASVSPOOF5_DCF`); ``act_dcf``, ``cllr`` and ``min_cllr`` are given only when the
+    detector declares log-likelihood-ratio-like scores (``llr_scores``), as ASVspoof 5 assumes.
+    """
+
     n_bona_fide: int
     n_fake: int
     auroc: Estimate
     eer: Estimate
-    accuracy: float | None = None
+    accuracy: Estimate | None = None
+    f1: Estimate | None = None
+    precision: Estimate | None = None
+    recall: Estimate | None = None
+    min_dcf: Estimate | None = None
+    act_dcf: Estimate | None = None
+    cllr: Estimate | None = None
+    min_cllr: Estimate | None = None
     threshold: float | None = None
     mean_score_bona_fide: float | None = None
     mean_score_fake: float | None = None
+
+
+class Spread(BaseModel):
+    """A metric over the seeds of a multi-seed model: each seed's value, their mean and sample std (ddof 1)."""
+
+    mean: float | None
+    std: float | None
+    values: list[float | None]
+
+
+class SeedSpread(BaseModel):
+    """How much a multi-seed model's metrics vary with the training seed (each seed's model scored alone)."""
+
+    seeds: list[int]
+    auroc: Spread
+    eer: Spread
+    per_challenge_auroc: dict[int, Spread] = Field(default_factory=dict)
+    note: str = ("the metrics elsewhere in this result score each sample with the mean of the seeds' scores (an "
+                 "ensemble); here each seed's model is scored alone, on the same samples")
 
 
 class ChallengeResult(Metrics):
@@ -98,7 +134,7 @@ class RunInfo(BaseModel):
 class Result(BaseModel):
     """A detection result: who was evaluated on what, with which numbers."""
 
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
     kind: Literal["detection"] = "detection"
     taxonomy_version: Literal[2] = TAXONOMY_VERSION
     created: str
@@ -122,6 +158,9 @@ class Result(BaseModel):
     paper_top10_present: list[int] = Field(default_factory=list, description="which of the paper's top-10 this "
                                            "run has (a mobile-only corpus lacks #18-#20)")
     evaluation_scope: dict[str, Any] = Field(default_factory=dict)
+    seeds: SeedSpread | None = Field(None, description="multi-seed models only: the spread over training seeds")
+    metric_settings: dict[str, Any] = Field(default_factory=dict, description="bootstrap size, DCF parameters and "
+                                            "their source, whether scores were taken as LLRs")
     timings: dict[str, Any] = Field(default_factory=dict)
     run: RunInfo = Field(default_factory=RunInfo)
     notes: list[str] = Field(default_factory=list)
@@ -161,6 +200,8 @@ def load_result(path: str | os.PathLike) -> Result:
     data = read_json(p, "results file")
     if data.get("schema_version") == "1.0":  # bench 0.1: the old challenge numbering
         check_version(data.get("taxonomy_version", 1), str(p))
+    if data.get("schema_version") in UPGRADABLE:
+        data = upgrade(data)
     if data.get("schema_version") != SCHEMA_VERSION:
         raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
     check_version(data.get("taxonomy_version"), str(p))
@@ -169,6 +210,22 @@ def load_result(path: str | os.PathLike) -> Result:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BenchError(f"{p}: invalid results ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1.1 -> 1.2: accuracy becomes an estimate (its CI unknown); the new metrics are absent."""
+    def metrics(m: Any) -> Any:
+        if not isinstance(m, dict) or not isinstance(m.get("accuracy"), int | float):
+            return m  # anything malformed is left for validation to report
+        return {**m, "accuracy": {"value": m["accuracy"]}}
+
+    out = {**data, "schema_version": SCHEMA_VERSION, "overall": metrics(data.get("overall"))}
+    if isinstance(data.get("per_challenge"), list):
+        out["per_challenge"] = [metrics(c) for c in data["per_challenge"]]
+    if isinstance(data.get("notes", []), list):
+        out["notes"] = [*data.get("notes", []), f"read from schema {data.get('schema_version')} (upgraded on load: "
+                        "accuracy without a CI; F1, DCF and Cllr not computed)"]
+    return out
 
 
 SCORES_VERSION_KEY = b"bench.taxonomy_version"

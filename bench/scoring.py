@@ -100,6 +100,7 @@ class ScoreSemantics:
     scale: str  # e.g. "log-odds of fake vs bona fide (logit difference)"
     threshold: float
     threshold_source: str  # e.g. "0: the classes' posterior is equal under the training priors"
+    llr: bool = False  # read as a log-likelihood ratio (actDCF and Cllr are reported only then)
 
     def verdict(self, score: float) -> str:
         return "fake" if score >= self.threshold else "bona fide"
@@ -109,11 +110,13 @@ class ScoreSemantics:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScoreSemantics:
-        return cls(scale=d["scale"], threshold=float(d["threshold"]), threshold_source=d["threshold_source"])
+        return cls(scale=d["scale"], threshold=float(d["threshold"]), threshold_source=d["threshold_source"],
+                   llr=bool(d.get("llr", False)))
 
 
 LOG_ODDS = ScoreSemantics(
     scale="log-odds of fake against bona fide: the model's fake logit minus its bona fide logit, averaged over "
           "windows", threshold=0.0,
     threshold_source="0: the two classes are equally likely under the training priors (training is class-"
-                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold")
+                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold",
+    llr=True)  # balanced training priors: the posterior log-odds are the log-likelihood ratio

@@ -83,11 +83,38 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
 
 
+def _dec(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _seed_cell(r: dict[str, Any]) -> str:
+    """AUROC over seeds, "97.1 +- 0.4 (3 seeds)"; "–" for a single model."""
+    if not r.get("seeds"):
+        return "–"
+    std = r["auroc_seed_std"]
+    return f"{_pct(r['auroc_seed_mean'])}{f' +- {100 * std:.1f}' if std is not None else ''} ({len(r['seeds'])} seeds)"
+
+
+def _value(est: Any) -> float | None:
+    return est.value if est is not None else None
+
+
+def system_label(r: Result) -> str:
+    """How a row names its system: the detector, and its profile or trained model (``NAME@VERSION``)."""
+    model = r.detector.config.get("model")
+    extra = r.profile or (model if isinstance(model, str) and model else None)
+    return f"{r.detector.name} ({extra})" if extra else r.detector.name
+
+
 def _row(e: dict[str, Any]) -> dict[str, Any]:
     r: Result = e["result"]
     lat = r.timings.get("latency") or {}
+    o = r.overall
+    spread = r.seeds
     return {
-        "id": e["id"], "detector": r.detector.name, "profile": r.profile, "generator": r.generator.name,
+        "id": e["id"], "detector": r.detector.name, "system": system_label(r), "profile": r.profile,
+        "model": r.detector.config.get("model"), "paper_name": r.paper.detector if r.paper else None,
+        "generator": r.generator.name,
         "corpus": r.corpus.get("name"), "corpus_hash": r.corpus.get("content_hash"),
         "revision": r.corpus.get("revision"), "simulated": r.simulated, "date": r.created,
         "auroc": r.overall.auroc.value, "auroc_ci": [r.overall.auroc.ci_low, r.overall.auroc.ci_high],
@@ -101,10 +128,34 @@ def _row(e: dict[str, Any]) -> dict[str, Any]:
         "rtfx": r.timings.get("rtfx_cpu"), "latency_p50_ms": lat.get("p50_ms"), "latency_p95_ms": lat.get("p95_ms"),
         "version": r.run.packages.get("vc-challenge-bench"), "git_sha": (r.run.git_sha or "")[:10],
         "caveats": caveats(r), "ranked": not r.evaluation_scope.get("in_sample"),
+        "accuracy": _value(o.accuracy), "f1": _value(o.f1), "min_dcf": _value(o.min_dcf),
+        "act_dcf": _value(o.act_dcf), "cllr": _value(o.cllr), "threshold": o.threshold,
+        "seeds": spread.seeds if spread else None,
+        "auroc_seed_mean": spread.auroc.mean if spread else None,
+        "auroc_seed_std": spread.auroc.std if spread else None,
         "per_challenge": {c.challenge: {"auroc": c.auroc.value, "ci": [c.auroc.ci_low, c.auroc.ci_high],
-                                        "eer": c.eer.value, "n_bona_fide": c.n_bona_fide, "n_fake": c.n_fake}
+                                        "eer": c.eer.value, "n_bona_fide": c.n_bona_fide, "n_fake": c.n_fake,
+                                        "seed_std": spread.per_challenge_auroc[c.challenge].std
+                                        if spread and c.challenge in spread.per_challenge_auroc else None}
                           for c in r.per_challenge},
     }
+
+
+def heatmap_columns(rows: list[dict[str, Any]], series: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The per-challenge grid's columns: our rows in ranking order, each paper series quoted right after the last
+    of our rows with the same paper name (e.g. Pitch Table A.3's LCNN beside lfcc-lcnn), unmatched ones last."""
+    cols: list[tuple[str, Any]] = []
+    placed: set[int] = set()
+    for i, r in enumerate(rows):
+        cols.append(("ours", r))
+        if any(later.get("paper_name") == r.get("paper_name") for later in rows[i + 1:]):
+            continue
+        for k, sr in enumerate(series):
+            if k not in placed and r.get("paper_name") and sr["detector"] == r["paper_name"]:
+                cols.append(("quoted", sr))
+                placed.add(k)
+    cols += [("quoted", sr) for k, sr in enumerate(series) if k not in placed]
+    return cols
 
 
 def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
@@ -160,7 +211,7 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
 
     def label(e):
         r = e["result"]
-        return f"{r.detector.name} / {r.generator.name}"
+        return f"{system_label(r)} / {r.generator.name}"
 
     for kind in ("roc", "det"):
         fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.8 * nrow), squeeze=False)
@@ -201,11 +252,11 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
 
     for e, rows in scored:
         fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.4 * nrow), squeeze=False)
+        bins = _bins([r["score"] for r in rows if r.get("in_scope", True)])
         for ax, c in zip(axes.flat, challenges, strict=False):
             sel = [r for r in rows if r["challenge"] == c and r.get("in_scope", True)]
             real = [r["score"] for r in sel if r["label"] == 0]
             fake = [r["score"] for r in sel if r["label"] == 1]
-            bins = np.linspace(0, 1, 21)
             ax.hist(real, bins=bins, alpha=0.6, label="original", density=True)
             ax.hist(fake, bins=bins, alpha=0.6, label="fake", density=True)
             ax.set_title(f"#{c} {names.get(c, c)}", fontsize=9)
@@ -213,7 +264,7 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         for ax in list(axes.flat)[len(challenges):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"Score (degradation D) of originals vs fakes: {label(e)}")
+        fig.suptitle(f"Scores of originals vs fakes (higher = more likely fake): {label(e)}")
         fig.tight_layout()
         name = f"scores_{e['id']}.svg"
         _save(fig, folder / name)
@@ -237,6 +288,16 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     return figs
 
 
+def _bins(scores: list[float]) -> np.ndarray:
+    """20 histogram bins over the scores' range ([0, 1] for scores inside it, such as Pitch's D; any range for
+    log-odds)."""
+    v = np.asarray([x for x in scores if x is not None and np.isfinite(x)], dtype=float)
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
+
+
 def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg")
@@ -251,36 +312,45 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines += ["> Rows marked *sim* were measured on a **simulated** corpus (espeak-ng + WORLD voices): they "
                   "describe the simulation, not the recordings of the Pitch paper.", ""]
     lines += ["## Ranking (overall AUROC, in-scope samples)", "",
-              "| rank | detector | generator | corpus | AUROC % [95% CI] | EER % | AUROC % on the paper's top-10 "
-              "(paper: 88.7) | n real / fake "
+              "AUROC over seeds: a multi-seed model's rows score with the mean of its seeds' scores; this column "
+              "gives each seed's model alone as mean +- std (sample std).", "",
+              "| rank | system | generator | corpus | AUROC % [95% CI] | AUROC % over seeds | EER % | minDCF | "
+              "F1 % | AUROC % on the paper's top-10 (paper: 88.7) | n real / fake "
               "| audio s per CPU s | p95 latency ms | date | caveats |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ci = r["auroc_ci"]
         corpus = f"{r['corpus']}{' *sim*' if r['simulated'] else ''}"
-        lines.append(f"| {r['rank'] or 'unranked'} | {r['detector']} ({r['profile']}) | {r['generator']} | {corpus} | "
-                     f"{_pct(r['auroc'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(r['eer'])} | "
+        lines.append(f"| {r['rank'] or 'unranked'} | {r['system']} | {r['generator']} | {corpus} | "
+                     f"{_pct(r['auroc'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_seed_cell(r)} | {_pct(r['eer'])} | "
+                     f"{_dec(r['min_dcf'])} | {_pct(r['f1'])} | "
                      f"{_pct(r['paper_top10_auroc'])} | {r['n_bona_fide']} / {r['n_fake']} | "
                      f"{_num(r['rtfx'])} | "
                      f"{'–' if r['latency_p95_ms'] is None else round(r['latency_p95_ms'])} | {r['date'][:10]} | "
                      f"{'; '.join(r['caveats']) or '–'} |")
     ch = doc["challenges"]
-    series = doc["paper_reference"]["pitch_series"]
-    lines += ["", "## AUROC % per challenge", "",
-              "Quoted columns are the Pitch paper's figures on its 100 recorded speakers (never measured here). "
-              "`~`: our 95% CI is wider than +-10 points, too wide to rank that challenge.", "",
-              "| challenge | " + " | ".join(f"{r['detector']} / {r['generator']}" for r in rows)
-              + " | " + " | ".join(f"{s['system']} ({s['source']}, quoted)" for s in series) + " |",
-              "|---|" + "---|" * (len(rows) + len(series))]
+    cols = heatmap_columns(rows, doc["paper_reference"]["pitch_series"])
+    lines += ["", "## AUROC % per challenge: systems x generators x challenges", "",
+              "Quoted columns are the Pitch paper's figures on its 100 recorded speakers (never measured here), "
+              "placed beside our system of the same name. `~`: our 95% CI is wider than +-10 points, too wide to "
+              "rank that challenge. `+-`: std over a multi-seed model's seeds.", "",
+              "| challenge | " + " | ".join(f"{c['system']} / {c['generator']}" if kind == "ours"
+                                           else f"{c['system']} ({c['source']}, quoted)" for kind, c in cols) + " |",
+              "|---|" + "---|" * len(cols)]
     for c in ch:
-        cells = [_pct((r["per_challenge"].get(c["id"]) or {}).get("auroc"))
-                 + (" ~" if c["id"] in r["unranked_challenges"] else "") for r in rows]
-        quoted = [_pct(s["per_challenge"].get(c["id"])) for s in series]
-        lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells + quoted) + " |")
+        cells = []
+        for kind, col in cols:
+            if kind == "quoted":
+                cells.append(_pct(col["per_challenge"].get(c["id"])))
+                continue
+            pc = col["per_challenge"].get(c["id"]) or {}
+            cells.append(_pct(pc.get("auroc")) + (f" +-{100 * pc['seed_std']:.1f}" if pc.get("seed_std") is not None
+                                                  else "") + (" ~" if c["id"] in col["unranked_challenges"] else ""))
+        lines.append(f"| #{c['id']} {c['name']} | " + " | ".join(cells) + " |")
     ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
-    quoted_pooled = [_pct(_paper_top10(s)) for s in series]
+    pooled = [_pct(c["paper_top10_auroc"]) if kind == "ours" else _pct(_paper_top10(c)) for kind, c in cols]
     lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
-                 + " | ".join([_pct(r["paper_top10_auroc"]) for r in rows] + quoted_pooled) + " |")
+                 + " | ".join(pooled) + " |")
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
     lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
               "|---|---|---|---|"]
@@ -331,38 +401,46 @@ def _html(doc: dict[str, Any], out: Path) -> str:
     for r in rows:
         ci = r["auroc_ci"]
         main_rows.append(
-            f"<tr data-generator='{esc(r['generator'])}'><td>{r['rank'] or 'unranked'}</td><td>{esc(r['detector'])}"
-            f" <small>{esc(str(r['profile']))}</small></td><td>{esc(r['generator'])}</td>"
+            f"<tr data-generator='{esc(r['generator'])}'><td>{r['rank'] or 'unranked'}</td><td>{esc(r['system'])}"
+            f"</td><td>{esc(r['generator'])}</td>"
             f"<td>{esc(str(r['corpus']))}{' <span class=sim>sim</span>' if r['simulated'] else ''}</td>"
             f"<td data-v='{r['auroc'] or 0}'>{_pct(r['auroc'])} <small>[{_pct(ci[0])}, {_pct(ci[1])}]</small></td>"
-            f"<td data-v='{r['eer'] or 0}'>{_pct(r['eer'])}</td><td data-v='{r['paper_top10_auroc'] or 0}'>"
+            f"<td data-v='{r['auroc_seed_mean'] or 0}'>{esc(_seed_cell(r))}</td>"
+            f"<td data-v='{r['eer'] or 0}'>{_pct(r['eer'])}</td><td data-v='{r['min_dcf'] or 0}'>{_dec(r['min_dcf'])}"
+            f"</td><td data-v='{r['f1'] or 0}'>{_pct(r['f1'])}</td><td data-v='{r['paper_top10_auroc'] or 0}'>"
             f"{_pct(r['paper_top10_auroc'])}</td><td data-v='{r['rtfx'] or 0}'>"
             f"{_num(r['rtfx'])}</td>"
             f"<td data-v='{r['latency_p95_ms'] or 0}'>{_num(r['latency_p95_ms'])}"
             f"</td><td>{esc(r['date'][:10])}</td><td class=caveat>{esc('; '.join(r['caveats'])) or '–'}</td></tr>")
+    cols = heatmap_columns(rows, series)
     heat_rows = []
     for c in ch:
         cells = []
-        for r in rows:
-            v = (r["per_challenge"].get(c["id"]) or {}).get("auroc")
+        for kind, col in cols:
+            if kind == "quoted":
+                q = col["per_challenge"].get(c["id"])
+                cells.append(f"<td class=quoted data-v='{-1 if q is None else q}'>{_pct(q)}</td>")
+                continue
+            pc = col["per_challenge"].get(c["id"]) or {}
+            v = pc.get("auroc")
             color = "#eee" if v is None else f"hsl({int(120 * max(0.0, min(1.0, (v - 0.5) * 2)))}, 65%, 72%)"
             value = v if v is not None else -1
+            std = (f" <small title='std over the model's seeds'>&plusmn;{100 * pc['seed_std']:.1f}</small>"
+                   if pc.get("seed_std") is not None else "")
             wide = " <small title='95% CI wider than +-10 points: not ranked'>~</small>" \
-                if c["id"] in r["unranked_challenges"] else ""
-            cells.append(f"<td class=heat data-v='{value}' style='background:{color}'>{_pct(v)}{wide}</td>")
-        quoted_cells = "".join(f"<td class=quoted data-v='{s['per_challenge'].get(c['id'], -1)}'>"
-                               f"{_pct(s['per_challenge'].get(c['id']))}</td>" for s in series)
+                if c["id"] in col["unranked_challenges"] else ""
+            cells.append(f"<td class=heat data-v='{value}' style='background:{color}'>{_pct(v)}{std}{wide}</td>")
         heat_rows.append(f"<tr data-challenge='{c['id']}'><td>#{c['id']}</td><td>{esc(c['name'])}</td>"
-                         + "".join(cells) + quoted_cells + "</tr>")
+                         + "".join(cells) + "</tr>")
     ten = ", ".join(f"#{i}" for i in doc["paper_reference"]["pitch_top10"])
-    pooled = "".join(f"<td>{_pct(r['paper_top10_auroc'])}</td>" for r in rows) + "".join(
-        f"<td class=quoted>{_pct(_paper_top10(s))}</td>" for s in series)
+    pooled = "".join(f"<td>{_pct(col['paper_top10_auroc'])}</td>" if kind == "ours" else
+                     f"<td class=quoted>{_pct(_paper_top10(col))}</td>" for kind, col in cols)
     heat_foot = (f"<tr class=pooled><td></td><td>paper's top-10 ({esc(ten)}): ours pooled, the paper's "
                  f"Table 3 'Average (top-10)'</td>{pooled}</tr>")
-    heat_head = "".join(f"<th data-generator='{esc(r['generator'])}'>{esc(r['detector'])}<br><small>"
-                        f"{esc(r['generator'])}</small></th>" for r in rows) + "".join(
-        f"<th class=quoted>{esc(s['system'])}<br><small>Pitch {esc(s['source'])}, quoted</small></th>"
-        for s in series)
+    heat_head = "".join(f"<th data-generator='{esc(col['generator'])}'>{esc(col['system'])}<br><small>"
+                        f"{esc(col['generator'])}</small></th>" if kind == "ours" else
+                        f"<th class=quoted>{esc(col['system'])}<br><small>Pitch {esc(col['source'])}, quoted</small>"
+                        f"</th>" for kind, col in cols)
     quoted = "".join(f"<tr><td>{esc(p['source'])}</td><td>{esc(p['system'])}</td><td>{_pct(p['auroc'])}</td>"
                      f"<td>{esc(p['note'])}</td></tr>" for p in doc["paper_reference"]["pitch"])
     devox = "".join(f"<tr><td>{esc(d['source'])}</td><td>{esc(d['system'])}</td><td>{d['transmission_ms_mean']:.0f}"
@@ -429,12 +507,14 @@ figure{{margin:1rem 0}} figure svg{{max-width:100%;height:auto}} .filters label{
 <label>Challenge <select id=ch-filter><option value="">all</option>{ch_options}</select></label>
 </div>
 <h2>Ranking</h2>
-<table id=ranking class=sortable><thead><tr><th>rank</th><th>detector</th><th>generator</th><th>corpus</th>
-<th>AUROC %</th><th>EER %</th><th>AUROC % on the paper's top-10 (paper: 88.7)</th><th>audio s / CPU s</th>
+<table id=ranking class=sortable><thead><tr><th>rank</th><th>system</th><th>generator</th><th>corpus</th>
+<th>AUROC %</th><th>AUROC % over seeds</th><th>EER %</th><th>minDCF</th><th>F1 %</th>
+<th>AUROC % on the paper's top-10 (paper: 88.7)</th><th>audio s / CPU s</th>
 <th>p95 latency ms</th><th>date</th>
 <th>caveats</th></tr></thead><tbody>{main_rows}</tbody></table>
-<h2>AUROC % per challenge (heat map)</h2>
-<p>Quoted columns: the Pitch paper's figures on its 100 recorded speakers, never measured here.
+<h2>AUROC % per challenge: systems x generators x challenges (heat map)</h2>
+<p>Quoted columns: the Pitch paper's figures on its 100 recorded speakers, never measured here, placed beside our
+system of the same name. &plusmn;: std over a multi-seed model's seeds.
 <small>~</small>: our 95% CI is wider than &plusmn;10 AUROC points, too wide to rank that challenge.</p>
 <table id=heatmap class=sortable><thead><tr><th>#</th><th>challenge</th>{heat_head}
 </tr></thead><tbody>{heat_rows}</tbody><tfoot>{heat_foot}</tfoot></table>

@@ -9,7 +9,7 @@ import numpy as np
 from bench.challenges.reference import top10
 from bench.challenges.taxonomy import get
 from bench.comparison import paper_comparison, rank_challenges, summary
-from bench.evaluate import estimates, metrics_for
+from bench.result_metrics import estimates, metrics_for
 from bench.results import ChallengeResult, Component, Result, now, run_info, write_scores
 
 

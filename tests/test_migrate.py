@@ -78,7 +78,7 @@ def test_old_result_is_refused_then_migrated(tmp_path):
     old_by_key = {c["key"]: c for c in old["per_challenge"]}
     print(migrate(path))
     r = load_result(path)
-    assert r.schema_version == "1.1" and r.taxonomy_version == 2
+    assert r.schema_version == "1.2" and r.taxonomy_version == 2
     for c in r.per_challenge:  # every id now names its own challenge; the measured numbers are unchanged
         assert get(c.challenge).key == c.key
         assert c.auroc.value == old_by_key[c.key]["auroc"]["value"]

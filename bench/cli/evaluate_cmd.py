@@ -20,12 +20,22 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def _ci(e) -> str:
+def _ci(e, digits: int | None = None) -> str:
+    """An estimate with its CI: percent by default, plain numbers with ``digits`` decimals."""
     if e is None or e.value is None:
         return "-"
+    fmt = _pct if digits is None else (lambda x: "-" if x is None else f"{x:.{digits}f}")
     if e.ci_low is None:
-        return _pct(e.value)
-    return f"{_pct(e.value)} [{_pct(e.ci_low)}, {_pct(e.ci_high)}]"
+        return fmt(e.value)
+    return f"{fmt(e.value)} [{fmt(e.ci_low)}, {fmt(e.ci_high)}]"
+
+
+def _v(e) -> float | None:
+    return None if e is None else e.value
+
+
+def _dcf(e) -> str:
+    return "-" if e is None or e.value is None else f"{e.value:.3f}"
 
 
 def print_summary(result: Result, out: Path) -> None:
@@ -36,20 +46,30 @@ def print_summary(result: Result, out: Path) -> None:
     paper = result.paper
     paper_col = f"paper AUROC % ({paper.source})" if paper else "paper AUROC %"
     table = Table(title=f"{result.detector.name} ({result.profile or 'default'}) vs {result.generator.name}{sim}")
-    for col in ("#", "challenge", "n real", "n fake", "AUROC % [95% CI]", "EER %", "acc %", "mean D real",
-                "mean D fake", paper_col):
+    for col in ("#", "challenge", "n real", "n fake", "AUROC % [95% CI]", "EER %", "acc %", "F1 %", "minDCF",
+                "mean score real", "mean score fake", paper_col):
         table.add_column(col, justify="left" if col == "challenge" else "right")
     for c in result.per_challenge:
         mark = "*" if c.challenge in result.top_challenges else ("~" if c.challenge in result.ranking.too_wide else "")
         table.add_row(f"{c.challenge}{mark}", c.name, str(c.n_bona_fide), str(c.n_fake), _ci(c.auroc),
-                      _pct(c.eer.value), _pct(c.accuracy),
+                      _pct(c.eer.value), _pct(_v(c.accuracy)), _pct(_v(c.f1)), _dcf(c.min_dcf),
                       "-" if c.mean_score_bona_fide is None else f"{c.mean_score_bona_fide:.3f}",
                       "-" if c.mean_score_fake is None else f"{c.mean_score_fake:.3f}", _pct(c.paper_auroc))
     o = result.overall
     table.add_row("all", "all challenges", str(o.n_bona_fide), str(o.n_fake), _ci(o.auroc), _pct(o.eer.value),
-                  _pct(o.accuracy), f"{o.mean_score_bona_fide:.3f}" if o.mean_score_bona_fide is not None else "-",
+                  _pct(_v(o.accuracy)), _pct(_v(o.f1)), _dcf(o.min_dcf),
+                  f"{o.mean_score_bona_fide:.3f}" if o.mean_score_bona_fide is not None else "-",
                   f"{o.mean_score_fake:.3f}" if o.mean_score_fake is not None else "-", "-")
     console.print(table)
+    if o.threshold is not None:
+        console.print(f"accuracy, F1 at threshold {o.threshold:.4g}; minDCF: ASVspoof 5 parameters "
+                      f"(result.json metric_settings)"
+                      + (f"; actDCF {_ci(o.act_dcf, 3)}, Cllr {_ci(o.cllr, 3)} bits" if o.act_dcf else ""))
+    if result.seeds:
+        sp = result.seeds
+        console.print(f"over the model's {len(sp.seeds)} seeds (each scored alone): AUROC {_pct(sp.auroc.mean)} +- "
+                      f"{_pct(sp.auroc.std)} %, EER {_pct(sp.eer.mean)} +- {_pct(sp.eer.std)} % (the table scores "
+                      "with the mean of the seeds' scores)")
     for line in comparison_lines(result):
         console.print(line)
     t = result.timings

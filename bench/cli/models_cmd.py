@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli.output import console, print_json
+from bench.cli.output import console, pct_spread, print_json, seed_summary
 
 app = typer.Typer(help="Detector models (trained by bench train, or packaged such as aasist-asvspoof2019) and the "
                        "model assets users supply (e.g. NISQA weights, CC BY-NC-SA 4.0).", no_args_is_help=True)
@@ -40,7 +40,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
         table.add_column(col)
     for m in models:
         t = m["metrics"]
-        auroc = f"{100 * t['auroc_mean']:.1f} +- {100 * t['auroc_std']:.1f}" if t.get("auroc_mean") is not None else "-"
+        auroc = pct_spread(t.get("auroc_mean"), t.get("auroc_std"))
         table.add_row(m["ref"], m["detector"], m["architecture"], ",".join(map(str, m["seeds"])) or "-",
                       "yes" if m["promoted"] else "", m["source"], auroc, m["trained_on"])
     console.print(table)
@@ -87,8 +87,7 @@ def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder
     for split in ("val", "test"):
         m = card.metrics.get(f"{split}_summary")
         if m:
-            lines.append(f"{split} speakers: AUROC {100 * m['auroc_mean']:.1f} +- {100 * m['auroc_std']:.1f} %, EER "
-                         f"{100 * m['eer_mean']:.1f} +- {100 * m['eer_std']:.1f} % over {m['seeds']} seed(s)")
+            lines.append(f"{split} speakers: {seed_summary(m)}")
     if card.reference:
         lines.append(f"reference: {card.reference}")
     for line in lines:

@@ -78,3 +78,16 @@ def print_corpus_summary(ds, manifest: dict[str, Any], summary: dict[str, Any] |
     d = summary["duration_s"]
     console.print(f"durations: mean {d['mean']:.2f} s, min {d['min']:.2f} s, max {d['max']:.2f} s; "
                   f"subjects: {', '.join(f'{k} ({v})' for k, v in summary['per_subject'].items())}")
+
+
+def pct_spread(mean: float | None, std: float | None) -> str:
+    """A fraction's mean and std over seeds as percent, "98.3 +- 0.1" (one seed: "98.3"; none: "-")."""
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.1f}" + (f" +- {100 * std:.1f}" if std is not None else "")
+
+
+def seed_summary(m: dict[str, Any]) -> str:
+    """A model card's ``<split>_summary``: AUROC and EER as mean +- std over its seeds."""
+    return (f"AUROC {pct_spread(m['auroc_mean'], m.get('auroc_std'))} %, EER "
+            f"{pct_spread(m['eer_mean'], m.get('eer_std'))} % over {m['seeds']} seed(s)")

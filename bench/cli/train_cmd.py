@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, print_json, report_problems, resolve_workers
+from bench.cli.output import console, print_json, report_problems, resolve_workers, seed_summary
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 app = typer.Typer(help="Train detector models: a waveform detector on a corpus + fakes (bench train --detector "
@@ -76,9 +76,7 @@ def _train(
     for split in ("val", "test"):
         summ = card.metrics.get(f"{split}_summary")
         if summ:
-            console.print(f"{split} speakers: AUROC {100 * summ['auroc_mean']:.1f} +- {100 * summ['auroc_std']:.1f}, "
-                          f"EER {100 * summ['eer_mean']:.1f} +- {100 * summ['eer_std']:.1f} % over "
-                          f"{summ['seeds']} seed(s)")
+            console.print(f"{split} speakers: {seed_summary(summ)}")
     console.print(f"model {card.ref}: {card.n_params or '?'} parameters, trained in "
                   f"{card.training.get('seconds', 0):.0f} s; folder {entry.folder}")
 
