@@ -15,7 +15,8 @@ What a trainer needs and must not re-invent per detector:
 - :func:`fit_torch`: the epoch loop used by the neural detectors: class-weighted
   cross-entropy, validation after each epoch, early stopping on the validation loss, the
   best epoch's weights kept, a checkpoint after every epoch and resume from it, and a
-  progress callback.
+  progress callback; optional hooks for a step after each epoch, another validation loss and
+  the validation batch size (Pitch's compliance classifiers use all three).
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
               cfg: FitConfig, device, checkpoint: Checkpoint | None = None,
               settings: dict[str, Any] | None = None,
               augment: Callable[[Any, Any], Any] | None = None,
-              tick: Callable[[dict[str, float]], None] | None = None) -> tuple[Any, FitOutcome]:
+              tick: Callable[[dict[str, float]], None] | None = None,
+              after_epoch: Callable[[Any], None] | None = None,
+              val_loss: Callable[[np.ndarray, np.ndarray], float] | None = None,
+              val_batch_size: int | None = None) -> tuple[Any, FitOutcome]:
     """Train ``module`` (inputs -> (N, 2) logits, class 1 = fake) with AdamW and class-weighted
     cross-entropy; keep the weights of the epoch with the lowest validation loss.
 
@@ -198,6 +202,13 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
     with the same ``settings`` exists, resumes from it (a different one is an error, never
     silently mixed). ``augment(batch, generator)`` may transform training batches.
     ``tick(record)`` is called after every epoch with that epoch's losses.
+
+    Optional, for trainers that need them (the defaults are the behaviour described above):
+    ``after_epoch(module)`` runs after each epoch's optimiser steps, before validation and the
+    checkpoint (e.g. to recompute BatchNorm statistics); ``val_loss(logits, labels)`` (NumPy
+    (N, 2) float32 logits and 0/1 labels -> float) replaces the class-weighted cross-entropy as
+    the validation loss that early stopping and the best epoch follow; ``val_batch_size`` is the
+    batch size of the validation forward passes (default: twice ``cfg.batch_size``).
     """
     import torch
 
@@ -245,14 +256,20 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
             opt.step()
             total += loss.item() * len(idx)
             seen += len(idx)
+        if after_epoch is not None:
+            after_epoch(module)
         record: dict[str, float] = {"epoch": epoch, "train_loss": total / max(seen, 1)}
         if has_val:
-            logits = torch.from_numpy(predict_logits(module, x_val, cfg.batch_size * 2, device))
-            val_loss = float(F.cross_entropy(logits, torch.from_numpy(np.asarray(y_val, dtype=np.int64)),
-                                             weight=weight.cpu()))
-            record["val_loss"] = val_loss
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_epoch, bad = val_loss, epoch, 0
+            val_logits = predict_logits(module, x_val, val_batch_size or cfg.batch_size * 2, device)
+            if val_loss is None:
+                epoch_loss = float(F.cross_entropy(torch.from_numpy(val_logits),
+                                                   torch.from_numpy(np.asarray(y_val, dtype=np.int64)),
+                                                   weight=weight.cpu()))
+            else:
+                epoch_loss = float(val_loss(val_logits, np.asarray(y_val)))
+            record["val_loss"] = epoch_loss
+            if epoch_loss < best_loss - 1e-6:
+                best_loss, best_epoch, bad = epoch_loss, epoch, 0
                 best_state = copy.deepcopy(module.state_dict())
             else:
                 bad += 1
