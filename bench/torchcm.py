@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.countermeasure import CMDetector, Scorer, TrainingData
 from bench.errors import BenchError
-from bench.modelstore import ModelEntry
+from bench.modelstore import ModelEntry, resolve
 from bench.scoring import InputSpec, training_crop
 from bench.training import Checkpoint, FitConfig, fit_torch, resolve_device, save_torch, seed_everything
 
@@ -94,7 +94,8 @@ class TorchCMDetector(CMDetector):
         f = self.fit_defaults
         crop = self.train_seconds or (self.input_spec.samples / 16_000 if self.input_spec.samples else 4.0)
         return {"architecture": self.default_architecture, "epochs": f.epochs, "batch_size": f.batch_size,
-                "lr": f.lr, "weight_decay": f.weight_decay, "patience": f.patience, "crop_seconds": round(crop, 4)}
+                "lr": f.lr, "weight_decay": f.weight_decay, "patience": f.patience, "crop_seconds": round(crop, 4),
+                "init": ""}
 
     def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The base rules, and a known architecture, a sane crop and a valid epoch loop."""
@@ -136,6 +137,7 @@ class TorchCMDetector(CMDetector):
         if x_tr is None or len(set(data.labels["train"].tolist())) < 2:
             raise BenchError("the training speakers need both original recordings and fakes")
         net = self.build(params)
+        init = self.initialise(net, str(s.get("init") or ""), s["architecture"])
         t0 = time.perf_counter()
         net, outcome = fit_torch(net, x_tr, data.labels["train"], x_val, data.labels.get("val"), cfg=cfg,
                                  device=device, checkpoint=Checkpoint(out / "checkpoint.pt"),
@@ -143,10 +145,48 @@ class TorchCMDetector(CMDetector):
         save_torch(out / WEIGHTS, {k: v.detach().cpu() for k, v in net.state_dict().items()})
         Checkpoint(out / "checkpoint.pt").remove()
         return {"files": [WEIGHTS], "architecture": s["architecture"], "params": params, "n_params": n_parameters(net),
-                "input": spec.to_dict(), "settings": s,
+                "input": spec.to_dict(), "settings": s, **({"init": init} if init else {}),
                 "fit": {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
                         "stopped_early": outcome.stopped_early, "resumed_from_epoch": outcome.resumed_from,
                         "history": outcome.history, "seconds": time.perf_counter() - t0}}
+
+
+    def initialise(self, net: Any, ref: str, architecture: str) -> dict[str, Any] | None:
+        """Fine-tuning (``--set init=NAME@VERSION``): load seed 0 of model ``ref`` (same detector and
+        architecture) into ``net`` strictly; a model whose class 0 is "fake" has its output layer's rows swapped
+        so that class 1 = fake, as bench trains. Returns what was loaded (for the model card)."""
+        if not ref:
+            return None
+        entry = resolve(ref)
+        card = entry.card
+        if card.detector != self.meta.name or (card.architecture or architecture) != architecture:
+            raise BenchError(f"init={ref}: a {card.detector} {card.architecture or ''} model cannot initialise "
+                             f"{self.meta.name} {architecture} (give --set architecture={card.architecture})")
+        entry.verify()
+        name = weights_name(card.seeds[0], card)
+        state = load_state(entry.path(name))
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise BenchError(f"init={ref}: {name} does not fit ({str(exc).splitlines()[0]})") from None
+        if card.fake_index == 0:
+            swap_output_classes(net)
+        return {"model": card.ref, "file": name, "sha256": card.files.get(name), "trained_on": card.trained_on}
+
+
+def swap_output_classes(net: Any) -> None:
+    """Swap the rows of the network's one two-output linear layer (class 0 <-> class 1)."""
+    import torch
+    from torch import nn
+
+    heads = [m for m in net.modules() if isinstance(m, nn.Linear) and m.out_features == 2]
+    if len(heads) != 1:
+        raise BenchError(f"cannot re-orient the output: the network has {len(heads)} two-output linear layers, not 1")
+    layer = heads[0]
+    with torch.no_grad():
+        layer.weight.copy_(layer.weight.flip(0))
+        if layer.bias is not None:
+            layer.bias.copy_(layer.bias.flip(0))
 
 
 def two_class(net: Any, output: str) -> Any:

@@ -25,12 +25,13 @@ from bench.audio import entry_problem, load_entry
 from bench.corpus import unusable_references
 from bench.countermeasure import CMDetector, TrainingData, card_for
 from bench.errors import BenchError
-from bench.evaluate import build_samples, estimates, open_inputs
+from bench.evaluate import build_samples, open_inputs
 from bench.fileio import write_json
 from bench.metrics import eer
 from bench.modelstore import ModelEntry, add, hash_files, write_card
 from bench.outdir import check_output, claim_output
 from bench.registry import DETECTORS
+from bench.result_metrics import estimates
 from bench.results import now, run_info
 from bench.training import train_val_test
 
@@ -135,7 +136,9 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     first = per_seed[str(seeds[0])]
     card = card_for(det, model_name, architecture=first.get("architecture", ""), params=first.get("params", {}),
                     n_params=first.get("n_params"), seeds=seeds, input=first.get("input") or det.input_spec.to_dict(),
-                    trained_on=f"{cm.get('name') or Path(corpus).name} + {fm.get('name') or Path(fakes).name} "
+                    trained_on=(f"{first['init']['trained_on']} ({first['init']['model']}), fine-tuned on "
+                                if first.get("init") else "")
+                    + f"{cm.get('name') or Path(corpus).name} + {fm.get('name') or Path(fakes).name} "
                                f"({'simulated' if cm.get('simulated') else 'recorded'} corpus), speakers "
                                f"{', '.join(splits['train'] + splits['val'])}",
                     files=hash_files(out, files), created=now(), bench_version=__version__,
@@ -177,8 +180,9 @@ def _held_out_metrics(det: CMDetector, entry: ModelEntry, data: TrainingData, sa
         aurocs = [m["auroc"] for m in per.values() if m.get("auroc") is not None]
         eers = [m["eer"] for m in per.values() if m.get("eer") is not None]
         if aurocs:
-            out[f"{split}_summary"] = {"auroc_mean": float(np.mean(aurocs)), "auroc_std": float(np.std(aurocs)),
-                                       "eer_mean": float(np.mean(eers)), "eer_std": float(np.std(eers)),
-                                       "seeds": len(aurocs)}
+            std = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else None)  # noqa: E731 - sample std over seeds
+            out[f"{split}_summary"] = {"auroc_mean": float(np.mean(aurocs)), "auroc_std": std(aurocs),
+                                       "eer_mean": float(np.mean(eers)), "eer_std": std(eers),
+                                       "seeds": len(aurocs), "std": "sample standard deviation over seeds (ddof 1)"}
     return out
 

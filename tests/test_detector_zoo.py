@@ -219,6 +219,26 @@ def test_official_aasist_weights_load_strictly_and_match_the_official_model():
     assert torch.max(torch.abs(a - b)) < 1e-4
 
 
+@needs_weights
+def test_fine_tuning_starts_from_the_published_weights_with_bench_polarity():
+    """``--set init=aasist-asvspoof2019``: the network starts as the official model, re-oriented so class 1 is
+    fake: its fake-minus-bona-fide logit equals the packaged model's score; other architectures are refused."""
+    from bench.errors import BenchError
+    from bench.registry import DETECTORS
+
+    det = DETECTORS.create("aasist", model="aasist-asvspoof2019")
+    packaged = det.load_scorer()
+    net = det.build(dict(det.architectures["aasist"]))
+    info = det.initialise(net, "aasist-asvspoof2019", "aasist")
+    assert info["model"] == "aasist-asvspoof2019" and info["sha256"]
+    x = np.random.default_rng(0).normal(0, 0.1, (2, 64_600)).astype(np.float32)
+    with torch.no_grad():
+        logits = net.eval()(torch.from_numpy(x)).numpy()
+    assert np.allclose(logits[:, 1] - logits[:, 0], packaged.score_windows(x)[0], atol=1e-4)
+    with pytest.raises(BenchError, match="architecture=aasist"):
+        det.initialise(det.build(dict(det.architectures["aasist-l"])), "aasist-asvspoof2019", "aasist-l")
+
+
 # ------------------------------------------------------------------ bench score
 @pytest.fixture(scope="module")
 def clips(sim_corpus, tmp_path_factory):
