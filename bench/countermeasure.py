@@ -110,7 +110,7 @@ class CMDetector(Detector):
 
     Settings: ``model`` (``NAME@VERSION``, ``NAME``, a model folder, or a packaged model's
     name; default: the detector's :attr:`default_model`), ``device`` (cpu, cuda, cuda:N),
-    ``batch_size``, ``threads`` (torch threads per worker).
+    ``batch_size``, ``threads`` (compute threads per worker: torch's, or the classifier library's).
     """
 
     input_spec: ClassVar[InputSpec] = InputSpec()

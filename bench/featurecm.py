@@ -84,7 +84,8 @@ XGB_LOG_ODDS = ScoreSemantics(
           "score) before the logistic function",
     threshold=0.0,
     threshold_source="0: the two classes are equally likely under the training priors (training is class-"
-                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold")
+                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold",
+    llr=True)  # balanced training priors: the log-odds are the log-likelihood ratio
 
 
 # ------------------------------------------------------------------ features

@@ -368,3 +368,13 @@ def test_the_guide_example_detector_trains_and_scores(zoo_inputs, tmp_path, monk
     write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[0]["audio"]))
     row = det.score_files([str(wav)])[0]
     assert row["verdict"] in ("fake", "bona fide") and np.isfinite(row["score"])
+
+
+def test_plugins_show_gives_metadata_and_training_settings():
+    res = run_bench("plugins", "show", "lfcc-lcnn", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "detector" and doc["score"]["llr"] is True
+    assert {"epochs", "crop_seconds", "init"} <= set(doc["training_settings"])
+    bad = run_bench("plugins", "show", "no-such-plugin")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "lfcc-lcnn" in bad.stderr

@@ -32,3 +32,32 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
     console.print(table)
     if not entries:
         console.print("no plugins registered yet")
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="A generator or detector name (bench plugins list)."),
+         as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """One plugin's metadata, and for a trainable detector its training settings (bench train --set)."""
+    from bench.errors import BenchError
+
+    kind, registry = next(((k, r) for k, r in (("detector", DETECTORS), ("generator", GENERATORS))
+                           if name in r.names()), (None, None))
+    if registry is None:
+        known = sorted([*DETECTORS.names(), *GENERATORS.names()])
+        raise BenchError(f"no plugin named {name!r}; known: {', '.join(known)}")
+    meta = registry.meta(name)
+    doc = {"kind": kind, **meta.model_dump()}
+    if kind == "detector":
+        factory = registry.factory(name)
+        defaults = getattr(factory, "training_defaults", None)
+        if defaults is not None and getattr(factory, "trainable", False):
+            try:
+                doc["training_settings"] = registry.create(name).training_defaults()
+            except BenchError:
+                pass
+    if as_json:
+        print_json(doc)
+        return
+    for key, value in doc.items():
+        if value not in (None, "", [], {}):
+            console.print(f"[bold]{key}[/bold]: {value}", highlight=False)

@@ -34,8 +34,8 @@ def _train(
     seeds: str = typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2: one network each; the model "
                                                    "scores with their mean and reports mean +- std."),
     set_: list[str] = typer.Option([], "--set", help="Training setting KEY=VALUE (repeatable), e.g. "
-                                                     "architecture=aasist-l, epochs=10, crop_seconds=1; the "
-                                                     "defaults: bench plugins show NAME."),
+                                                     "architecture=aasist-l, epochs=10, init=aasist-asvspoof2019; "
+                                                     "each detector's keys and defaults: bench plugins show NAME."),
     name: str = typer.Option(None, "--name", help="Model name in the store (default: DETECTOR-ARCHITECTURE)."),
     test_speakers: int = typer.Option(None, "--test-speakers", min=1, help="Held-out test speakers (default: "
                                                                             "20%, >= 1; the same ones Pitch's "
@@ -43,7 +43,7 @@ def _train(
     split_seed: int = typer.Option(0, "--split-seed", min=0, help="Seed of the speaker split (not the training "
                                                                   "seeds)."),
     device: str = typer.Option("cpu", help="cpu (default), cuda or cuda:N."),
-    threads: int = typer.Option(1, min=1, help="Torch threads."),
+    threads: int = typer.Option(1, min=1, help="Compute threads (torch's, or the classifier library's)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Add the model to the local model store "
                                                                          "(bench models list)."),
     overwrite: bool = overwrite_option("model folder"),
