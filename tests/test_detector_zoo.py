@@ -169,6 +169,34 @@ def test_a_model_of_another_detector_is_refused(tmp_path, monkeypatch):
         DETECTORS.create("rawnet2").check("")
 
 
+def test_models_push_to_folder_and_pull_back_with_checksums(tmp_path):
+    """`bench models push --to-folder` writes the Hub model-repo layout; `bench models pull FOLDER` adds it to the
+    store as a new version recording where it came from; a tampered repo, a packaged model and an unreachable Hub
+    each get one line and exit 2, and nothing is added."""
+    env = {"BENCH_MODEL_STORE": str(tmp_path / "store")}
+    card = _fake_model(tmp_path / "m")
+    assert run_bench("models", "pull", str(tmp_path / "m"), env=env).returncode == 0  # toy@1
+    repo = tmp_path / "repo"
+    res = run_bench("models", "push", "toy@1", "--to-folder", str(repo), env=env)
+    assert res.returncode == 0, res.stderr
+    assert {p.name for p in repo.iterdir()} >= {"model.json", "README.md", "w.pt"}
+    assert "library_name: bench" in (repo / "README.md").read_text()
+    res = run_bench("models", "pull", str(repo), "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    pulled = json.loads(res.stdout)
+    assert pulled["model"] == "toy@2" and pulled["pulled_from"] == str(repo.resolve())
+    shown = json.loads(run_bench("models", "show", "toy@2", "--json", env=env).stdout)
+    assert shown["source"] == "pulled" and shown["files"] == card.files
+    (repo / "w.pt").write_bytes(b"tampered")
+    for args in (("pull", str(repo)), ("push", "aasist-asvspoof2019", "--to-folder", str(tmp_path / "x")),
+                 ("pull", "someone/no-such-model")):
+        bad = run_bench("models", *args, env={**env, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "x",
+                                              "HF_HUB_CACHE": str(tmp_path / "hub")})
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, (args, bad.stderr)
+    assert [m["ref"] for m in json.loads(run_bench("models", "list", "--json", env=env).stdout)["models"]
+            if m["ref"].startswith("toy")] == ["toy@1", "toy@2"]
+
+
 # ------------------------------------------------------------------ the networks
 @pytest.mark.parametrize("name, arch, n_params", [("aasist", "aasist", 297_866), ("aasist", "aasist-l", 85_306),
                                                   ("lfcc-lcnn", "lfcc-lcnn", 269_729),

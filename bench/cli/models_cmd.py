@@ -13,14 +13,54 @@ app = typer.Typer(help="Detector models (trained by bench train, or packaged suc
 
 @app.command()
 def pull(
-    name: str = typer.Argument(..., help="Asset name: nisqa."),
-    source: str = typer.Option(None, "--from", help="Install from a local file/folder or a URL instead of upstream."),
+    name: str = typer.Argument(..., help="An asset name (nisqa), or a detector model: a Hub model repo OWNER/NAME "
+                                         "or a local folder in that layout (bench models push)."),
+    source: str = typer.Option(None, "--from", help="Asset only: install from a local file/folder or a URL instead "
+                                                    "of upstream."),
+    revision: str = typer.Option(None, "--revision", help="Model repo only: a branch, tag or commit."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Download (or copy) and checksum-verify model weights into the bench cache."""
+    """Install a model asset (checksum-verified into the bench cache), or add a detector model from the Hub (or a
+    folder) to the local model store as its next version, every file checked against the card's SHA-256."""
+    from bench.models import MODELS
     from bench.models import pull as pull_asset
 
-    path = pull_asset(name, source=source)
-    console.print(f"installed {name} into {path}")
+    if name in MODELS:
+        path = pull_asset(name, source=source)
+        console.print(f"installed {name} into {path}")
+        return
+    from bench.errors import BenchError
+    from bench.modelhub import describe_pull, pull_model
+
+    if source:
+        raise BenchError("--from is for assets (nisqa); give a model repo or folder as the argument")
+    entry = pull_model(name, revision=revision)
+    if as_json:
+        print_json(describe_pull(entry))
+        return
+    console.print(f"added {entry.card.ref} ({entry.card.detector}) from {name} to {entry.folder.parent.parent}")
+
+
+@app.command()
+def push(
+    ref: str = typer.Argument(..., help="NAME@VERSION (or NAME, or a model folder) of a model bench trained."),
+    repo_id: str = typer.Option(None, "--repo-id", help="Hub model repo OWNER/NAME (uses HF_TOKEN)."),
+    to_folder: str = typer.Option(None, "--to-folder", help="Write the repo layout to this local folder instead."),
+    revision: str = typer.Option(None, "--revision", help="Branch to push to (created if missing)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace what --to-folder holds."),
+) -> None:
+    """Publish a stored model as a Hub model repo: its files, model.json (checksums, training record) and a README
+    model card; `bench models pull OWNER/NAME` brings it back."""
+    from bench.errors import BenchError
+    from bench.modelhub import export_model, push_model
+
+    if (repo_id is None) == (to_folder is None):
+        raise BenchError("give exactly one of --repo-id or --to-folder")
+    if to_folder:
+        console.print(f"wrote {export_model(ref, to_folder, overwrite=overwrite)}")
+        return
+    console.print(f"pushed {ref}: {push_model(ref, repo_id, revision=revision, private=private)}")
 
 
 @app.command("list")
