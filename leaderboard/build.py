@@ -103,7 +103,7 @@ def system_label(r: Result) -> str:
     """How a row names its system: the detector, and its profile or trained model (``NAME@VERSION``)."""
     model = r.detector.config.get("model")
     extra = r.profile or (model if isinstance(model, str) and model else None)
-    return f"{r.detector.name} ({extra})" if extra else r.detector.name
+    return f"{r.detector.name} ({extra})" if extra and extra != r.detector.name else r.detector.name
 
 
 def _row(e: dict[str, Any]) -> dict[str, Any]:

@@ -142,3 +142,14 @@ def test_in_sample_results_keep_their_caveat_and_are_not_ranked(two_results, tmp
     for page in ("README.md", "index.html"):
         text = (out / page).read_text()
         assert "in-sample: metrics include speakers the detector was trained on" in text and "unranked" in text
+
+
+def test_quoted_series_sit_beside_our_system_of_the_same_paper_name():
+    from bench.leaderboard.build import heatmap_columns
+
+    rows = [{"system": "lfcc-lcnn (m@1)", "paper_name": "lfcc-lcnn"}, {"system": "pitch-lite", "paper_name": "pitch"},
+            {"system": "lfcc-lcnn (m@2)", "paper_name": "lfcc-lcnn"}, {"system": "svm", "paper_name": None}]
+    series = [{"detector": "pitch", "system": "P"}, {"detector": "lfcc-lcnn", "system": "L"},
+              {"detector": "specrnet", "system": "S"}]
+    order = [c["system"] for _, c in heatmap_columns(rows, series)]
+    assert order == ["lfcc-lcnn (m@1)", "pitch-lite", "P", "lfcc-lcnn (m@2)", "L", "svm", "S"]
