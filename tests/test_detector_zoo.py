@@ -365,6 +365,15 @@ def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
     result = json.loads((tmp_path / "ev" / "result.json").read_text())
     assert result["evaluation_scope"]["excluded_speakers"] == sorted(sp["train"] + sp["val"])
     assert result["detector"]["config"]["model"] == "lfcc-lcnn@1"
+    spread = result["seeds"]
+    assert spread["seeds"] == [0, 1] and len(spread["auroc"]["values"]) == 2 and spread["per_challenge_auroc"]
+    overall = result["overall"]
+    assert all(overall[k]["value"] is not None for k in ("min_dcf", "act_dcf", "cllr", "f1", "accuracy"))
+    assert result["metric_settings"]["scores_are_llrs"] and result["metric_settings"]["dcf"]["c_fa"] == 10.0
+    # reproducible from the model card: its recorded command, rerun elsewhere, gives byte-identical weights
+    redo = [a if a != str(tmp_path / "m") else str(tmp_path / "m2") for a in args] + ["--no-register"]
+    assert run_bench(*redo, env=env).returncode == 0
+    assert json.loads((tmp_path / "m2" / "model.json").read_text())["files"] == card["files"]
 
 
 @pytest.mark.slow
