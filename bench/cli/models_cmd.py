@@ -3,6 +3,8 @@ remove) and the model assets users supply (pull)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from bench.cli.output import console, pct_spread, print_json, seed_summary
@@ -34,6 +36,9 @@ def pull(
 
     if source:
         raise BenchError("--from is for assets (nisqa); give a model repo or folder as the argument")
+    if "/" not in name and not Path(name).is_dir():
+        raise BenchError(f"unknown model {name!r}: assets are {', '.join(sorted(MODELS))}; a detector model is "
+                         "pulled from a Hub repo OWNER/NAME or a folder written by bench models push")
     entry = pull_model(name, revision=revision)
     if as_json:
         print_json(describe_pull(entry))
