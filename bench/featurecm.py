@@ -48,7 +48,7 @@ from bench.countermeasure import CMDetector, Scorer, TrainingData
 from bench.errors import BenchError
 from bench.fileio import write_atomic
 from bench.modelstore import ModelEntry
-from bench.scoring import InputSpec, ScoreSemantics
+from bench.scoring import LOG_ODDS, InputSpec, ScoreSemantics
 
 # --- front end (values copied from detectors/lfcc_lcnn/network.py: frame length/shift, pre-emphasis, float32
 #     eps in the log; the FFT size and band are this module's: 512 points, full band)
@@ -83,9 +83,7 @@ XGB_LOG_ODDS = ScoreSemantics(
     scale="log-odds of fake against bona fide: the boosted trees' raw margin (sum of leaf values plus the base "
           "score) before the logistic function",
     threshold=0.0,
-    threshold_source="0: the two classes are equally likely under the training priors (training is class-"
-                     "weighted, so the priors are balanced); bench evaluate also reports the EER threshold",
-    llr=True)  # balanced training priors: the log-odds are the log-likelihood ratio
+    threshold_source=LOG_ODDS.threshold_source, llr=True)  # balanced training priors: log-odds = LLR
 
 
 # ------------------------------------------------------------------ features

@@ -162,14 +162,17 @@ def _snapshot(repo_id: str, revision: str | None) -> Path:
     except HFValidationError as exc:
         raise BenchError(f"{repo_id!r} is neither a local folder nor a valid Hub repo id ({exc})") from None
     except Exception as exc:  # connection, offline-cache miss, 401/404 ... all become one line
-        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
-        how = ("HF_HUB_OFFLINE is set and the repo is not in the local cache"
-               if offline else "the Hub could not be reached and the repo is not in the local cache")
-        reason = first_line(exc)
-        raise NetworkError(f"cannot get dataset {repo_id}@{revision or 'main'}: {how} ({reason}); "
-                           "check the network and HF_TOKEN, or pull it once where the Hub is reachable"
-                           ) from None
+        raise unreachable("dataset", repo_id, revision, exc) from None
     return Path(path)
+
+
+def unreachable(kind: str, repo_id: str, revision: str | None, exc: BaseException) -> NetworkError:
+    """The one-line error for a Hub repo that could not be fetched (offline, not cached, 401/404...)."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+    how = ("HF_HUB_OFFLINE is set and the repo is not in the local cache"
+           if offline else "the Hub could not be reached and the repo is not in the local cache")
+    return NetworkError(f"cannot get {kind} {repo_id}@{revision or 'main'}: {how} ({first_line(exc)}); check the "
+                        "network and HF_TOKEN, or pull it once where the Hub is reachable")
 
 
 def push(corpus_dir: str | Path, repo_id: str, revision: str | None = None, private: bool = False,

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.errors import BenchError, NetworkError, first_line
 from bench.fileio import write_atomic
-from bench.hub import check_repo_id
+from bench.hub import check_repo_id, unreachable
 from bench.modelstore import CARD_FILE, ModelEntry, add, read_card, resolve, write_card
 from bench.outdir import claim_output
 
@@ -127,11 +127,7 @@ def _snapshot(repo_id: str, revision: str | None) -> Path:
     try:
         return Path(snapshot_download(repo_id, repo_type="model", revision=revision))
     except Exception as exc:  # connection, offline-cache miss, 401/404 ... all become one line
-        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
-        how = ("HF_HUB_OFFLINE is set and the repo is not in the local cache" if offline
-               else "the Hub could not be reached and the repo is not in the local cache")
-        raise NetworkError(f"cannot get model {repo_id}@{revision or 'main'}: {how} ({first_line(exc)}); check "
-                           "the network and HF_TOKEN, or pull it once where the Hub is reachable") from None
+        raise unreachable("model", repo_id, revision, exc) from None
 
 
 def describe_pull(entry: ModelEntry) -> dict[str, Any]:

@@ -47,14 +47,8 @@ def show(name: str = typer.Argument(..., help="A generator or detector name (ben
         raise BenchError(f"no plugin named {name!r}; known: {', '.join(known)}")
     meta = registry.meta(name)
     doc = {"kind": kind, **meta.model_dump()}
-    if kind == "detector":
-        factory = registry.factory(name)
-        defaults = getattr(factory, "training_defaults", None)
-        if defaults is not None and getattr(factory, "trainable", False):
-            try:
-                doc["training_settings"] = registry.create(name).training_defaults()
-            except BenchError:
-                pass
+    if kind == "detector" and getattr(registry.factory(name), "trainable", False):
+        doc["training_settings"] = registry.create(name).training_defaults()
     if as_json:
         print_json(doc)
         return
