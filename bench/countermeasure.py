@@ -246,8 +246,13 @@ class TrainingData:
     """Speaker-disjoint training material handed to :meth:`CMDetector.train`: waveforms and labels per split."""
 
     def __init__(self, waves: dict[str, list[np.ndarray]], labels: dict[str, np.ndarray],
-                 ids: dict[str, list[str]], splits: dict[str, list[str]]) -> None:
+                 ids: dict[str, list[str]], splits: dict[str, list[str]],
+                 speakers: dict[str, list[str]] | None = None, sources: dict[str, list[str]] | None = None) -> None:
         self.waves, self.labels, self.ids, self.splits = waves, labels, ids, splits
+        #: per split, each recording's subject: an original's speaker, a fake's target (whose voice it imitates)
+        self.speakers = speakers or {}
+        #: per split, who spoke each recording: the speaker of an original, the imposter of a fake
+        self.sources = sources or {}
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {k: {"bona_fide": int((v == 0).sum()), "fake": int((v == 1).sum())} for k, v in self.labels.items()}

@@ -70,10 +70,18 @@ class TorchCMDetector(CMDetector):
 
     @abstractmethod
     def build(self, params: dict[str, Any]) -> Any:
-        """A freshly initialised network for the architecture parameters ``params``."""
+        """A freshly initialised network for the architecture parameters ``params``. A network with an
+        ``auxiliary_loss()`` method has its value added to the training loss after every forward pass."""
 
     # ------------------------------------------------------------------ scoring
     def build_scorer(self, entry: ModelEntry) -> TorchScorer:
+        modules, device = self.load_networks(entry)
+        card = entry.card
+        spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
+        return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
+
+    def load_networks(self, entry: ModelEntry) -> tuple[list[Any], Any]:
+        """Each seed's network of model ``entry``, loaded strictly, in eval mode on ``self.device``."""
         device = resolve_device(self.device)
         card = entry.card
         modules = []
@@ -86,8 +94,7 @@ class TorchCMDetector(CMDetector):
                 raise BenchError(f"model {card.ref}: {name} does not fit the {card.architecture or 'declared'} "
                                  f"architecture ({str(exc).splitlines()[0]})") from None
             modules.append(net.to(device).eval())
-        spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
-        return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
+        return modules, device
 
     # ------------------------------------------------------------------ training
     def training_defaults(self) -> dict[str, Any]:
@@ -121,7 +128,7 @@ class TorchCMDetector(CMDetector):
 
         s = self.resolve_settings(settings)
         spec = self.trained_input(s)
-        params = dict(self.architectures[s["architecture"]])
+        params = self.network_params(s)
         cfg = FitConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
                         weight_decay=float(s["weight_decay"]), patience=int(s["patience"]), seed=seed).check()
         device = resolve_device(self.device)
@@ -138,18 +145,30 @@ class TorchCMDetector(CMDetector):
             raise BenchError("the training speakers need both original recordings and fakes")
         net = self.build(params)
         init = self.initialise(net, str(s.get("init") or ""), s["architecture"])
+        pretrained = self.load_pretrained(net, s)
         t0 = time.perf_counter()
         net, outcome = fit_torch(net, x_tr, data.labels["train"], x_val, data.labels.get("val"), cfg=cfg,
                                  device=device, checkpoint=Checkpoint(out / "checkpoint.pt"),
-                                 settings={"settings": s, "seed": seed, "params": params}, tick=tick)
+                                 settings={"settings": s, "seed": seed, "params": params}, tick=tick,
+                                 extra_loss=getattr(net, "auxiliary_loss", None))
         save_torch(out / WEIGHTS, {k: v.detach().cpu() for k, v in net.state_dict().items()})
         Checkpoint(out / "checkpoint.pt").remove()
         return {"files": [WEIGHTS], "architecture": s["architecture"], "params": params, "n_params": n_parameters(net),
                 "input": spec.to_dict(), "settings": s, **({"init": init} if init else {}),
+                **({"pretrained": pretrained} if pretrained else {}),
                 "fit": {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
                         "stopped_early": outcome.stopped_early, "resumed_from_epoch": outcome.resumed_from,
                         "history": outcome.history, "seconds": time.perf_counter() - t0}}
 
+
+    def network_params(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments :meth:`build` gets (stored in the card): the architecture's preset."""
+        return dict(self.architectures[settings["architecture"]])
+
+    def load_pretrained(self, net: Any, settings: dict[str, Any]) -> dict[str, Any] | None:
+        """Load weights from outside bench's model store into ``net`` before training (a detector with a
+        ``pretrained`` setting overrides this); returns what was loaded, for the model card."""
+        return None
 
     def initialise(self, net: Any, ref: str, architecture: str) -> dict[str, Any] | None:
         """Fine-tuning (``--set init=NAME@VERSION``): load seed 0 of model ``ref`` (same detector and

@@ -53,15 +53,19 @@ def split_samples(samples: list, splits: dict[str, list[str]]) -> dict[str, list
     return out
 
 
-def _load(samples: list, what: str) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
-    waves, labels, ids = [], [], []
+def _load(samples: list, data: TrainingData, split: str) -> None:
+    """Read ``split``'s usable recordings into ``data`` (waveforms, labels, ids, subjects, who spoke them)."""
+    waves, labels, ids, speakers, sources = [], [], [], [], []
     for s in samples:
         if entry_problem(s.audio):
             continue
         waves.append(load_entry(s.audio))
         labels.append(s.label)
         ids.append(s.utterance_id)
-    return waves, np.asarray(labels, dtype=np.int64), ids
+        speakers.append(s.subject)
+        sources.append(s.source_subject)
+    data.waves[split], data.labels[split], data.ids[split] = waves, np.asarray(labels, dtype=np.int64), ids
+    data.speakers[split], data.sources[split] = speakers, sources
 
 
 def _metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -110,7 +114,7 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     data = TrainingData({}, {}, {}, splits)
     for split in ("train", "val", "test"):
         say(f"loading {split} audio ({len(by_split[split])} recordings)")
-        data.waves[split], data.labels[split], data.ids[split] = _load(by_split[split], split)
+        _load(by_split[split], data, split)
     if len(set(data.labels["train"].tolist())) < 2:
         raise BenchError(f"the training speakers {splits['train']} need both originals and fakes made between them "
                          "(generate fakes with imposters and targets among them)")

@@ -167,11 +167,11 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-def _class_weights(y: np.ndarray, device) -> Any:
+def _class_weights(y: np.ndarray, device, n_classes: int = 2) -> Any:
     import torch
 
-    counts = np.bincount(y, minlength=2).astype(np.float64)
-    return torch.tensor(len(y) / (2 * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return torch.tensor(len(y) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
 
 
 def predict_logits(module, x, batch_size: int, device) -> np.ndarray:
@@ -193,7 +193,9 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
               tick: Callable[[dict[str, float]], None] | None = None,
               after_epoch: Callable[[Any], None] | None = None,
               val_loss: Callable[[np.ndarray, np.ndarray], float] | None = None,
-              val_batch_size: int | None = None) -> tuple[Any, FitOutcome]:
+              val_batch_size: int | None = None,
+              extra_loss: Callable[[], Any] | None = None,
+              n_classes: int = 2) -> tuple[Any, FitOutcome]:
     """Train ``module`` (inputs -> (N, 2) logits, class 1 = fake) with AdamW and class-weighted
     cross-entropy; keep the weights of the epoch with the lowest validation loss.
 
@@ -208,7 +210,10 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
     checkpoint (e.g. to recompute BatchNorm statistics); ``val_loss(logits, labels)`` (NumPy
     (N, 2) float32 logits and 0/1 labels -> float) replaces the class-weighted cross-entropy as
     the validation loss that early stopping and the best epoch follow; ``val_batch_size`` is the
-    batch size of the validation forward passes (default: twice ``cfg.batch_size``).
+    batch size of the validation forward passes (default: twice ``cfg.batch_size``);
+    ``extra_loss()`` is called after each training forward pass and its tensor (if not None) is added
+    to the loss (an auxiliary objective the network computed in that pass); ``n_classes`` > 2 trains
+    a multi-class network (labels 0..n_classes-1, class-weighted the same way).
     """
     import torch
 
@@ -217,7 +222,7 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
     y_t = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
-    weight = _class_weights(np.asarray(y_train, dtype=np.int64), device)
+    weight = _class_weights(np.asarray(y_train, dtype=np.int64), device, n_classes)
     gen = torch.Generator().manual_seed(cfg.seed)
     best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
     history: list[dict[str, float]] = []
@@ -251,6 +256,9 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
             if augment is not None:
                 xb = augment(xb, gen)
             loss = F.cross_entropy(module(xb.to(device)), y_t[idx].to(device), weight=weight)
+            extra = extra_loss() if extra_loss is not None else None
+            if extra is not None:
+                loss = loss + extra
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -48,3 +48,15 @@ def evaluate_args(corpus: Path, root: Path, out: Path) -> list[str]:
     """The `bench evaluate` command line of the ``evaluated`` fixture, writing to ``out``."""
     return ["evaluate", "--detector", "pitch-lite", "--corpus", str(corpus), "--fakes", str(root / "fakes"),
             "--compliance", str(root / "compliance"), "--out", str(out), "--workers", "2", "--bootstrap", "200"]
+
+
+@pytest.fixture(scope="session")
+def zoo_inputs(tmp_path_factory):
+    """4 speakers x 3 challenges x 2 sentences and their WORLD fakes: enough for train/val/test speakers."""
+    from bench.generate import generate
+    from bench.simcorpus import simulate_corpus
+
+    root = tmp_path_factory.mktemp("zoo")
+    simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
+    generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
+    return root

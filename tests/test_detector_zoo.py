@@ -319,18 +319,6 @@ def test_bench_score_bad_input_is_one_line(clips, args, message, tmp_path):
 
 
 # ------------------------------------------------------------------ bench train --detector, end to end
-@pytest.fixture(scope="session")
-def zoo_inputs(tmp_path_factory):
-    """4 speakers x 3 challenges x 2 sentences and their WORLD fakes: enough for train/val/test speakers."""
-    from bench.generate import generate
-    from bench.simcorpus import simulate_corpus
-
-    root = tmp_path_factory.mktemp("zoo")
-    simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
-    generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
-    return root
-
-
 @pytest.mark.slow
 def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
     env = {"BENCH_MODEL_STORE": str(tmp_path / "store")}

@@ -1,0 +1,163 @@
+"""Privacy-split countermeasures: one torch network cut in two, the device half on the caller's
+phone and the server half on the (edge) server; only :class:`~bench.featuremsg.FeatureMessage`
+bytes travel between them.
+
+A plugin subclasses :class:`SplitTorchCMDetector` and its :meth:`build` returns a network with:
+
+- ``device_half``: an ``nn.Module`` mapping a (B, N) batch of 16 kHz windows to (B, ...) features;
+- ``server_half``: an ``nn.Module`` mapping those features to (B, K) logits;
+- ``feature_rate``: the sample rate (Hz) of the audio the device half computes the features from;
+- optionally ``window_scores(logits)`` -> (B,) scores, higher = fake (default: fake logit minus
+  bona fide logit, class 1 = fake);
+- ``forward(x) = server_half(device_half(x))`` for training.
+
+Every score bench reports for such a model goes through the message: the device half's
+features are serialised (``message_dtype``, float16 by default, halving the uplink), parsed
+back and scored by the server half, exactly as two processes would. :meth:`device_messages`
+and :meth:`server_score` are the two ends for a real deployment (and for the edge server).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.countermeasure import Scorer
+from bench.errors import BenchError
+from bench.featuremsg import DTYPES, FeatureMessage, MessageError, model_version
+from bench.modelstore import ModelEntry
+from bench.scoring import InputSpec, windows
+from bench.torchcm import TorchCMDetector
+
+
+class SplitScorer(Scorer):
+    """Scores through the feature message: device half -> bytes -> server half, per utterance."""
+
+    def __init__(self, modules: list[Any], spec: InputSpec, seeds: list[int], device: Any, *, detector: str,
+                 model: str, version: str, message_dtype: str, batch_size: int) -> None:
+        super().__init__(spec, seeds)
+        if message_dtype not in DTYPES:
+            raise BenchError(f"message_dtype must be one of {', '.join(DTYPES)}, not {message_dtype!r}")
+        self.modules, self.device = modules, device
+        self.detector, self.model, self.version = detector, model, version
+        self.message_dtype, self.batch_size = message_dtype, batch_size
+
+    # ------------------------------------------------------------------ device end
+    def device_messages(self, wave: np.ndarray, seq: int = 0) -> list[FeatureMessage]:
+        """One message per seed holding the features of every window of ``wave`` (16 kHz float32)."""
+        import torch
+
+        wins = windows(wave, self.spec)
+        out = []
+        with torch.no_grad():
+            for seed, net in zip(self.seeds, self.modules, strict=True):
+                parts = [net.device_half(torch.from_numpy(np.ascontiguousarray(wins[i:i + self.batch_size]))
+                                         .to(self.device)).float().cpu().numpy()
+                         for i in range(0, len(wins), self.batch_size)]
+                feats = np.concatenate(parts).astype(self.message_dtype)
+                out.append(FeatureMessage(detector=self.detector, model=self.model, model_version=self.version,
+                                          seed=seed, sample_rate=int(net.feature_rate), data=feats, seq=seq))
+        return out
+
+    # ------------------------------------------------------------------ server end
+    def check_message(self, msg: FeatureMessage) -> Any:
+        """The seed's network for ``msg``; a message from another model or seed is a :class:`MessageError`."""
+        if msg.detector != self.detector or msg.model != self.model or msg.model_version != self.version:
+            raise MessageError(f"feature message from {msg.detector} model {msg.model} (weights {msg.model_version}); "
+                               f"this server runs {self.detector} model {self.model} (weights {self.version})")
+        if msg.seed not in self.seeds:
+            raise MessageError(f"feature message from seed {msg.seed}; model {self.model} has seeds {self.seeds}")
+        net = self.modules[self.seeds.index(msg.seed)]
+        if msg.sample_rate != int(net.feature_rate):
+            raise MessageError(f"feature message computed at {msg.sample_rate} Hz; model {self.model} expects "
+                               f"{int(net.feature_rate)} Hz")
+        return net
+
+    def window_scores(self, msg: FeatureMessage) -> np.ndarray:
+        """Scores (higher = fake) of each window in one message."""
+        import torch
+
+        net = self.check_message(msg)
+        feats = msg.data.astype(np.float32)
+        rows = []
+        with torch.no_grad():
+            for i in range(0, len(feats), self.batch_size):
+                try:
+                    logits = net.server_half(torch.from_numpy(feats[i:i + self.batch_size]).to(self.device)).float()
+                except RuntimeError as exc:
+                    raise MessageError(f"feature message shape {list(msg.shape)} does not fit model {self.model} "
+                                       f"({str(exc).splitlines()[0][:120]})") from None
+                scorer = getattr(net, "window_scores", None)
+                s = scorer(logits) if scorer is not None else logits[:, 1] - logits[:, 0]
+                rows.append(s.cpu().numpy().astype(np.float64))
+        return np.concatenate(rows) if rows else np.zeros(0)
+
+    def server_scores(self, messages: list[FeatureMessage | bytes]) -> np.ndarray:
+        """(n_seeds,) scores of one chunk from one message per seed (each seed's window scores averaged)."""
+        msgs = [m if isinstance(m, FeatureMessage) else FeatureMessage.from_bytes(m) for m in messages]
+        seeds = sorted(m.seed for m in msgs)
+        if seeds != sorted(self.seeds):
+            raise MessageError(f"expected one feature message per seed {self.seeds}, got seeds {seeds}")
+        out = np.zeros(len(self.seeds))
+        for m in msgs:
+            s = self.window_scores(m)
+            if not len(s):
+                raise MessageError("feature message holds no window")
+            out[self.seeds.index(m.seed)] = s.mean()
+        return out
+
+    # ------------------------------------------------------------------ both, in one process
+    def score_windows(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError("a split model scores whole utterances through their messages (scores())")
+
+    def scores(self, waves: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
+        """(n_seeds, len(waves)): every utterance through device half -> message bytes -> server half."""
+        out = np.zeros((len(self.seeds), len(waves)))
+        for i, w in enumerate(waves):
+            wire = [m.to_bytes() for m in self.device_messages(w)]
+            out[:, i] = self.server_scores(wire)
+        return out
+
+
+class SplitTorchCMDetector(TorchCMDetector):
+    """A torch countermeasure whose network is split between the device and the server (see the module
+    docstring). Adds the ``message_dtype`` training setting (float16 or float32), stored with the model."""
+
+    split: ClassVar[dict[str, str]] = {}  # for docs and `bench plugins show`: what runs where
+
+    def training_defaults(self) -> dict[str, Any]:
+        return {**super().training_defaults(), "message_dtype": "float16"}
+
+    def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        out = super().resolve_settings(settings)
+        if out["message_dtype"] not in DTYPES:
+            raise BenchError(f"{self.meta.name}: message_dtype must be one of {', '.join(DTYPES)}")
+        return out
+
+    def network_params(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return {**super().network_params(settings), "message_dtype": settings["message_dtype"]}
+
+    def build_scorer(self, entry: ModelEntry) -> SplitScorer:
+        modules, device = self.load_networks(entry)
+        card = entry.card
+        spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
+        return SplitScorer(modules, spec, card.seeds, device, detector=self.meta.name, model=card.ref,
+                           version=model_version(entry.fingerprint()),
+                           message_dtype=str(card.params.get("message_dtype", "float16")), batch_size=self.batch_size)
+
+    def split_scorer(self) -> SplitScorer:
+        """The loaded model (cached on the detector)."""
+        if getattr(self, "_split_scorer", None) is None:
+            self._split_scorer = self.load_scorer()
+        return self._split_scorer
+
+    def device_messages(self, wave: np.ndarray, seq: int = 0) -> list[FeatureMessage]:
+        """The device end: what the phone sends for ``wave`` (16 kHz float32), one message per seed."""
+        return self.split_scorer().device_messages(np.asarray(wave, dtype=np.float32), seq)
+
+    def server_score(self, messages: list[FeatureMessage | bytes]) -> dict[str, Any]:
+        """The server end: the score (mean over seeds, higher = fake) of one chunk's messages, and each seed's."""
+        sc = self.split_scorer()
+        s = sc.server_scores(messages)
+        return {"score": float(s.mean()), "seed_scores": [float(v) for v in s], "model": sc.model}

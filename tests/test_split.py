@@ -1,0 +1,202 @@
+"""Privacy-split detectors: the feature message, DevoX's two halves, and the two ends in separate processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, run_bench
+
+from bench.errors import BenchError
+from bench.featuremsg import FeatureMessage, MessageError, model_version
+
+
+def _msg(**kw) -> FeatureMessage:
+    base = {"detector": "devox", "model": "devox-small@1", "model_version": model_version("a:1"), "seed": 0,
+            "sample_rate": 8000, "data": np.arange(24, dtype=np.float16).reshape(1, 4, 6)}
+    return FeatureMessage(**{**base, **kw})
+
+
+def test_feature_message_round_trips_exactly_and_is_compact():
+    m = _msg(seq=3, extra={"note": "x"})
+    raw = m.to_bytes()
+    back = FeatureMessage.from_bytes(raw)
+    assert back.header() == m.header() and back.data.dtype == np.float16
+    assert np.array_equal(back.data, m.data)
+    assert len(raw) == m.nbytes == 8 + len(raw[8:]) and len(raw) - 24 * 2 < 300  # header + 48 payload bytes
+
+
+@pytest.mark.parametrize("mangle, message", [
+    (lambda r: b"XXXX" + r[4:], "magic"),
+    (lambda r: r[:-2], "payload bytes"),
+    (lambda r: r[:6], "does not start"),
+    (lambda r: r[:8] + b"[" + r[9:], "not a JSON object"),
+    (lambda r: r.replace(b"bench.features/1", b"bench.features/9"), "schema"),
+    (lambda r: r.replace(b'"float16"', b'"int64__"'), "not allowed"),
+])
+def test_malformed_messages_are_one_line_errors(mangle, message):
+    raw = mangle(_msg().to_bytes())
+    with pytest.raises(MessageError) as err:
+        FeatureMessage.from_bytes(raw)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_non_finite_features_and_odd_dtypes_are_refused():
+    bad = _msg(data=np.array([[np.nan, 1.0]], dtype=np.float32)).to_bytes()
+    with pytest.raises(MessageError, match="NaN"):
+        FeatureMessage.from_bytes(bad)
+    with pytest.raises(MessageError, match="dtype"):
+        _msg(data=np.zeros((1, 2), dtype=np.int16))
+    with pytest.raises(MessageError, match="expected bytes"):
+        FeatureMessage.from_bytes("text")
+
+
+# ------------------------------------------------------------------ DevoX's network
+def test_devox_halves_shapes_and_sizes():
+    import torch
+
+    from bench.detectors.devox.network import BASE, SMALL, DevoXNet
+    from bench.registry import DETECTORS
+
+    torch.manual_seed(0)
+    n_params = DETECTORS.meta("devox").n_params
+    small = DevoXNet(SMALL).eval()
+    assert sum(p.numel() for p in small.parameters()) == n_params["devox-small"]
+    with torch.no_grad():
+        feats = small.device_half(torch.randn(3, 16_000))
+        logits = small.server_half(feats)
+    # 16 kHz -> 8 kHz -> one 64-channel frame per 320 samples: 24 frames for one second
+    assert feats.shape == (3, 64, 24) == (3, 64, small.frames(16_000)) and logits.shape == (3, 2)
+    base = DevoXNet(BASE)
+    assert sum(p.numel() for p in base.parameters()) == n_params["devox-base"]
+    assert base.device_half.feature_extractor.conv_layers[-1].conv.out_channels == 512
+    assert len(base.server_half.encoder.layers) == 12 and base.server_half.config.hidden_size == 768
+
+
+def test_devox_contrastive_term_trains_the_quantiser_only_in_training():
+    import torch
+
+    from bench.detectors.devox.network import SMALL, DevoXNet
+
+    torch.manual_seed(0)
+    net = DevoXNet(SMALL, contrastive_weight=0.5).train()
+    logits = net(torch.randn(4, 16_000))
+    aux = net.auxiliary_loss()
+    assert aux is not None and aux.item() > 0 and net.auxiliary_loss() is None  # cleared after reading
+    (torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 0, 1])) + aux).backward()
+    assert net.server_half.quantizer.codevectors.grad is not None
+    net.eval()
+    with torch.no_grad():
+        net(torch.randn(2, 16_000))
+    assert net.auxiliary_loss() is None
+    off = DevoXNet(SMALL, contrastive_weight=0.0).train()
+    off(torch.randn(2, 16_000))
+    assert off.auxiliary_loss() is None
+
+
+def test_devox_loads_a_local_wav2vec2_checkpoint(tmp_path):
+    import torch
+    from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2ForPreTraining
+
+    from bench.detectors.devox.network import SMALL, wav2vec2_config
+    from bench.registry import DETECTORS
+
+    torch.manual_seed(1)
+    Wav2Vec2ForPreTraining(wav2vec2_config(SMALL)).save_pretrained(tmp_path / "w2v")
+    ref = Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "w2v")
+    det = DETECTORS.create("devox")
+    s = det.resolve_settings({"pretrained": str(tmp_path / "w2v")})
+    params = det.network_params(s)
+    assert params["wav2vec2"]["hidden_size"] == 128 and params["wav2vec2"]["conv_dim"] == [64] * 7
+    net = det.build(params)
+    info = det.load_pretrained(net, s)
+    assert torch.equal(net.device_half.feature_extractor.conv_layers[0].conv.weight,
+                       ref.wav2vec2.feature_extractor.conv_layers[0].conv.weight)
+    assert torch.equal(net.server_half.quantizer.codevectors, ref.quantizer.codevectors)
+    assert torch.equal(net.server_half.encoder.layers[1].feed_forward.output_dense.weight,
+                       ref.wav2vec2.encoder.layers[1].feed_forward.output_dense.weight)
+    assert set(info["files"]) >= {"config.json"}
+    with pytest.raises(BenchError, match="not a local wav2vec 2.0 checkpoint"):
+        det.resolve_settings({"pretrained": str(tmp_path / "nothing")})
+    with pytest.raises(BenchError, match="message_dtype"):
+        det.resolve_settings({"message_dtype": "int8"})
+
+
+# ------------------------------------------------------------------ trained: one process and two
+@pytest.fixture(scope="module")
+def devox_model(zoo_inputs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("devox")
+    env = {"BENCH_MODEL_STORE": str(root / "store")}
+    res = run_bench("train", "--detector", "devox", "--corpus", str(zoo_inputs / "corpus"), "--fakes",
+                    str(zoo_inputs / "fakes"), "--out", str(root / "m"), "--seeds", "0,1", "--set", "epochs=2",
+                    env=env)
+    assert res.returncode == 0, res.stderr
+    from bench.audio import load_entry, write_wav
+    from bench.corpus import open_dataset
+
+    wav = root / "call.wav"
+    write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[5]["audio"]))
+    return root, env, wav
+
+
+def _ends(*args: str, env: dict) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, str(REPO / "examples" / "split_ends.py"), *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, cwd=REPO, timeout=300)
+
+
+@pytest.mark.slow
+def test_device_and_server_in_separate_processes_give_the_whole_models_scores(devox_model):
+    root, env, wav = devox_model
+    whole = run_bench("score", str(wav), "--detector", "devox", "--model", "devox-small@1", "--json", env=env)
+    assert whole.returncode == 0, whole.stderr
+    row = json.loads(whole.stdout)[0]
+    dev = _ends("device", str(wav), "--detector", "devox", "--model", "devox-small@1", "--out", str(root / "msgs"),
+                env=env)
+    assert dev.returncode == 0, dev.stderr
+    files = sorted((root / "msgs").glob("*.bin"))
+    assert [f.name for f in files] == ["msg-seed0.bin", "msg-seed1.bin"]
+    msg = FeatureMessage.from_bytes(files[0].read_bytes())
+    assert msg.sample_rate == 8000 and msg.dtype == "float16" and msg.shape[1:] == (64, 24)
+    srv = _ends("server", str(root / "msgs"), "--detector", "devox", "--model", "devox-small@1", env=env)
+    assert srv.returncode == 0, srv.stderr
+    got = json.loads(srv.stdout)
+    assert got["seed_scores"] == row["seed_scores"] and got["score"] == row["score"]
+
+
+@pytest.mark.slow
+def test_the_server_refuses_foreign_and_broken_messages(devox_model, tmp_path):
+    root, env, wav = devox_model
+    import os
+
+    os.environ["BENCH_MODEL_STORE"] = env["BENCH_MODEL_STORE"]
+    try:
+        from bench.audio import load
+        from bench.registry import DETECTORS
+
+        det = DETECTORS.create("devox", model="devox-small@1")
+        msgs = det.device_messages(load(wav))
+        ok = det.server_score([m.to_bytes() for m in msgs])
+        assert len(ok["seed_scores"]) == 2
+        with pytest.raises(MessageError, match="one feature message per seed"):
+            det.server_score([msgs[0].to_bytes()])
+        forged = [FeatureMessage(**{**m.__dict__, "model_version": "0" * 16}) for m in msgs]
+        with pytest.raises(MessageError, match="weights"):
+            det.server_score(forged)
+        wrong_rate = [FeatureMessage(**{**m.__dict__, "sample_rate": 16000}) for m in msgs]
+        with pytest.raises(MessageError, match="8000 Hz"):
+            det.server_score(wrong_rate)
+        wrong_shape = [FeatureMessage(**{**m.__dict__, "data": m.data[:, :10]}) for m in msgs]
+        with pytest.raises(MessageError, match="does not fit"):
+            det.server_score(wrong_shape)
+    finally:
+        os.environ.pop("BENCH_MODEL_STORE", None)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "msg-seed0.bin").write_bytes(b"garbage")
+    srv = _ends("server", str(bad), "--detector", "devox", "--model", "devox-small@1", env=env)
+    assert srv.returncode == 2 and "magic" in srv.stderr and len(srv.stderr.strip().splitlines()) == 1
