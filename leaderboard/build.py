@@ -158,17 +158,44 @@ def heatmap_columns(rows: list[dict[str, Any]], series: list[dict[str, Any]]) ->
     return cols
 
 
+def load_privacy(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """``bench privacy`` reports (privacy.json files or their folders), summarised for the leaderboard."""
+    out = []
+    for p in paths:
+        f = Path(p) / "privacy.json" if Path(p).is_dir() else Path(p)
+        try:
+            rep = json.loads(f.read_text())
+        except (OSError, ValueError):
+            raise BenchError(f"{p}: not a privacy report (bench privacy writes privacy.json)") from None
+        if not isinstance(rep, dict) or rep.get("schema") != "bench.privacy/1":
+            raise BenchError(f"{p}: not a bench.privacy/1 report")
+        c, i = rep["content"], rep["identity"]
+        out.append({"detector": rep["detector"], "model": rep["model"], "simulated": rep.get("simulated"),
+                    "bytes_per_second": rep["message"]["bytes"], "pcm16_8k_bytes": rep["message"]["pcm16_8k_bytes"],
+                    "wil_original": c["original"]["wil"], "wil_reconstructed": c["reconstructed"]["wil"],
+                    "wil_band_limited": (c.get("band_limited_8k") or {}).get("wil"),
+                    "wil_decoder_with_indices": (c.get("decoder_with_pooling_indices") or {}).get("wil"),
+                    "speaker_accuracy_features": i["features"]["accuracy"],
+                    "speaker_accuracy_raw": i["raw_audio_logmel"]["accuracy"], "chance": i["features"]["chance"],
+                    "n_speakers": i["features"]["n_speakers"], "n_recordings": c["n_recordings"]})
+    return out
+
+
 def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
-          overwrite: bool = False) -> dict[str, Any]:
+          overwrite: bool = False, privacy: list[str | Path] | None = None) -> dict[str, Any]:
     """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON.
 
     Results with a caveat that makes them incomparable (in-sample metrics) are listed with
-    the caveat but not ranked.
+    the caveat but not ranked. ``privacy``: ``bench privacy`` reports of split models, shown in
+    their own table and beside the rows of the same model.
     """
     entries = load_entries(paths)
+    leaks = load_privacy(privacy or [])
     out = Path(out)
     claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
-                                            "title": title}, inputs=paths, overwrite=overwrite)
+                                            "privacy": sorted(str(Path(p).resolve()) for p in privacy or []),
+                                            "title": title}, inputs=[*paths, *(privacy or [])],
+                 overwrite=overwrite)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     rows = sorted((_row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
     rank = 0
@@ -176,13 +203,14 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
         if r["ranked"]:
             rank += 1
         r["rank"] = rank if r["ranked"] else None
+        r["privacy"] = next((p for p in leaks if p["model"] == r["model"]), None)
     figures = _figures(entries, out / "figures")
     doc = {
         "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
         "entries": rows, "challenges": [{"id": c.id, "key": c.key, "name": c.name} for c in all_challenges()],
         "paper_reference": {"pitch": pitch_rows(), "pitch_series": pitch_series(), "pitch_top10": top10(),
                             "pitch_tables": pitch_tables(), "devox_latency": DEVOX_LATENCY},
-        "figures": figures,
+        "figures": figures, "privacy": leaks,
     }
     write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
     write_atomic(out / "README.md", _markdown(doc).encode())
@@ -351,6 +379,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     pooled = [_pct(c["paper_top10_auroc"]) if kind == "ours" else _pct(_paper_top10(c)) for kind, c in cols]
     lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
                  + " | ".join(pooled) + " |")
+    lines += _markdown_privacy(doc.get("privacy") or [])
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
     lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
               "|---|---|---|---|"]
@@ -363,6 +392,25 @@ def _markdown(doc: dict[str, Any]) -> str:
     if doc["figures"]:
         lines += ["", "## Figures", ""] + [f"- [{k}]({v})" for k, v in doc["figures"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_privacy(leaks: list[dict[str, Any]]) -> list[str]:
+    """What split detectors' features leak (``bench privacy``): content and speaker identity."""
+    if not leaks:
+        return []
+    lines = ["", "## What the features leak (privacy-split detectors)", "",
+             "Measured by `bench privacy`, playing the server operator who sees only the feature messages. WIL: "
+             "the ASR's word information lost against the script (lower = more of the content recovered). Speaker "
+             "probe: a linear classifier's accuracy at naming the speaker. Neither paper measured this.", "",
+             "| system | bytes per audio second (16-bit PCM at 8 kHz: 16000) | WIL original | WIL band-limited | "
+             "WIL reconstructed from features | WIL own decoder + pooling indices | speaker probe on features % | "
+             "on raw audio % | chance % | recordings |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in leaks:
+        lines.append(f"| {p['detector']} ({p['model']}){' *sim*' if p['simulated'] else ''} | {p['bytes_per_second']}"
+                     f" | {_dec(p['wil_original'])} | {_dec(p['wil_band_limited'])} | {_dec(p['wil_reconstructed'])} "
+                     f"| {_dec(p['wil_decoder_with_indices'])} | {_pct(p['speaker_accuracy_features'])} | "
+                     f"{_pct(p['speaker_accuracy_raw'])} | {_pct(p['chance'])} | {p['n_recordings']} |")
+    return lines
 
 
 def _markdown_tables(tables: dict[str, dict[str, Any]]) -> list[str]:
@@ -461,10 +509,31 @@ def _html(doc: dict[str, Any], out: Path) -> str:
         title=esc(doc["title"]), generated=esc(doc["generated"]), version=esc(doc["bench_version"]),
         sim_note=sim_note, main_rows="".join(main_rows), heat_head=heat_head, heat_rows="".join(heat_rows),
         heat_foot=heat_foot,
-        quoted=quoted, devox=devox, paper_tables=_html_tables(doc["paper_reference"]["pitch_tables"]),
+        quoted=quoted, devox=devox, paper_tables=_html_privacy(doc.get("privacy") or [])
+        + _html_tables(doc["paper_reference"]["pitch_tables"]),
         figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
         data=json.dumps({"entries": len(rows)}),
     )
+
+
+def _html_privacy(leaks: list[dict[str, Any]]) -> str:
+    """The privacy table (the Markdown one's rows) as HTML."""
+    if not leaks:
+        return ""
+    esc = html.escape
+    head = ("<tr><th>system</th><th>bytes per audio second</th><th>WIL original</th><th>WIL band-limited</th>"
+            "<th>WIL reconstructed</th><th>WIL own decoder + indices</th><th>speaker probe on features %</th>"
+            "<th>on raw audio %</th><th>chance %</th></tr>")
+    body = "".join(
+        f"<tr><td>{esc(p['detector'])} ({esc(p['model'])}){' <span class=sim>sim</span>' if p['simulated'] else ''}"
+        f"</td><td>{p['bytes_per_second']}</td><td>{_dec(p['wil_original'])}</td><td>{_dec(p['wil_band_limited'])}"
+        f"</td><td>{_dec(p['wil_reconstructed'])}</td><td>{_dec(p['wil_decoder_with_indices'])}</td>"
+        f"<td>{_pct(p['speaker_accuracy_features'])}</td><td>{_pct(p['speaker_accuracy_raw'])}</td>"
+        f"<td>{_pct(p['chance'])}</td></tr>" for p in leaks)
+    return ("<h2>What the features leak (privacy-split detectors)</h2><p>Measured by <code>bench privacy</code> as "
+            "the server operator (only the feature messages). WIL: lower = more content recovered; 16-bit PCM at "
+            f"8 kHz is 16000 bytes per second.</p><table id=privacy><thead>{head}</thead><tbody>{body}</tbody>"
+            "</table>")
 
 
 def _html_tables(tables: dict[str, dict[str, Any]]) -> str:

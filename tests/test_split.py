@@ -200,3 +200,49 @@ def test_the_server_refuses_foreign_and_broken_messages(devox_model, tmp_path):
     (bad / "msg-seed0.bin").write_bytes(b"garbage")
     srv = _ends("server", str(bad), "--detector", "devox", "--model", "devox-small@1", env=env)
     assert srv.returncode == 2 and "magic" in srv.stderr and len(srv.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ what the features leak
+@pytest.mark.slow
+def test_privacy_report_and_its_leaderboard_table(devox_model, zoo_inputs, tmp_path):
+    root, env, _ = devox_model
+    out = tmp_path / "priv"
+    res = run_bench("privacy", "--model", "devox-small@1", "--corpus", str(zoo_inputs / "corpus"), "--out", str(out),
+                    "--max-recordings", "3", "--epochs", "1", "--threads", "1", env=env)
+    assert res.returncode == 0, res.stderr
+    rep = json.loads((out / "privacy.json").read_text())
+    assert rep["schema"] == "bench.privacy/1" and rep["model"] == "devox-small@1"
+    # one second of audio: one float16 (64, 24) window per seed, plus the header
+    m = rep["message"]
+    assert m["payload_bytes"] == 64 * 24 * 2 and m["shape"] == [1, 64, 24] and m["bytes"] < m["pcm16_8k_bytes"]
+    ident = rep["identity"]
+    assert ident["features"]["n_speakers"] == 4 and ident["features"]["chance"] == 0.25
+    assert 0 <= ident["features"]["accuracy"] <= 1 and 0 <= ident["raw_audio_logmel"]["accuracy"] <= 1
+    c = rep["content"]
+    assert c["n_recordings"] == 3 and c["inversion"]["kind"] == "spectral"
+    assert not set(c["test_speakers"]) & set(c["inversion"]["trained_on_speakers"])
+    for k in ("original", "reconstructed", "band_limited_8k"):
+        assert len(c[k]["per_recording"]) == 3 and 0 <= c[k]["wil"] <= 1
+    assert len(list((out / "audio").glob("*-reconstructed.wav"))) == 3
+    assert "reconstructed from the features" in res.stdout and "chance 25.0%" in res.stdout
+    from bench.leaderboard.build import build, load_privacy
+
+    ev = run_bench("evaluate", "--detector", "devox", "--param", "model=devox-small@1", "--corpus",
+                   str(zoo_inputs / "corpus"), "--fakes", str(zoo_inputs / "fakes"), "--out", str(tmp_path / "ev"),
+                   "--bootstrap", "50", env=env)
+    assert ev.returncode == 0, ev.stderr
+    doc = build([tmp_path / "ev"], tmp_path / "lb", privacy=[out])
+    assert doc["entries"][0]["privacy"]["model"] == "devox-small@1"
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "What the features leak" in readme and "devox (devox-small@1)" in readme
+    assert "id=privacy" in (tmp_path / "lb" / "index.html").read_text()
+    (tmp_path / "junk.json").write_text("{}")
+    with pytest.raises(BenchError, match="not a bench.privacy/1 report"):
+        load_privacy([tmp_path / "junk.json"])
+
+
+@pytest.mark.slow
+def test_privacy_of_an_unsplit_model_is_a_one_line_error(zoo_inputs, tmp_path):
+    res = run_bench("privacy", "--model", "aasist-asvspoof2019", "--corpus", str(zoo_inputs / "corpus"), "--out",
+                    str(tmp_path / "p"))
+    assert res.returncode == 2 and "not split" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ from bench.cli import (
     leaderboard_cmd,
     models_cmd,
     plugins_cmd,
+    privacy_cmd,
     score_cmd,
     train_cmd,
 )
@@ -54,3 +55,4 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)
 app.command("score")(score_cmd.score)
 app.command("demo")(demo_cmd.demo)
+app.command("privacy")(privacy_cmd.privacy)

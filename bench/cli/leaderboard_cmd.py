@@ -17,12 +17,14 @@ def build(
     results: list[Path] = typer.Argument(..., help="Results JSONs (or result folders) from `bench evaluate`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     title: str = typer.Option("bench leaderboard", help="Page title."),
+    privacy: list[Path] = typer.Option(None, "--privacy", help="A `bench privacy` report (privacy.json or its "
+                                                               "folder) of a split model; repeatable."),
     overwrite: bool = overwrite_option("leaderboard"),
 ) -> None:
     """Build README.md, index.html, leaderboard.json and figures/ from results."""
     from bench.leaderboard.build import build as run_build
 
-    doc = run_build(results, out, title=title, overwrite=overwrite)
+    doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [])
     console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
                   f"{out / 'index.html'}")
 
