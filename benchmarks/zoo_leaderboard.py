@@ -38,7 +38,6 @@ SPECS: list[tuple[str, str, dict | None, list[int]]] = [
     ("aasist-zero-shot", "aasist", None, []),
     ("devox", "devox", {}, [0]),
     ("vgg16-small", "vgg16", {}, [0]),
-    ("deepdetection", "deepdetection", {}, [0]),
     ("aasist-fine-tuned", "aasist", {"architecture": "aasist", "init": "aasist-asvspoof2019", "epochs": 3,
                                      "lr": 1e-4, "patience": 2}, [0]),
 ]
