@@ -109,7 +109,18 @@ class SplitScorer(Scorer):
 
     # ------------------------------------------------------------------ both, in one process
     def score_windows(self, batch: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("a split model scores whole utterances through their messages (scores())")
+        """(n_seeds, B) scores of a (B, N) batch of windows, each seed's features through its message bytes."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        rows = []
+        with torch.no_grad():
+            for seed, net in zip(self.seeds, self.modules, strict=True):
+                feats = net.device_half(x).float().cpu().numpy().astype(self.message_dtype)
+                msg = FeatureMessage(detector=self.detector, model=self.model, model_version=self.version, seed=seed,
+                                     sample_rate=int(net.feature_rate), data=feats)
+                rows.append(self.window_scores(FeatureMessage.from_bytes(msg.to_bytes())))
+        return np.stack(rows)
 
     def scores(self, waves: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
         """(n_seeds, len(waves)): every utterance through device half -> message bytes -> server half."""

@@ -246,3 +246,23 @@ def test_privacy_of_an_unsplit_model_is_a_one_line_error(zoo_inputs, tmp_path):
     res = run_bench("privacy", "--model", "aasist-asvspoof2019", "--corpus", str(zoo_inputs / "corpus"), "--out",
                     str(tmp_path / "p"))
     assert res.returncode == 2 and "not split" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_window_batches_score_like_the_utterance_path(devox_model):
+    import os
+
+    from bench.audio import load
+    from bench.registry import DETECTORS
+    from bench.scoring import windows
+
+    root, env, wav = devox_model
+    os.environ["BENCH_MODEL_STORE"] = env["BENCH_MODEL_STORE"]
+    try:
+        sc = DETECTORS.create("devox", model="devox-small@1").split_scorer()
+        x = load(wav)
+        per_window = sc.score_windows(windows(x, sc.spec))
+        assert per_window.shape[0] == 2
+        assert np.allclose(per_window.mean(axis=1), sc.scores([x])[:, 0], atol=1e-6)
+    finally:
+        os.environ.pop("BENCH_MODEL_STORE", None)
