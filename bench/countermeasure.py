@@ -145,6 +145,13 @@ class CMDetector(Detector):
         self.meta.check_device(self.device)
         self.entry()
 
+    @classmethod
+    def training_report(cls, training: dict[str, Any]) -> list[str]:
+        """Lines ``bench train`` and ``bench models show`` print about a model card's ``training`` record
+        beyond the common ones (a detector with its own report, e.g. DeepDetection's authentication,
+        overrides this); none by default."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         if self.model_ref:

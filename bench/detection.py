@@ -97,6 +97,11 @@ class Detector(ABC):
         """Speakers whose recordings the detector trained on (excluded from the metrics), if any."""
         return None
 
+    def score_caveats(self) -> list[str]:
+        """What a reader must know about this detector's scores before comparing them with others' (e.g. a
+        closed-set authenticator's); ``bench evaluate`` records them and the leaderboard shows them as caveats."""
+        return []
+
     def scores_are_llrs(self) -> bool:
         """Whether the scores can be read as log-likelihood ratios (fake vs bona fide), as ASVspoof 5's actDCF
         and Cllr assume; only then does ``bench evaluate`` report those two (minDCF needs no calibration)."""

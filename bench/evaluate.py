@@ -284,6 +284,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
             r["in_scope"] = True
     if skipped:
         scope["skipped_samples"] = skipped
+    if detector.score_caveats():
+        scope["score_caveats"] = detector.score_caveats()
         notes.append(f"{len(skipped)} sample(s) could not be decoded and were left out (evaluation_scope)")
     in_scope = [r for r in rows if r["in_scope"]]
     write_scores(out / "scores.parquet", rows)

@@ -131,7 +131,8 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
         else:
             say(f"seed {seed}: training")
             info = det.train(data, folder, seed, resolved, tick=lambda rec, s=seed: say(
-                f"seed {s} epoch {rec['epoch']}: train loss {rec['train_loss']:.4f}"
+                f"seed {s} {rec['stage'] + ' ' if rec.get('stage') else ''}epoch {rec['epoch']}: "
+                f"train loss {rec['train_loss']:.4f}"
                 + (f", val loss {rec['val_loss']:.4f}" if "val_loss" in rec else "")))
             info["files"] = [f"seed-{seed}/{f}" for f in info["files"]]
             write_json(done, info)

@@ -38,6 +38,7 @@ SPECS: list[tuple[str, str, dict | None, list[int]]] = [
     ("aasist-zero-shot", "aasist", None, []),
     ("devox", "devox", {}, [0]),
     ("vgg16-small", "vgg16", {}, [0]),
+    ("deepdetection", "deepdetection", {}, [0]),
     ("aasist-fine-tuned", "aasist", {"architecture": "aasist", "init": "aasist-asvspoof2019", "epochs": 3,
                                      "lr": 1e-4, "patience": 2}, [0]),
 ]
@@ -57,18 +58,45 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated row labels (default: all)")
     ap.add_argument("--seeds", default="", help="override every trained row's seeds, e.g. 0")
     ap.add_argument("--train-only", action="store_true", help="train (and store) the models, evaluate nothing")
+    ap.add_argument("--privacy", action="store_true", help="also run bench privacy on the split detectors' rows and "
+                    "put its table on the leaderboard")
+    ap.add_argument("--privacy-recordings", type=int, default=60, help="held-out recordings bench privacy "
+                    "reconstructs")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     os.environ["BENCH_MODEL_STORE"] = str(out / "store")
 
-    from bench.evaluate import evaluate
     from bench.leaderboard.build import build
-    from bench.train_detector import train_detector
 
     state_path = out / "zoo.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    run_rows(SPECS, args, out, state, state_path, script="benchmarks/zoo_leaderboard.py")
+    privacy = run_privacy(state, args, out, state_path) if args.privacy else []
+    if args.train_only:
+        return
+    results = [out / "results" / label for label, *_ in SPECS if (out / "results" / label / "result.json").is_file()]
+    build(results, out / "leaderboard", title="detector zoo beside pitch-lite (simulated demo corpus)",
+          overwrite=True, privacy=privacy)
+    print(report(state, args))
+    print(per_challenge_section(out / "leaderboard" / "README.md"))
+
+
+def _save(state: dict, state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=2))
+
+
+def run_rows(specs: list[tuple[str, str, dict | None, list[int]]], args: argparse.Namespace, out: Path, state: dict,
+             state_path: Path, script: str) -> None:
+    """Train (``bench.train_detector``) and evaluate (``bench.evaluate``, held-out speakers) each row of
+    ``specs`` into ``out``, recording what was measured in ``state`` (saved to ``state_path`` after each
+    step, so that a second run resumes). ``args``: corpus, fakes, compliance, test_speakers, threads,
+    workers, only, seeds, train_only."""
+    from bench.evaluate import evaluate
+    from bench.train_detector import train_detector
+
     only = {s for s in args.only.split(",") if s}
-    for label, detector, settings, seeds in SPECS:
+    for label, detector, settings, seeds in specs:
         if only and label not in only:
             continue
         row = state.setdefault(label, {"detector": detector})
@@ -78,43 +106,61 @@ def main() -> None:
             t0 = time.perf_counter()
             entry = train_detector(detector, args.corpus, args.fakes, out / "models" / label, seeds=seeds,
                                    settings=settings, threads=args.threads, name=label,
-                                   test_speakers=args.test_speakers,
-                                   command=f"benchmarks/zoo_leaderboard.py ({label})",
+                                   test_speakers=args.test_speakers, command=f"{script} ({label})",
                                    progress=lambda m: print("  " + m, flush=True))
             card = entry.card
+            per_seed = card.training["per_seed"]
             row.update({"ref": card.ref, "seeds": card.seeds, "n_params": card.n_params,
                         "train_wall_s": time.perf_counter() - t0, "fit_s": card.training.get("seconds"),
-                        "per_seed_fit_s": {k: v["fit"]["seconds"] for k, v in card.training["per_seed"].items()},
-                        "epochs": {k: v["fit"].get("epochs_run") for k, v in card.training["per_seed"].items()},
-                        "test": card.metrics.get("test_summary"), "counts": card.training.get("counts")})
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            state_path.write_text(json.dumps(state, indent=2))
+                        "per_seed_fit_s": {k: v["fit"]["seconds"] for k, v in per_seed.items()},
+                        "epochs": {k: v["fit"].get("epochs_run") for k, v in per_seed.items()},
+                        "best_epoch": {k: v["fit"].get("best_epoch") for k, v in per_seed.items()},
+                        "test": card.metrics.get("test_summary"), "counts": card.training.get("counts"),
+                        "splits": card.training.get("splits")})
+            if any("authentication" in v for v in per_seed.values()):
+                row["authentication"] = {k: v["authentication"] for k, v in per_seed.items() if "authentication" in v}
+            _save(state, state_path)
         ref = row.get("ref") or "aasist-asvspoof2019"
         config = {"compliance": str(Path(args.compliance).resolve())} if detector == "pitch-lite" else {"model": ref}
-        result_dir = out / "results" / label
-        if args.train_only:
+        if args.train_only or "auroc" in row:
             continue
-        if "auroc" not in row:
-            print(f"== evaluating {label} ({config})", flush=True)
+        print(f"== evaluating {label} ({config})", flush=True)
+        t0 = time.perf_counter()
+        r = evaluate(detector, args.corpus, args.fakes, out / "results" / label, config=config,
+                     workers=args.workers, held_out_only=True, command=f"{script} ({label})")
+        o = r.overall
+        row.update({"eval_wall_s": time.perf_counter() - t0, "auroc": o.auroc.model_dump(),
+                    "eer": o.eer.value, "min_dcf": o.min_dcf.value if o.min_dcf else None,
+                    "accuracy": o.accuracy.value if o.accuracy else None, "f1": o.f1.value if o.f1 else None,
+                    "rtfx": r.timings.get("rtfx_cpu"), "n": [o.n_bona_fide, o.n_fake],
+                    "seeds_auroc": r.seeds.auroc.model_dump() if r.seeds else None})
+        if settings is None and detector != "pitch-lite":
+            row["n_params"] = read_card_params(ref)
+        _save(state, state_path)
+
+
+def run_privacy(state: dict, args: argparse.Namespace, out: Path, state_path: Path) -> list[Path]:
+    """``bench privacy`` (``bench.privacy.privacy_report``) for every trained split-detector row, into
+    OUT/privacy/<label>; resumes (a finished report is kept). Returns the privacy.json paths."""
+    from bench.privacy import privacy_report
+    from bench.registry import DETECTORS
+    from bench.splitcm import SplitTorchCMDetector
+
+    paths = []
+    for label, row in state.items():
+        det = row.get("detector")
+        if "ref" not in row or det not in DETECTORS or not issubclass(DETECTORS.factory(det), SplitTorchCMDetector):
+            continue
+        path = out / "privacy" / label / "privacy.json"
+        if not path.is_file():
+            print(f"== privacy of {label} ({row['ref']})", flush=True)
             t0 = time.perf_counter()
-            r = evaluate(detector, args.corpus, args.fakes, result_dir, config=config,
-                         workers=args.workers, held_out_only=True, command=f"benchmarks/zoo_leaderboard.py ({label})")
-            o = r.overall
-            row.update({"eval_wall_s": time.perf_counter() - t0, "auroc": o.auroc.model_dump(),
-                        "eer": o.eer.value, "min_dcf": o.min_dcf.value if o.min_dcf else None,
-                        "rtfx": r.timings.get("rtfx_cpu"), "n": [o.n_bona_fide, o.n_fake],
-                        "seeds_auroc": r.seeds.auroc.model_dump() if r.seeds else None})
-            if settings is None and detector != "pitch-lite":
-                row["n_params"] = read_card_params(ref)
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            state_path.write_text(json.dumps(state, indent=2))
-    if args.train_only:
-        return
-    results = [out / "results" / label for label, *_ in SPECS if (out / "results" / label / "result.json").is_file()]
-    build(results, out / "leaderboard", title="detector zoo beside pitch-lite (simulated demo corpus)",
-          overwrite=True)
-    print(report(state, args))
-    print(per_challenge_section(out / "leaderboard" / "README.md"))
+            privacy_report(row["ref"], args.corpus, path.parent, max_recordings=args.privacy_recordings,
+                           threads=args.threads, progress=lambda m: print("  " + m, flush=True))
+            row["privacy_wall_s"] = time.perf_counter() - t0
+            _save(state, state_path)
+        paths.append(path)
+    return paths
 
 
 def read_card_params(ref: str) -> int | None:

@@ -72,6 +72,7 @@ def caveats(r: Result) -> list[str]:
         out.append("in-sample: metrics include speakers the detector was trained on (not ranked)")
     if r.evaluation_scope.get("skipped_samples"):
         out.append(f"{len(r.evaluation_scope['skipped_samples'])} undecodable sample(s) left out")
+    out += [str(c) for c in r.evaluation_scope.get("score_caveats") or []]
     return out
 
 

@@ -60,3 +60,14 @@ def zoo_inputs(tmp_path_factory):
     simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
     generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
     return root
+
+
+@pytest.fixture
+def at_most_two_torch_threads():
+    """At most 2 torch threads while a test runs (the machine is shared); restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(2, before))
+    yield
+    torch.set_num_threads(before)

@@ -144,6 +144,23 @@ def test_in_sample_results_keep_their_caveat_and_are_not_ranked(two_results, tmp
         assert "in-sample: metrics include speakers the detector was trained on" in text and "unranked" in text
 
 
+def test_a_detectors_score_caveats_are_shown_on_its_row(two_results, tmp_path):
+    """bench evaluate records Detector.score_caveats() in evaluation_scope; the row shows them as caveats
+    (still ranked: they qualify what the score means, unlike in-sample metrics)."""
+    from bench.leaderboard.build import build
+
+    a, b = two_results
+    doc = json.loads(a.read_text())
+    doc["evaluation_scope"] = {"excluded_speakers": [], "score_caveats": ["closed set: unenrolled voices score high"]}
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed" / "result.json").write_text(json.dumps(doc))
+    build([tmp_path / "closed", b], tmp_path / "lb")
+    entries = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())["entries"]
+    flagged = next(e for e in entries if e["caveats"])
+    assert flagged["caveats"] == ["closed set: unenrolled voices score high"] and flagged["rank"] is not None
+    assert "closed set: unenrolled voices score high" in (tmp_path / "lb" / "README.md").read_text()
+
+
 def test_quoted_series_sit_beside_our_system_of_the_same_paper_name():
     from bench.leaderboard.build import heatmap_columns
 

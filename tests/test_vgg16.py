@@ -17,13 +17,7 @@ from bench.errors import BenchError
 CFG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    """At most 2 torch threads (the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(2, before))
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("at_most_two_torch_threads")
 
 
 def _expected_params(width: int, pool: int = 7, in_channels: int = 1, classes: int = 2) -> tuple[int, int]:

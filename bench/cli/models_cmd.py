@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, pct_spread, print_json, seed_summary
+from bench.cli.output import console, pct_spread, print_json, seed_summary, training_report_lines
 
 app = typer.Typer(help="Detector models (trained by bench train, or packaged such as aasist-asvspoof2019) and the "
                        "model assets users supply (e.g. NISQA weights, CC BY-NC-SA 4.0).", no_args_is_help=True)
@@ -133,6 +133,7 @@ def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder
         m = card.metrics.get(f"{split}_summary")
         if m:
             lines.append(f"{split} speakers: {seed_summary(m)}")
+    lines += training_report_lines(card)
     if card.reference:
         lines.append(f"reference: {card.reference}")
     for line in lines:

@@ -91,3 +91,14 @@ def seed_summary(m: dict[str, Any]) -> str:
     """A model card's ``<split>_summary``: AUROC and EER as mean +- std over its seeds."""
     return (f"AUROC {pct_spread(m['auroc_mean'], m.get('auroc_std'))} %, EER "
             f"{pct_spread(m['eer_mean'], m.get('eer_std'))} % over {m['seeds']} seed(s)")
+
+
+def training_report_lines(card: Any) -> list[str]:
+    """The detector's own lines about a model card's training record (``CMDetector.training_report``);
+    none when the detector is not installed or has none."""
+    from bench.registry import DETECTORS
+
+    if card.detector not in DETECTORS:
+        return []
+    report = getattr(DETECTORS.factory(card.detector), "training_report", None)
+    return list(report(card.training or {})) if callable(report) else []

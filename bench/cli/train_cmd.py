@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, print_json, report_problems, resolve_workers, seed_summary
+from bench.cli.output import (
+    console,
+    print_json,
+    report_problems,
+    resolve_workers,
+    seed_summary,
+    training_report_lines,
+)
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 app = typer.Typer(help="Train detector models: a waveform detector on a corpus + fakes (bench train --detector "
@@ -77,6 +84,8 @@ def _train(
         summ = card.metrics.get(f"{split}_summary")
         if summ:
             console.print(f"{split} speakers: {seed_summary(summ)}")
+    for line in training_report_lines(card):
+        console.print(line, markup=False, highlight=False)
     console.print(f"model {card.ref}: {card.n_params or '?'} parameters, trained in "
                   f"{card.training.get('seconds', 0):.0f} s; folder {entry.folder}")
 
