@@ -74,24 +74,49 @@ class SplitScorer(Scorer):
                                f"{int(net.feature_rate)} Hz")
         return net
 
-    def window_scores(self, msg: FeatureMessage) -> np.ndarray:
-        """Scores (higher = fake) of each window in one message."""
+    def feature_shape(self, seed: int) -> tuple[int, ...]:
+        """The shape of one window's features from seed ``seed``'s device half (measured once, on silence)."""
         import torch
 
-        net = self.check_message(msg)
-        feats = msg.data.astype(np.float32)
+        cache = self.__dict__.setdefault("_feature_shapes", {})
+        if seed not in cache:
+            net = self.modules[self.seeds.index(seed)]
+            n = self.spec.samples or self.spec.min_samples or 16_000
+            with torch.no_grad():
+                cache[seed] = tuple(net.device_half(torch.zeros((1, n), device=self.device)).shape[1:])
+        return cache[seed]
+
+    def check_shape(self, msg: FeatureMessage) -> None:
+        """A :class:`MessageError` unless ``msg`` holds whole windows of this model's feature shape
+        (what a server checks before batching it with other calls' messages)."""
+        want = self.feature_shape(msg.seed)
+        if len(msg.shape) != len(want) + 1 or tuple(msg.shape[1:]) != want or msg.shape[0] < 1:
+            raise MessageError(f"feature message shape {list(msg.shape)} does not fit model {self.model}: it takes "
+                               f"(windows, {', '.join(map(str, want))})")
+
+    def server_window_scores(self, seed: int, feats: np.ndarray) -> np.ndarray:
+        """Scores (higher = fake) of a (B, ...) batch of one seed's features, already checked."""
+        import torch
+
+        net = self.modules[self.seeds.index(seed)]
+        feats = np.asarray(feats, dtype=np.float32)
         rows = []
         with torch.no_grad():
             for i in range(0, len(feats), self.batch_size):
                 try:
                     logits = net.server_half(torch.from_numpy(feats[i:i + self.batch_size]).to(self.device)).float()
                 except RuntimeError as exc:
-                    raise MessageError(f"feature message shape {list(msg.shape)} does not fit model {self.model} "
+                    raise MessageError(f"feature shape {list(feats.shape)} does not fit model {self.model} "
                                        f"({str(exc).splitlines()[0][:120]})") from None
                 scorer = getattr(net, "window_scores", None)
                 s = scorer(logits) if scorer is not None else logits[:, 1] - logits[:, 0]
                 rows.append(s.cpu().numpy().astype(np.float64))
         return np.concatenate(rows) if rows else np.zeros(0)
+
+    def window_scores(self, msg: FeatureMessage) -> np.ndarray:
+        """Scores (higher = fake) of each window in one message."""
+        self.check_message(msg)
+        return self.server_window_scores(msg.seed, msg.data)
 
     def server_scores(self, messages: list[FeatureMessage | bytes]) -> np.ndarray:
         """(n_seeds,) scores of one chunk from one message per seed (each seed's window scores averaged)."""

@@ -71,3 +71,20 @@ def at_most_two_torch_threads():
     torch.set_num_threads(min(2, before))
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def devox_model(zoo_inputs, tmp_path_factory):
+    """devox-small@1 (2 seeds, 2 epochs) trained by the CLI on zoo_inputs in its own store; a call recording."""
+    root = tmp_path_factory.mktemp("devox")
+    env = {"BENCH_MODEL_STORE": str(root / "store")}
+    res = run_bench("train", "--detector", "devox", "--corpus", str(zoo_inputs / "corpus"), "--fakes",
+                    str(zoo_inputs / "fakes"), "--out", str(root / "m"), "--seeds", "0,1", "--set", "epochs=2",
+                    env=env)
+    assert res.returncode == 0, res.stderr
+    from bench.audio import load_entry, write_wav
+    from bench.corpus import open_dataset
+
+    wav = root / "call.wav"
+    write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[5]["audio"]))
+    return root, env, wav

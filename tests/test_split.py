@@ -126,22 +126,6 @@ def test_devox_loads_a_local_wav2vec2_checkpoint(tmp_path):
 
 
 # ------------------------------------------------------------------ trained: one process and two
-@pytest.fixture(scope="module")
-def devox_model(zoo_inputs, tmp_path_factory):
-    root = tmp_path_factory.mktemp("devox")
-    env = {"BENCH_MODEL_STORE": str(root / "store")}
-    res = run_bench("train", "--detector", "devox", "--corpus", str(zoo_inputs / "corpus"), "--fakes",
-                    str(zoo_inputs / "fakes"), "--out", str(root / "m"), "--seeds", "0,1", "--set", "epochs=2",
-                    env=env)
-    assert res.returncode == 0, res.stderr
-    from bench.audio import load_entry, write_wav
-    from bench.corpus import open_dataset
-
-    wav = root / "call.wav"
-    write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[5]["audio"]))
-    return root, env, wav
-
-
 def _ends(*args: str, env: dict) -> subprocess.CompletedProcess:
     import os
 

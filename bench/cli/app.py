@@ -17,6 +17,7 @@ from bench.cli import (
     plugins_cmd,
     privacy_cmd,
     score_cmd,
+    serve_cmd,
     train_cmd,
 )
 
@@ -56,3 +57,5 @@ app.command("gate")(gate_cmd.gate)
 app.command("score")(score_cmd.score)
 app.command("demo")(demo_cmd.demo)
 app.command("privacy")(privacy_cmd.privacy)
+app.command("serve")(serve_cmd.serve)
+app.command("stream")(serve_cmd.stream)

@@ -1,0 +1,125 @@
+"""`bench serve` (the edge detection server) and `bench stream` (a client that streams a file as a phone would)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from bench.cli.output import console, print_json
+from bench.errors import BenchError
+
+TOKEN_ENV = "BENCH_SERVE_TOKEN"
+
+
+def _token(token_file: Path | None, required: bool) -> str | None:
+    if token_file is not None:
+        if not token_file.is_file():
+            raise BenchError(f"{token_file}: no such token file")
+        tok = token_file.read_text().strip()
+        if not tok:
+            raise BenchError(f"{token_file}: the token file is empty")
+        return tok
+    tok = os.environ.get(TOKEN_ENV, "").strip()
+    if tok or not required:
+        return tok or None
+    raise BenchError(f"give the token with --token-file FILE or the {TOKEN_ENV} environment variable")
+
+
+def serve(
+    model: str = typer.Option(..., "--model", "-m", help="NAME@VERSION, NAME (follows promotions: hot swap) or a "
+                                                         "model folder."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port (0: any free port, printed)."),
+    token_file: Path | None = typer.Option(None, "--token-file", help=f"File holding the token clients must send "
+                                           f"(or {TOKEN_ENV}; neither: a random token is made and printed)."),
+    threads: int = typer.Option(1, min=1, max=256, help="Inference threads (one per core)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    max_batch: int = typer.Option(32, min=1, max=4096, help="Most chunks scored in one batch."),
+    batch_wait_ms: float = typer.Option(0.0, min=0.0, max=1000.0, help="Wait this long for more chunks before "
+                                        "scoring a batch (0: batch only what is already queued)."),
+    max_connections: int = typer.Option(1000, min=1, help="Most simultaneous calls; more get HTTP 503."),
+    max_frame_bytes: int = typer.Option(256 * 1024, min=1024, help="Largest chunk frame (larger: an error frame; "
+                                        "4x larger: the call is closed, code 1009)."),
+    idle_timeout: float = typer.Option(30.0, min=0.1, help="Close a call after this many seconds without a frame."),
+    max_call_seconds: float = typer.Option(4 * 3600.0, min=1.0, help="Close a call after this long."),
+    privacy_only: bool = typer.Option(False, "--privacy-only", help="Refuse raw audio: feature messages only."),
+    keep_dir: Path | None = typer.Option(None, "--keep-dir", help="Keep the features and labels of privacy calls "
+                                         "that opt in (hello keep=true) here, for bench mlops; never raw audio."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve wss:// and https://."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
+    watch_seconds: float = typer.Option(2.0, min=0.0, help="Look for a newly promoted version of the model's name "
+                                        "this often (0: never)."),
+) -> None:
+    """The edge detection server: calls stream 1-second chunks (16-bit PCM, or a split detector's feature
+    messages) over a WebSocket and get a verdict per chunk (protocol: docs/serve.md)."""
+    import asyncio
+
+    from bench.serve.server import EdgeServer, ServeConfig
+
+    token = _token(token_file, required=False)
+    if token is None:
+        token = secrets.token_urlsafe(24)
+        console.print(f"token (give it to clients as {TOKEN_ENV} or --token-file): {token}", markup=False)
+    cfg = ServeConfig(model=model, token=token, host=host, port=port, device=device, threads=threads,
+                      max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_connections=max_connections,
+                      max_frame_bytes=max_frame_bytes, idle_timeout=idle_timeout, max_call_seconds=max_call_seconds,
+                      privacy_only=privacy_only, watch_seconds=watch_seconds,
+                      tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
+                      keep_dir=str(keep_dir) if keep_dir else None)
+    server = EdgeServer(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        asyncio.run(server.run())
+    except OSError as exc:
+        raise BenchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def stream(
+    audio: Path = typer.Argument(..., help="Audio file to stream (WAV, FLAC...; sent at 16 kHz, or 8 kHz as is)."),
+    url: str = typer.Option("ws://127.0.0.1:8765/v1/call", help="The server's call URL."),
+    token_file: Path | None = typer.Option(None, "--token-file", help=f"Token file (or {TOKEN_ENV})."),
+    mode: str = typer.Option("raw", help="raw (16-bit PCM) or privacy (feature messages of --model's device "
+                                         "half: the audio never leaves this process)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Privacy mode: the split model whose device half "
+                                     "runs here (the server's model)."),
+    fast: bool = typer.Option(False, "--fast", help="Send the next chunk as soon as the reply arrives (default: "
+                                                    "one chunk per second, as a phone)."),
+    keep: bool = typer.Option(False, "--keep", help="Consent to the server keeping this call's features (MLOps)."),
+    label: int | None = typer.Option(None, min=0, max=1, help="The call's label when known (0 real, 1 fake)."),
+    cafile: Path | None = typer.Option(None, "--cafile", help="CA certificate for a wss:// server."),
+    as_json: bool = typer.Option(False, "--json", help="Print every reply as JSON."),
+) -> None:
+    """Stream an audio file to `bench serve` as a phone app would: 1-second chunks, a verdict for each."""
+    from bench.client import DeviceHalf, stream_file
+
+    if mode not in ("raw", "privacy"):
+        raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
+    if mode == "privacy" and not model:
+        raise BenchError("--mode privacy needs --model (the split model whose device half computes the features)")
+    token = _token(token_file, required=True)
+    device = DeviceHalf(model) if mode == "privacy" else None
+
+    def show(d: dict) -> None:
+        if as_json:
+            return
+        if d["type"] == "error":
+            console.print(f"chunk {d.get('seq')}: error {d['code']}: {d['message']}", markup=False)
+            return
+        rtt = d.get("t_client_received", 0) - d.get("t_client_sent", 0)
+        console.print(f"chunk {d['seq']}: {d['verdict']:9s} score {d['score']:+.3f} (call: {d['call']['verdict']}, "
+                      f"{d['call']['fake_chunks']}/{d['call']['chunks']} fake) inference "
+                      f"{d['t_inference_end'] - d['t_inference_start']:.1f} ms, round trip {rtt:.1f} ms", markup=False)
+
+    out = stream_file(audio, url, token, mode=mode, device=device, realtime=not fast, keep=keep, label=label,
+                      cafile=str(cafile) if cafile else None, on_reply=show)
+    if as_json:
+        print_json(out)
+        return
+    end = out["call_end"]
+    console.print(f"call: {end['verdict']} ({end['fake_chunks']} of {end['chunks']} chunks fake, "
+                  f"{end['errors']} error(s)); model {out['ready']['model']}", markup=False)
+    if end["chunks"] == 0:
+        raise BenchError("no chunk got a verdict")

@@ -1,0 +1,1 @@
+"""The edge detection server (``bench serve``): protocol, inference engine and server; docs/serve.md."""

@@ -1,0 +1,243 @@
+"""The edge server's inference: loaded model versions and a micro-batching pool of inference threads.
+
+:class:`ModelSlot` is one loaded model version (any registered countermeasure detector, found through the
+registry from the model's card). :class:`InferenceEngine` runs ``threads`` inference threads (one per core,
+each with one torch thread); a thread takes the oldest chunk, adds whatever other chunks are already queued
+(up to ``max_batch``, waiting at most ``batch_wait_ms`` for more: 0 by default, so an idle server adds no
+delay and a loaded one batches what piled up), scores them in one forward pass per model version and
+resolves each chunk's future on the event loop. :meth:`InferenceEngine.swap` installs a newly promoted
+version: chunks already batched finish on the old one, the next batch uses the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.featuremsg import FeatureMessage, MessageError, model_version
+
+
+class Overloaded(BenchError):
+    """The inference queue is full."""
+
+
+class ModelSlot:
+    """One loaded model version: its detector, scorer, score semantics and what calls may send it."""
+
+    def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64) -> None:
+        from bench.countermeasure import CMDetector
+        from bench.modelstore import resolve
+        from bench.registry import DETECTORS
+        from bench.splitcm import SplitScorer
+
+        entry = resolve(ref)
+        name = entry.card.detector
+        if name not in DETECTORS:
+            raise BenchError(f"model {entry.card.ref} needs detector {name!r}, which is not installed")
+        det = DETECTORS.create(name, model=str(entry.folder), device=device, batch_size=batch_size, threads=1)
+        if not isinstance(det, CMDetector):
+            raise BenchError(f"detector {name} scores no single model; bench serve takes a trained model")
+        det.check("")
+        self.detector = det
+        self.scorer = det.load_scorer()
+        self.ref = entry.card.ref
+        self.name = entry.card.name
+        self.semantics = det.score_semantics()
+        self.split = isinstance(self.scorer, SplitScorer)
+        self.version = self.scorer.version if self.split else model_version(entry.fingerprint())
+        self.spec = self.scorer.spec
+        self.seeds = list(self.scorer.seeds)
+        self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
+        self.loaded_at = time.time()
+
+    def describe(self) -> dict[str, Any]:
+        """What the ready frame and /healthz say about the model."""
+        d = {"model": self.ref, "detector": self.detector.meta.name, "model_version": self.version,
+             "threshold": self.semantics.threshold, "score_scale": self.semantics.scale, "seeds": self.seeds,
+             "privacy_mode": self.split}
+        if self.split:
+            d["feature_shape"] = {str(s): list(self.scorer.feature_shape(s)) for s in self.seeds}
+            d["message_dtype"] = self.scorer.message_dtype
+        return d
+
+    def check_messages(self, messages: list[FeatureMessage]) -> None:
+        """A :class:`MessageError` unless ``messages`` are one checked message per seed of this model."""
+        if not self.split:
+            raise MessageError(f"model {self.ref} is not a split model: it takes raw audio, not feature messages")
+        if sorted(m.seed for m in messages) != sorted(self.seeds):
+            raise MessageError(f"expected one feature message per seed {self.seeds}, got seeds "
+                               f"{sorted(m.seed for m in messages)}")
+        for m in messages:
+            self.scorer.check_message(m)
+            self.scorer.check_shape(m)
+
+    def score_raw(self, chunks: list[np.ndarray]) -> list[float]:
+        """Scores (mean over windows and seeds) of 16 kHz float32 chunks, in one batch per window length."""
+        from bench.scoring import windows
+
+        wins = [windows(c, self.spec) for c in chunks]
+        out = [0.0] * len(chunks)
+        by_len: dict[int, list[int]] = {}
+        for i, w in enumerate(wins):
+            by_len.setdefault(w.shape[1], []).append(i)
+        for idx in by_len.values():
+            batch = np.concatenate([wins[i] for i in idx])
+            s = np.asarray(self.scorer.score_windows(batch)).mean(axis=0)  # mean over seeds: (B,)
+            pos = 0
+            for i in idx:
+                k = len(wins[i])
+                out[i] = float(s[pos:pos + k].mean())
+                pos += k
+        return out
+
+    def score_messages(self, chunks: list[list[FeatureMessage]]) -> list[float]:
+        """Scores of checked privacy chunks (one message per seed each), one forward pass per seed."""
+        out = np.zeros(len(chunks))
+        for seed in self.seeds:
+            feats = [next(m for m in msgs if m.seed == seed).data for msgs in chunks]
+            s = self.scorer.server_window_scores(seed, np.concatenate(feats))
+            pos = 0
+            for i, f in enumerate(feats):
+                out[i] += s[pos:pos + len(f)].mean() / len(self.seeds)
+                pos += len(f)
+        return [float(v) for v in out]
+
+
+@dataclass
+class Job:
+    """One chunk waiting for inference."""
+
+    kind: str  # raw | privacy
+    payload: Any  # float32 16 kHz samples, or the chunk's feature messages
+    future: asyncio.Future
+    slot: ModelSlot | None = None  # privacy chunks: the version their device half ran; raw: set at batch time
+    t_start: float = 0.0
+    t_end: float = 0.0
+    batch_size: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class InferenceEngine:
+    """A pool of inference threads with greedy micro-batching across calls (see the module docstring)."""
+
+    def __init__(self, slot: ModelSlot, loop: asyncio.AbstractEventLoop, *, threads: int = 1, max_batch: int = 32,
+                 batch_wait_ms: float = 0.0, max_queue: int = 4096, on_batch: Any = None) -> None:
+        if threads < 1 or max_batch < 1 or batch_wait_ms < 0 or max_queue < 1:
+            raise BenchError("threads, max_batch and max_queue must be >= 1 and batch_wait_ms >= 0")
+        self.current = slot
+        self.versions: dict[str, ModelSlot] = {slot.version: slot}
+        self.loop = loop
+        self.max_batch, self.batch_wait = max_batch, batch_wait_ms / 1000.0
+        self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self.on_batch = on_batch
+        self._set_torch_threads()
+        self.threads = [threading.Thread(target=self._work, name=f"bench-infer-{i}", daemon=True)
+                        for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _set_torch_threads() -> None:
+        try:
+            import torch
+
+            torch.set_num_threads(1)  # one inference thread per core, each single-threaded
+        except ImportError:
+            pass
+
+    # ------------------------------------------------------------------ models
+    def swap(self, slot: ModelSlot, keep: int = 2) -> ModelSlot:
+        """Make ``slot`` the version new chunks use; privacy calls of the ``keep`` - 1 previous versions
+        still get scored by their own version (their phones hold its device half). Returns the old one."""
+        old, self.current = self.current, slot
+        self.versions[slot.version] = slot
+        while len(self.versions) > keep:
+            self.versions.pop(next(iter(self.versions)))
+        return old
+
+    def slot_for(self, messages: list[FeatureMessage]) -> ModelSlot:
+        """The loaded version that made ``messages`` (checked), or a :class:`MessageError`."""
+        version = messages[0].model_version if messages else ""
+        slot = self.versions.get(version)
+        if slot is None:
+            cur = self.current
+            raise MessageError(f"feature messages from weights {version} ({messages[0].model if messages else '?'}); "
+                               f"this server runs {cur.ref} (weights {cur.version}): update the device half")
+        slot.check_messages(messages)
+        return slot
+
+    # ------------------------------------------------------------------ jobs
+    def submit(self, job: Job) -> None:
+        """Queue a chunk; :class:`Overloaded` when the queue is full (the chunk is dropped)."""
+        try:
+            self.queue.put_nowait(job)
+        except queue.Full:
+            raise Overloaded(f"the inference queue is full ({self.queue.maxsize} chunks)") from None
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+        for t in self.threads:
+            t.join(timeout=5)
+
+    def _take(self) -> list[Job] | None:
+        first = self.queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.perf_counter() + self.batch_wait
+        while len(batch) < self.max_batch:
+            try:
+                wait = deadline - time.perf_counter()
+                job = self.queue.get_nowait() if wait <= 0 else self.queue.get(timeout=wait)
+            except queue.Empty:
+                break
+            if job is None:
+                self.queue.put(None)  # another thread's stop signal
+                break
+            batch.append(job)
+        return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            current = self.current
+            groups: dict[tuple[int, str], list[Job]] = {}
+            for job in batch:
+                job.slot = job.slot or current
+                groups.setdefault((id(job.slot), job.kind), []).append(job)
+            for jobs in groups.values():
+                self._run(jobs)
+
+    def _run(self, jobs: list[Job]) -> None:
+        slot = jobs[0].slot
+        t0 = time.time() * 1000.0
+        try:
+            if jobs[0].kind == "raw":
+                scores = slot.score_raw([j.payload for j in jobs])
+            else:
+                scores = slot.score_messages([j.payload for j in jobs])
+            error = None
+        except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the server
+            scores, error = [None] * len(jobs), exc
+        t1 = time.time() * 1000.0
+        for job, score in zip(jobs, scores, strict=True):
+            job.t_start, job.t_end, job.batch_size = t0, t1, len(jobs)
+            job.result = {"score": score, "error": error}
+            self.loop.call_soon_threadsafe(_resolve, job)
+        if self.on_batch is not None:
+            self.on_batch(len(jobs), (t1 - t0) / 1000.0)
+
+
+def _resolve(job: Job) -> None:
+    if not job.future.done():
+        job.future.set_result(job)
