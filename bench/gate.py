@@ -16,7 +16,7 @@ import tomllib
 
 from bench.errors import BenchError, first_line
 from bench.fileio import read_text
-from bench.results import Estimate, Result
+from bench.results import Estimate, LatencyResult, Result, load_latency, load_result
 
 
 @dataclass
@@ -141,3 +141,44 @@ def compare(baseline: Result, current: Result, tol: Tolerances) -> list[Check]:
 def _latency(result: Result) -> float | None:
     latency: dict[str, Any] = result.timings.get("latency") or {}
     return latency.get("p95_ms")
+
+
+def compare_latency(baseline: LatencyResult, current: LatencyResult, tol: Tolerances) -> list[Check]:
+    """Checks of a ``bench latency`` run against a baseline run: p95 end-to-end time, throughput, dropped
+    chunks (any new drop is a regression); BenchError if the runs did not measure the same thing."""
+    same = ("profile", "mode", "realtime", "callers")
+    diff = [f"{k} {getattr(baseline, k)} vs {getattr(current, k)}" for k in same
+            if getattr(baseline, k) != getattr(current, k)]
+    if diff:
+        raise BenchError(f"the latency runs are not comparable ({'; '.join(diff)}); re-measure the baseline")
+    bd, cd = baseline.dropped / max(baseline.chunks_sent, 1), current.dropped / max(current.chunks_sent, 1)
+    drops = Check("dropped chunks (fraction)", bd, cd, "+0", "regression" if cd > bd else "improved" if cd < bd
+                  else "ok", f"{current.dropped} of {current.chunks_sent}")
+    return [_relative("end-to-end p95 (ms)", baseline.parts["end_to_end"].p95_ms,
+                      current.parts["end_to_end"].p95_ms, tol.latency_p95_rise, higher_better=False),
+            _relative("throughput (chunks / s)", baseline.throughput_chunks_per_s, current.throughput_chunks_per_s,
+                      tol.throughput_fall, higher_better=True), drops]
+
+
+def load_for_gate(path: str | Path) -> Result | LatencyResult:
+    """A detection result or a latency result, whichever the file is."""
+    from bench.fileio import read_json
+
+    p = Path(path)
+    if p.is_file() and p.suffix == ".json":
+        try:
+            kind = read_json(p, "results file").get("kind")
+        except BenchError:
+            kind = None
+        if kind == "latency":
+            return load_latency(p)
+    return load_result(p)
+
+
+def compare_any(baseline: Result | LatencyResult, current: Result | LatencyResult, tol: Tolerances) -> list[Check]:
+    """:func:`compare` or :func:`compare_latency`; BenchError when the two files are of different kinds."""
+    if isinstance(baseline, LatencyResult) != isinstance(current, LatencyResult):
+        raise BenchError("one file is a latency result and the other a detection result: compare like with like")
+    if isinstance(baseline, LatencyResult):
+        return compare_latency(baseline, current, tol)
+    return compare(baseline, current, tol)

@@ -190,6 +190,79 @@ class Result(BaseModel):
         write_atomic(path, self.model_dump_json(indent=2).encode())
 
 
+class Percentiles(BaseModel):
+    """A latency distribution in milliseconds."""
+
+    n: int = 0
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+
+class LatencyResult(BaseModel):
+    """A ``bench latency`` run: the edge server under a profile, driven by simulated callers."""
+
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
+    kind: Literal["latency"] = "latency"
+    created: str
+    detector: Component  # name, version, config {"model": NAME@VERSION}
+    model_version: str
+    profile: str  # edge-cpu | core-gpu
+    profile_settings: dict[str, Any] = Field(default_factory=dict, description="cores, server cpus, inference "
+                                             "threads, memory cap, device")
+    engine: Literal["batched", "naive"] = "batched"
+    mode: Literal["raw", "privacy"] = "raw"
+    realtime: bool = True
+    callers: int
+    duration_s: float
+    chunk_seconds: float = 1.0
+    chunks_sent: int
+    verdicts: int
+    dropped: int = Field(description="chunks sent that got no verdict (error frame or no answer)")
+    errors: dict[str, int] = Field(default_factory=dict)
+    throughput_chunks_per_s: float
+    parts: dict[str, Percentiles] = Field(description="transmission, queueing, inference, server, reply, "
+                                          "end_to_end: per chunk")
+    batch_size: dict[str, float] = Field(default_factory=dict)
+    compute_floor_ms: float | None = Field(None, description="median ms to score one chunk alone in the server "
+                                           "process (batch 1)")
+    end_to_end_over_floor: dict[str, float | None] = Field(default_factory=dict)
+    alerts: dict[str, Any] = Field(default_factory=dict, description="time from the start of a fake segment to "
+                                   "the first alert, over calls that turn fake")
+    server_peak_rss_mb: float | None = None
+    corpus: dict[str, Any] = Field(default_factory=dict)
+    simulated: bool = True
+    paper: list[dict[str, Any]] = Field(default_factory=list, description="DevoX Table 3, quoted")
+    timings: dict[str, Any] = Field(default_factory=dict, description="latency: end-to-end p50/p95/p99 and "
+                                    "samples, read as a detection result's timings.latency is (gate, leaderboard)")
+    run: RunInfo = Field(default_factory=RunInfo)
+    notes: list[str] = Field(default_factory=list)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_atomic(path, self.model_dump_json(indent=2).encode())
+
+
+def load_latency(path: str | os.PathLike) -> LatencyResult:
+    """Read and validate a ``bench latency`` result; one-line BenchError on any problem."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "latency.json"
+    if not p.is_file():
+        raise BenchError(f"{p}: no such latency result (bench latency writes latency.json)")
+    data = read_json(p, "latency result")
+    if data.get("kind") != "latency":
+        raise BenchError(f"{p}: not a latency result (kind {data.get('kind')!r})")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
+    try:
+        return LatencyResult.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BenchError(f"{p}: invalid latency result ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+
+
 def load_result(path: str | os.PathLike) -> Result:
     """Read and validate a results JSON; one-line BenchError on any problem."""
     p = Path(path)

@@ -20,6 +20,9 @@ from bench.challenges.reference import top10, top10_auroc
 from bench.challenges.taxonomy import all_challenges
 from bench.errors import BenchError
 from bench.fileio import write_atomic
+from bench.leaderboard.latency import html_table as latency_html
+from bench.leaderboard.latency import load_latency_rows
+from bench.leaderboard.latency import markdown as latency_markdown
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
 from bench.results import Result, load_result, read_scores
@@ -183,19 +186,24 @@ def load_privacy(paths: list[str | Path]) -> list[dict[str, Any]]:
 
 
 def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
-          overwrite: bool = False, privacy: list[str | Path] | None = None) -> dict[str, Any]:
+          overwrite: bool = False, privacy: list[str | Path] | None = None,
+          latency: list[str | Path] | None = None) -> dict[str, Any]:
     """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON.
 
     Results with a caveat that makes them incomparable (in-sample metrics) are listed with
     the caveat but not ranked. ``privacy``: ``bench privacy`` reports of split models, shown in
-    their own table and beside the rows of the same model.
+    their own table and beside the rows of the same model. ``latency``: ``bench latency`` results, in a
+    table beside DevoX Table 3 (quoted); a ranked row of the same model without its own latency gets the
+    p95 of the model's first real-time run.
     """
     entries = load_entries(paths)
     leaks = load_privacy(privacy or [])
+    lat_rows = load_latency_rows(latency or [])
     out = Path(out)
     claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
                                             "privacy": sorted(str(Path(p).resolve()) for p in privacy or []),
-                                            "title": title}, inputs=[*paths, *(privacy or [])],
+                                            "latency": sorted(str(Path(p).resolve()) for p in latency or []),
+                                            "title": title}, inputs=[*paths, *(privacy or []), *(latency or [])],
                  overwrite=overwrite)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     rows = sorted((_row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
@@ -205,13 +213,16 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
             rank += 1
         r["rank"] = rank if r["ranked"] else None
         r["privacy"] = next((p for p in leaks if p["model"] == r["model"]), None)
+        lat = next((x for x in lat_rows if x["model"] == r["model"] and x["realtime"]), None)
+        if r["latency_p95_ms"] is None and lat is not None:
+            r["latency_p95_ms"], r["latency_p50_ms"] = lat["p95_ms"], lat["p50_ms"]
     figures = _figures(entries, out / "figures")
     doc = {
         "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
         "entries": rows, "challenges": [{"id": c.id, "key": c.key, "name": c.name} for c in all_challenges()],
         "paper_reference": {"pitch": pitch_rows(), "pitch_series": pitch_series(), "pitch_top10": top10(),
                             "pitch_tables": pitch_tables(), "devox_latency": DEVOX_LATENCY},
-        "figures": figures, "privacy": leaks,
+        "figures": figures, "privacy": leaks, "latency": lat_rows,
     }
     write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
     write_atomic(out / "README.md", _markdown(doc).encode())
@@ -381,6 +392,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
                  + " | ".join(pooled) + " |")
     lines += _markdown_privacy(doc.get("privacy") or [])
+    lines += latency_markdown(doc.get("latency") or [])
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])
     lines += ["", "## Quoted from the papers (not ranked)", "", "| source | system | AUROC % | note |",
               "|---|---|---|---|"]
@@ -511,6 +523,7 @@ def _html(doc: dict[str, Any], out: Path) -> str:
         sim_note=sim_note, main_rows="".join(main_rows), heat_head=heat_head, heat_rows="".join(heat_rows),
         heat_foot=heat_foot,
         quoted=quoted, devox=devox, paper_tables=_html_privacy(doc.get("privacy") or [])
+        + latency_html(doc.get("latency") or [])
         + _html_tables(doc["paper_reference"]["pitch_tables"]),
         figures="".join(figures), gen_options=gen_options, ch_options=ch_options,
         data=json.dumps({"entries": len(rows)}),

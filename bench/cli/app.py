@@ -12,6 +12,7 @@ from bench.cli import (
     evaluate_cmd,
     gate_cmd,
     generate_cmd,
+    latency_cmd,
     leaderboard_cmd,
     models_cmd,
     plugins_cmd,
@@ -59,3 +60,4 @@ app.command("demo")(demo_cmd.demo)
 app.command("privacy")(privacy_cmd.privacy)
 app.command("serve")(serve_cmd.serve)
 app.command("stream")(serve_cmd.stream)
+app.command("latency")(latency_cmd.latency)

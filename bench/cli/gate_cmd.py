@@ -16,8 +16,9 @@ def _fmt(v: float | None) -> str:
 
 
 def gate(
-    baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline results JSON."),
-    current: Path = typer.Option(..., "--current", "-c", help="Current results JSON."),
+    baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline results JSON (bench evaluate's "
+                                  "result.json, or bench latency's latency.json)."),
+    current: Path = typer.Option(..., "--current", "-c", help="Current results JSON (the same kind)."),
     config: Path = typer.Option(None, "--config", help="TOML file with [gate] tolerances."),
     max_auroc_drop: float = typer.Option(None, parser=number(0.0), help="Allowed AUROC drop (absolute, default 0.02)."),
     max_eer_rise: float = typer.Option(None, parser=number(0.0), help="Allowed EER rise (absolute, default 0.02)."),
@@ -31,8 +32,7 @@ def gate(
     """Compare results with a baseline: exit 1 on regression, 0 otherwise, 2 on bad input."""
     from rich.table import Table
 
-    from bench.gate import Tolerances, compare
-    from bench.results import load_result
+    from bench.gate import Tolerances, compare_any, load_for_gate
 
     tol = Tolerances.from_file(config) if config else Tolerances()
     for name, value in (("auroc_drop", max_auroc_drop), ("eer_rise", max_eer_rise),
@@ -41,7 +41,7 @@ def gate(
         if value is not None:
             setattr(tol, name, value)
     tol.validate()
-    checks = compare(load_result(baseline), load_result(current), tol)
+    checks = compare_any(load_for_gate(baseline), load_for_gate(current), tol)
     failed = [c for c in checks if c.status == "regression"]
     if as_json:
         print_json({"passed": not failed, "checks": [c.__dict__ for c in checks]})

@@ -19,12 +19,14 @@ def build(
     title: str = typer.Option("bench leaderboard", help="Page title."),
     privacy: list[Path] = typer.Option(None, "--privacy", help="A `bench privacy` report (privacy.json or its "
                                                                "folder) of a split model; repeatable."),
+    latency: list[Path] = typer.Option(None, "--latency", help="A `bench latency` result (latency.json or its "
+                                                               "folder); repeatable."),
     overwrite: bool = overwrite_option("leaderboard"),
 ) -> None:
     """Build README.md, index.html, leaderboard.json and figures/ from results."""
     from bench.leaderboard.build import build as run_build
 
-    doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [])
+    doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [], latency=latency or [])
     console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
                   f"{out / 'index.html'}")
 

@@ -55,13 +55,25 @@ class ModelSlot:
         self.spec = self.scorer.spec
         self.seeds = list(self.scorer.seeds)
         self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
+        self.floor_ms = self.compute_floor()
         self.loaded_at = time.time()
+
+    def compute_floor(self, repeats: int = 15) -> dict[str, float]:
+        """The model's compute floor in this process: median milliseconds to score one 1-second chunk alone
+        (batch 1; ``raw``: the whole model, ``privacy``: the server half only), on a chunk of noise."""
+        rng = np.random.default_rng(0)
+        chunk = (0.1 * rng.standard_normal(16_000)).astype(np.float32)
+        out = {"raw": _median_ms(lambda: self.score_raw([chunk]), repeats)}
+        if self.split:
+            msgs = self.scorer.device_messages(chunk)
+            out["privacy"] = _median_ms(lambda: self.score_messages([msgs]), repeats)
+        return out
 
     def describe(self) -> dict[str, Any]:
         """What the ready frame and /healthz say about the model."""
         d = {"model": self.ref, "detector": self.detector.meta.name, "model_version": self.version,
              "threshold": self.semantics.threshold, "score_scale": self.semantics.scale, "seeds": self.seeds,
-             "privacy_mode": self.split}
+             "privacy_mode": self.split, "compute_floor_ms": self.floor_ms}
         if self.split:
             d["feature_shape"] = {str(s): list(self.scorer.feature_shape(s)) for s in self.seeds}
             d["message_dtype"] = self.scorer.message_dtype
@@ -108,6 +120,15 @@ class ModelSlot:
                 out[i] += s[pos:pos + len(f)].mean() / len(self.seeds)
                 pos += len(f)
         return [float(v) for v in out]
+
+
+def _median_ms(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000.0)
+    return float(np.median(times))
 
 
 @dataclass
@@ -241,3 +262,32 @@ class InferenceEngine:
 def _resolve(job: Job) -> None:
     if not job.future.done():
         job.future.set_result(job)
+
+
+class NaiveEngine(InferenceEngine):
+    """The baseline ``bench latency`` compares with: one inference per request, as a straightforward server
+    does it (each chunk scored alone, batch 1, in the event loop's default thread pool, torch at its default
+    thread count). Same interface as :class:`InferenceEngine`."""
+
+    def __init__(self, slot: ModelSlot, loop: asyncio.AbstractEventLoop, **_: Any) -> None:
+        self.current = slot
+        self.versions = {slot.version: slot}
+        self.loop = loop
+        self.queue: queue.Queue[Job | None] = queue.Queue()  # stays empty: /healthz reads its size
+        self.on_batch = None
+        self.threads = []
+        try:
+            import os
+
+            import torch
+
+            torch.set_num_threads(len(os.sched_getaffinity(0)))  # torch's default: every core it may use
+        except ImportError:
+            pass
+
+    def submit(self, job: Job) -> None:
+        job.slot = job.slot or self.current
+        self.loop.run_in_executor(None, self._run, [job])
+
+    def close(self) -> None:
+        pass

@@ -25,7 +25,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.featuremsg import MessageError
-from bench.serve.engine import InferenceEngine, Job, ModelSlot, Overloaded
+from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.protocol import (
     FATAL,
     PROTOCOL,
@@ -64,6 +64,7 @@ class ServeConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     keep_dir: str | None = None  # where opted-in privacy calls' features and labels are kept (MLOps)
+    engine: str = "batched"  # batched | naive (one inference per request: the baseline bench latency compares)
 
     def check(self) -> None:
         if not self.token or len(self.token) < 16:
@@ -75,6 +76,8 @@ class ServeConfig:
                 raise BenchError(f"{f}: no such file")
         if self.max_frame_bytes < 1024 or self.max_connections < 1 or self.max_inflight < 1:
             raise BenchError("max_frame_bytes must be >= 1024, max_connections and max_inflight >= 1")
+        if self.engine not in ("batched", "naive"):
+            raise BenchError(f"engine must be batched or naive, not {self.engine!r}")
         if not 0 < self.min_chunk_seconds <= self.max_chunk_seconds:
             raise BenchError("need 0 < min_chunk_seconds <= max_chunk_seconds")
 
@@ -389,7 +392,8 @@ class EdgeServer:
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self.engine = InferenceEngine(self.slot, loop, threads=cfg.threads, max_batch=cfg.max_batch,
+        make = NaiveEngine if cfg.engine == "naive" else InferenceEngine
+        self.engine = make(self.slot, loop, threads=cfg.threads, max_batch=cfg.max_batch,
                                       batch_wait_ms=cfg.batch_wait_ms, max_queue=cfg.max_queue,
                                       on_batch=lambda n, _s: self.metrics.batch.observe(n))
         watcher = asyncio.ensure_future(self._watch())

@@ -1,0 +1,71 @@
+"""`bench latency`: the edge server under a deployment profile, driven by simulated callers on loopback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bench.cli.output import console, print_json
+
+
+def latency(
+    model: str = typer.Option(..., "--model", "-m", help="The model to serve: NAME@VERSION, NAME or a folder."),
+    profile: str = typer.Option("edge-cpu", help="edge-cpu (1 pinned core, 1 inference thread, 8 GB cap: DevoX's "
+                                                 "edge) or core-gpu (CUDA; skipped without a GPU)."),
+    callers: int = typer.Option(1, min=1, max=10_000, help="Concurrent simulated callers."),
+    duration: float = typer.Option(30.0, min=1.0, max=86_400.0, help="Seconds each caller streams."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for latency.json."),
+    mode: str = typer.Option("raw", help="raw (16-bit PCM) or privacy (split models' feature messages)."),
+    fast: bool = typer.Option(False, "--fast", help="Each caller sends its next chunk as soon as the reply "
+                                                    "arrives (default: one chunk per second, real time)."),
+    corpus: Path | None = typer.Option(None, "--corpus", help="Originals for the calls (default: simulated)."),
+    fakes: Path | None = typer.Option(None, "--fakes", help="Fakes of --corpus: each call turns fake halfway."),
+    engine: str = typer.Option("batched", help="batched (bench serve) or naive (one inference per request)."),
+    threads: int | None = typer.Option(None, min=1, help="Inference threads (default: the profile's)."),
+    cores: int | None = typer.Option(None, min=1, help="Cores the server is pinned to (default: the profile's)."),
+    max_batch: int = typer.Option(32, min=1, help="Most chunks per inference batch."),
+    batch_wait_ms: float = typer.Option(0.0, min=0.0, help="Wait for more chunks before a batch."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Start `bench serve` under a profile and drive it with N concurrent callers streaming real calls; report
+    p50/p95/p99/max of transmission, queueing, inference and end-to-end time per chunk beside DevoX Table 3."""
+    from bench.latency import PARTS, run_latency
+
+    res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
+                      realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,
+                      engine=engine, threads=threads, cores=cores, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
+                      command=" ".join(["bench", *sys.argv[1:]]),
+                      progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
+    if res is None:
+        return
+    if as_json:
+        print_json(res.model_dump())
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{res.detector.config['model']} on {res.profile} ({res.engine}, {res.mode} mode, "
+                        f"{res.callers} caller(s), {'real time' if res.realtime else 'as fast as possible'})")
+    for col in ("per chunk (ms)", "p50", "p95", "p99", "max", "DevoX Table 3 mean (quoted)"):
+        table.add_column(col, justify="right" if col != "per chunk (ms)" else "left")
+    quoted = {"transmission": "968", "inference": "1,150 (320-1,717)", "end_to_end": "2,118"}
+    for p in PARTS:
+        s = res.parts[p]
+        table.add_row(p.replace("_", "-"), *(f"{v:.2f}" if v is not None else "-"
+                                             for v in (s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms)), quoted.get(p, "-"))
+    console.print(table)
+    floor = res.compute_floor_ms
+    ratio = res.end_to_end_over_floor.get("p95")
+    console.print(f"{res.verdicts} verdicts of {res.chunks_sent} chunks sent ({res.dropped} dropped, errors "
+                  f"{res.errors or 'none'}); {res.throughput_chunks_per_s:.1f} chunks/s; batch size mean "
+                  f"{res.batch_size.get('mean', 0):.2f}, max {res.batch_size.get('max', 0):.0f}; compute floor "
+                  f"{floor:.2f} ms (p95 end-to-end = {ratio:.1f}x); server peak RSS "
+                  f"{res.server_peak_rss_mb or 0:.0f} MB", markup=False, highlight=False)
+    a = res.alerts
+    if a.get("calls_turning_fake"):
+        console.print(f"alerts: {a['alerted']} of {a['calls_turning_fake']} calls alerted after turning fake "
+                      f"(p50 {a.get('p50_ms', 0):.0f} ms, p95 {a.get('p95_ms', 0):.0f} ms from the fake's start); "
+                      f"{a['false_alarm_chunks_before_the_fake']} alert(s) on real chunks", markup=False,
+                      highlight=False)
+    console.print(f"wrote {Path(out) / 'latency.json'}", markup=False)

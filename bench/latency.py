@@ -1,0 +1,374 @@
+"""``bench latency``: drive ``bench serve`` under a deployment profile with simulated callers, on loopback.
+
+The server runs as its own process under the profile (``edge-cpu``: pinned to one core, one inference
+thread, an 8 GB address-space cap, DevoX's edge; ``core-gpu``: CUDA). N callers in this process stream
+real calls in 1-second chunks, in real time (one chunk per second each, calls starting spread over the
+first second) or as fast as the replies come, for a bounded time. Each call is an original recording
+that turns into a fake of the same voice halfway, so the time from the start of the fake segment to the
+first alert is measured too. Privacy-mode callers send device-half features computed before the run (the
+phone's work is not the server's). Every chunk's reply carries the server's timestamps, which split the
+end-to-end time into transmission, queueing, inference and reply as DevoX Table 3 does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import BenchError
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "edge-cpu": {"cores": 1, "threads": 1, "memory_gb": 8.0, "device": "cpu",
+                 "about": "DevoX's edge: 1 CPU core (pinned), 1 inference thread, 8 GB memory cap"},
+    "core-gpu": {"cores": None, "threads": 1, "memory_gb": None, "device": "cuda",
+                 "about": "a core server's GPU: CUDA inference, every CPU core for the network"},
+}
+#: DevoX Table 3, quoted (1-s chunks from a phone app to a 1-core, 8 GB CPU edge server)
+DEVOX_TABLE3 = {"source": "DevoX Table 3 (quoted)", "transmission_ms_mean": 968.0, "inference_ms_mean": 1150.0,
+                "inference_ms_range": [320.0, 1717.0], "end_to_end_ms_mean": 2118.0}
+PARTS = ("transmission", "queueing", "inference", "server", "reply", "end_to_end")
+
+
+def percentiles(values: list[float]) -> dict[str, Any]:
+    """n, mean, p50, p95, p99, max (ms) of ``values``."""
+    if not values:
+        return {"n": 0}
+    a = np.asarray(values, dtype=np.float64)
+    return {"n": int(len(a)), "mean_ms": float(a.mean()), "p50_ms": float(np.percentile(a, 50)),
+            "p95_ms": float(np.percentile(a, 95)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
+
+
+# ------------------------------------------------------------------ calls
+def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds: float,
+               say: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Up to ``n`` distinct calls of ``seconds`` (16 kHz): a speaker's originals, then fakes of that voice from
+    the fake's start (``fake_start`` s). No corpus given: a small one is simulated into OUT/audio."""
+    from bench.audio import load_entry
+    from bench.corpus import open_dataset
+
+    if corpus is None or fakes is None:
+        if corpus or fakes:
+            raise BenchError("give both --corpus and --fakes, or neither (a small corpus is then simulated)")
+        from bench.generate import generate
+        from bench.simcorpus import simulate_corpus
+
+        corpus, fakes = str(out / "audio" / "corpus"), str(out / "audio" / "fakes")
+        say("simulating 2 speakers (espeak-ng + WORLD) and their WORLD fakes for the callers' audio")
+        simulate_corpus(corpus, speakers=2, sentences=3, challenges=[0], seed=0, workers=1)
+        generate(corpus, fakes, workers=1)
+    for p in (corpus, fakes):
+        if not Path(p).exists():
+            raise BenchError(f"{p}: no such corpus")
+    orig, fk = open_dataset(corpus), open_dataset(fakes)
+    meta = json.loads((Path(corpus) / "bench.json").read_text()) if (Path(corpus) / "bench.json").is_file() else {}
+    half = int(seconds * 16000 / 2)
+    calls = []
+    subjects = sorted({r["subject"] for r in orig})
+    for spk in subjects:
+        real = [load_entry(r["audio"]) for r in orig if r["subject"] == spk]
+        fake = [load_entry(r["audio"]) for r in fk if r.get("target") == spk]
+        if not real or not fake:
+            continue
+        a = np.resize(np.concatenate(real), half)
+        b = np.resize(np.concatenate(fake), int(seconds * 16000) - half)
+        calls.append({"speaker": spk, "wave": np.concatenate([a, b]).astype(np.float32), "fake_start": half / 16000})
+        if len(calls) >= n:
+            break
+    if not calls:
+        raise BenchError(f"{corpus} + {fakes}: no speaker has both originals and fakes of their voice")
+    return calls, {"corpus": str(corpus), "fakes": str(fakes), "name": meta.get("name"),
+                   "simulated": bool(meta.get("simulated", True))}
+
+
+def encode_calls(calls: list[dict[str, Any]], mode: str, model: str, chunk_s: float) -> None:
+    """Each call's chunks as frames (PCM, or the device half's feature messages), computed once."""
+    from bench.client import DeviceHalf, chunks_of
+    from bench.serve.protocol import encode_pcm
+
+    device = DeviceHalf(model) if mode == "privacy" else None
+    for c in calls:
+        chunks = chunks_of(c["wave"], 16000, chunk_s)
+        c["frames"] = [device.frame(x, i) if device else encode_pcm(x) for i, x in enumerate(chunks)]
+
+
+# ------------------------------------------------------------------ the server process
+class ServerProcess:
+    """``bench serve`` in a subprocess under a profile (CPU pinning and memory cap applied before exec)."""
+
+    def __init__(self, model: str, token_file: Path, profile: dict[str, Any], *, engine: str, threads: int,
+                 max_batch: int, batch_wait_ms: float, max_connections: int, cpus: list[int] | None) -> None:
+        cmd = [sys.executable, "-m", "bench", "serve", "--model", model, "--port", "0", "--token-file",
+               str(token_file), "--threads", str(threads), "--device", "cuda" if profile["device"] == "cuda" else "cpu",
+               "--engine", engine, "--max-batch", str(max_batch), "--batch-wait-ms", str(batch_wait_ms),
+               "--max-connections", str(max_connections), "--watch-seconds", "0", "--idle-timeout", "120"]
+        mem = profile.get("memory_gb")
+
+        def limit() -> None:  # in the child, before exec
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+            if mem:
+                import resource
+
+                cap = int(mem * 2**30)
+                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                     preexec_fn=limit)
+        self.url: str | None = None
+        found = threading.Event()
+
+        def drain() -> None:
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip())
+                m = re.search(r" on (wss?://\S+?);", line)
+                if m and self.url is None:
+                    self.url = m.group(1)
+                    found.set()
+            found.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not found.wait(300) or self.url is None:
+            self.stop()
+            tail = self.log[-1] if self.log else "no output"
+            raise BenchError(f"the server did not start: {tail}")
+
+    def health(self) -> dict[str, Any]:
+        base = self.url.replace("ws://", "http://").rsplit("/v1/", 1)[0]
+        return json.loads(urllib.request.urlopen(base + "/healthz", timeout=10).read())
+
+    def peak_rss_mb(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# ------------------------------------------------------------------ callers
+async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: float, stop: float, chunk_s: float,
+                  realtime: bool, rows: list[dict[str, Any]], errors: dict[str, int]) -> dict[str, Any]:
+    from bench.client import EdgeCall
+
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    ec = await EdgeCall.connect(url, token, mode=mode, call_id=call["speaker"])
+    frames, sent, got = call["frames"], 0, 0
+    t0_wall = time.time() * 1000.0
+    t0 = time.perf_counter()
+    done, answered = asyncio.Event(), asyncio.Event()
+
+    async def reader() -> None:
+        nonlocal got
+        while True:
+            d = await ec.recv()
+            if d["type"] == "call_end":
+                done.set()
+                return
+            if d["type"] not in ("error", "verdict"):
+                continue
+            got += 1
+            answered.set()
+            if d["type"] == "error":
+                errors[d["code"]] = errors.get(d["code"], 0) + 1
+            else:
+                rows.append(d)
+
+    task = asyncio.ensure_future(reader())
+    i = 0
+    while True:
+        when = t0 + i * chunk_s
+        if realtime:
+            if when >= stop:
+                break
+            await asyncio.sleep(max(0.0, when - time.perf_counter()))
+        elif time.perf_counter() >= stop:
+            break
+        answered.clear()
+        await ec.send_frame(frames[i % len(frames)])
+        sent += 1
+        i += 1
+        if not realtime:
+            while got < sent and not task.done():
+                await answered.wait()
+                answered.clear()
+    await ec.ws.send(json.dumps({"type": "end"}))
+    try:
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        task.cancel()
+        await ec.close()
+    return {"sent": sent, "t0_wall": t0_wall, "n_frames": len(frames), "fake_start": call["fake_start"]}
+
+
+async def drive(url: str, token: str, calls: list[dict[str, Any]], callers: int, duration: float, mode: str,
+                chunk_s: float, realtime: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """Run ``callers`` concurrent calls for ``duration`` s; returns (verdict rows, per-caller info, errors)."""
+    rows_by: list[list[dict[str, Any]]] = [[] for _ in range(callers)]
+    errors: dict[str, int] = {}
+    t = time.perf_counter() + 1.0
+    stop = t + duration
+    tasks = [_caller(url, token, calls[k % len(calls)], mode, t + chunk_s * k / callers, stop, chunk_s, realtime,
+                     rows_by[k], errors) for k in range(callers)]
+    info = await asyncio.gather(*tasks)
+    for k, rows in enumerate(rows_by):
+        for r in rows:
+            r["caller"] = k
+    return [r for rows in rows_by for r in rows], list(info), errors
+
+
+# ------------------------------------------------------------------ the run
+def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", callers: int = 1, duration: float = 30.0,
+                mode: str = "raw", realtime: bool = True, corpus: str | None = None, fakes: str | None = None,
+                engine: str = "batched", threads: int | None = None, cores: int | None = None, max_batch: int = 32,
+                batch_wait_ms: float = 0.0, chunk_seconds: float = 1.0, command: str | None = None,
+                progress: Callable[[str], None] | None = None) -> Any:
+    """Measure; writes OUT/latency.json (:class:`~bench.results.LatencyResult`) and returns it, or None with a
+    message when the profile cannot run here (core-gpu without a CUDA GPU)."""
+    import secrets
+
+    from bench.modelstore import resolve
+    from bench.results import LatencyResult, Percentiles, run_info
+
+    say = progress or (lambda _m: None)
+    if profile not in PROFILES:
+        raise BenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if callers < 1 or duration <= 0 or chunk_seconds <= 0:
+        raise BenchError("--callers must be >= 1, --duration and the chunk length > 0")
+    if mode not in ("raw", "privacy"):
+        raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
+    prof = dict(PROFILES[profile])
+    if prof["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            say("skipped: the core-gpu profile needs a CUDA GPU, and torch sees none on this machine")
+            return None
+    entry = resolve(model)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    allowed = sorted(os.sched_getaffinity(0))
+    n_cores = cores or prof["cores"] or len(allowed)
+    if n_cores > len(allowed):
+        raise BenchError(f"--cores {n_cores}: this machine lets bench use {len(allowed)} core(s)")
+    server_cpus = allowed[:n_cores]
+    prof.update({"cores": n_cores, "server_cpus": server_cpus, "threads": threads or prof["threads"]})
+    calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say)
+    encode_calls(calls, mode, entry.card.ref, chunk_seconds)
+    token = secrets.token_urlsafe(24)
+    token_file = out / ".token"
+    token_file.write_text(token)
+    say(f"starting bench serve ({engine}) on cpus {server_cpus} with {prof['threads']} inference thread(s)")
+    server = ServerProcess(entry.card.ref, token_file, prof, engine=engine, threads=prof["threads"],
+                           max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_connections=callers + 10,
+                           cpus=server_cpus if len(server_cpus) < len(allowed) or cores else None)
+    try:
+        health = server.health()
+        rest = [c for c in allowed if c not in server_cpus]
+        if rest:
+            os.sched_setaffinity(0, rest)  # the callers stay off the server's cores
+        say(f"{callers} caller(s), {'real time' if realtime else 'as fast as possible'}, {duration:g} s")
+        rows, info, errors = asyncio.run(drive(server.url, token, calls, callers, duration, mode, chunk_seconds,
+                                               realtime))
+        rss = server.peak_rss_mb()
+    finally:
+        os.sched_setaffinity(0, allowed)
+        server.stop()
+        token_file.unlink(missing_ok=True)
+    sent = sum(i["sent"] for i in info)
+    parts = {p: [] for p in PARTS}
+    for r in rows:
+        parts["transmission"].append(r["t_received"] - r["t_client_sent"])
+        parts["queueing"].append(r["t_inference_start"] - r["t_received"])
+        parts["inference"].append(r["t_inference_end"] - r["t_inference_start"])
+        parts["server"].append(r["t_sent"] - r["t_received"])
+        parts["reply"].append(r["t_client_received"] - r["t_sent"])
+        parts["end_to_end"].append(r["t_client_received"] - r["t_client_sent"])
+    stats = {p: percentiles(v) for p, v in parts.items()}
+    floor = (health.get("compute_floor_ms") or {}).get(mode)
+    e2e = stats["end_to_end"]
+    alerts = _alerts(rows, info, chunk_seconds) if realtime else {"note": "measured in real-time runs only"}
+    samples = parts["end_to_end"]
+    if len(samples) > 5000:
+        samples = list(np.asarray(samples)[np.linspace(0, len(samples) - 1, 5000).astype(int)])
+    res = LatencyResult(
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        detector={"name": entry.card.detector, "version": entry.card.detector_version,
+                  "config": {"model": entry.card.ref}},
+        model_version=health.get("model_version", ""), profile=profile, profile_settings=prof, engine=engine,
+        mode=mode, realtime=realtime, callers=callers, duration_s=duration, chunk_seconds=chunk_seconds,
+        chunks_sent=sent, verdicts=len(rows), dropped=sent - len(rows), errors=errors,
+        throughput_chunks_per_s=_throughput(rows),
+        parts={k: Percentiles(**v) for k, v in stats.items()},
+        batch_size={"mean": float(np.mean([r["batch_size"] for r in rows])) if rows else 0.0,
+                    "max": float(max((r["batch_size"] for r in rows), default=0))},
+        compute_floor_ms=floor,
+        end_to_end_over_floor={k: (e2e.get(f"{k}_ms") / floor if floor and e2e.get(f"{k}_ms") else None)
+                               for k in ("p50", "p95", "p99")},
+        alerts=alerts, server_peak_rss_mb=rss, corpus=corpus_info, simulated=corpus_info["simulated"],
+        paper=[DEVOX_TABLE3],
+        timings={"latency": {"p50_ms": e2e.get("p50_ms"), "p95_ms": e2e.get("p95_ms"), "p99_ms": e2e.get("p99_ms"),
+                             "samples_ms": [float(v) for v in samples], "profile": profile, "callers": callers}},
+        run=run_info(command),
+        notes=["loopback: transmission and reply are the local network stack's, not a phone uplink's"]
+        + (["simulated speech: the alert times describe the simulation"] if corpus_info["simulated"] else []),
+    )
+    res.save(out / "latency.json")
+    return res
+
+
+def _alerts(rows: list[dict[str, Any]], info: list[dict[str, Any]], chunk_s: float) -> dict[str, Any]:
+    """Per caller's first pass through its call: ms from the moment the fake segment starts (in the call's
+    audio time) to the first alert on a chunk at or after it; calls with no such alert are misses."""
+    by: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["caller"], []).append(r)
+    times, missed, false_alarms, n = [], 0, 0, 0
+    for k, inf in enumerate(info):
+        start_chunk = int(np.ceil(inf["fake_start"] / chunk_s - 1e-9))
+        if inf["sent"] <= start_chunk:
+            continue
+        n += 1
+        mine = sorted((r for r in by.get(k, []) if r["seq"] < inf["n_frames"]), key=lambda r: r["seq"])
+        false_alarms += sum(1 for r in mine if r["seq"] < start_chunk and r["alert"])
+        hit = next((r for r in mine if r["seq"] >= start_chunk and r["alert"]), None)
+        if hit is None:
+            missed += 1
+            continue
+        # chunk i holds audio [i, i + 1) chunk lengths and is sent when recorded, at t0 + i chunk lengths
+        fake_starts_at = inf["t0_wall"] + (inf["fake_start"] - chunk_s) * 1000.0
+        times.append(hit["t_client_received"] - fake_starts_at)
+    return {"calls_turning_fake": n, "alerted": len(times), "missed": missed,
+            "false_alarm_chunks_before_the_fake": false_alarms, **percentiles(times),
+            "definition": "client receive time of the first alert on a chunk at or after the fake segment's start, "
+                          "minus the moment the fake segment starts in real time (chunks are sent once recorded, so "
+                          "at least one chunk length)"}
+
+
+def _throughput(rows: list[dict[str, Any]]) -> float:
+    """Verdicts per second between the first chunk sent and the last verdict received."""
+    if len(rows) < 2:
+        return 0.0
+    span = max(r["t_client_received"] for r in rows) - min(r["t_client_sent"] for r in rows)
+    return len(rows) / (span / 1000.0) if span > 0 else 0.0

@@ -1,0 +1,69 @@
+"""The leaderboard's edge-server latency table: ``bench latency`` runs beside DevoX Table 3 (quoted)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from bench.results import load_latency
+
+COLUMNS = ["system", "profile", "server", "mode", "callers", "end-to-end p50 / p95 / p99 ms", "inference p95 ms",
+           "transmission p95 ms", "chunks / s", "dropped", "p95 / compute floor", "alert after fake p50 ms"]
+
+
+def _ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.1f}"
+
+
+def load_latency_rows(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """One summary row per ``bench latency`` result (latency.json or its folder)."""
+    rows = []
+    for p in paths:
+        r = load_latency(p)
+        e2e = r.parts["end_to_end"]
+        rows.append({"model": r.detector.config.get("model"), "detector": r.detector.name, "profile": r.profile,
+                     "engine": r.engine, "mode": r.mode, "callers": r.callers, "realtime": r.realtime,
+                     "p50_ms": e2e.p50_ms, "p95_ms": e2e.p95_ms, "p99_ms": e2e.p99_ms,
+                     "inference_p95_ms": r.parts["inference"].p95_ms,
+                     "transmission_p95_ms": r.parts["transmission"].p95_ms,
+                     "throughput": r.throughput_chunks_per_s, "dropped": r.dropped, "sent": r.chunks_sent,
+                     "over_floor_p95": r.end_to_end_over_floor.get("p95"), "alert_p50_ms": r.alerts.get("p50_ms"),
+                     "simulated": r.simulated, "created": r.created})
+    return rows
+
+
+def _cells(r: dict[str, Any]) -> list[str]:
+    return [f"{r['detector']} ({r['model']})", r["profile"], "bench serve" if r["engine"] == "batched" else "naive",
+            r["mode"], f"{r['callers']}{'' if r['realtime'] else ' (as fast as possible)'}",
+            f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])} / {_ms(r['p99_ms'])}", _ms(r["inference_p95_ms"]),
+            _ms(r["transmission_p95_ms"]), f"{r['throughput']:.1f}", f"{r['dropped']} of {r['sent']}",
+            "–" if r["over_floor_p95"] is None else f"{r['over_floor_p95']:.1f}x", _ms(r["alert_p50_ms"])]
+
+
+QUOTED = ["DevoX Table 3 (quoted): edge server, 1 CPU core, 8 GB", "edge (CPU)", "socket + inference containers",
+          "raw", "1", "mean 2,118 (968 transmission + 1,150 inference)", "mean 1,150 (range 320-1,717)",
+          "mean 968 (phone to edge)", "–", "–", "–", "–"]
+NOTE = ("Measured by `bench latency` on loopback (transmission is the local network stack's, not a phone "
+        "uplink's); DevoX's row is quoted from its Table 3, measured from a phone over a network.")
+
+
+def markdown(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "## Edge-server latency per 1-second chunk (bench latency)", "", NOTE, "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    lines.append("| " + " | ".join(QUOTED) + " |")
+    return lines
+
+
+def html_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in _cells(r)) + "</tr>" for r in rows)
+    body += "<tr class=quoted>" + "".join(f"<td>{esc(c)}</td>" for c in QUOTED) + "</tr>"
+    return (f"<h2>Edge-server latency per 1-second chunk</h2><p>{esc(NOTE)}</p><table id=latency><thead><tr>{head}"
+            f"</tr></thead><tbody>{body}</tbody></table>")
