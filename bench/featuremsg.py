@@ -46,7 +46,7 @@ class FeatureMessage:
 
     detector: str
     model: str  # NAME@VERSION
-    model_version: str  # model_version(entry.fingerprint()): which weights made the features
+    model_version: str  # bench.splitcm.device_version: which device-half weights made the features
     seed: int
     sample_rate: int  # the rate of the audio the device half computed the features from
     data: np.ndarray  # (windows, ...) features, dtype float16 or float32

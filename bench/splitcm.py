@@ -31,6 +31,20 @@ from bench.scoring import InputSpec, windows
 from bench.torchcm import TorchCMDetector
 
 
+def device_version(modules: list[Any]) -> str:
+    """The feature messages' ``model_version``: a hash of every seed's device-half weights (what made the
+    features). A model retrained with its device half frozen keeps it, so phones need no update and a
+    server that hot-swaps to it keeps accepting their messages."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for net in modules:
+        for name, t in sorted(net.device_half.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return model_version(h.hexdigest())
+
+
 class SplitScorer(Scorer):
     """Scores through the feature message: device half -> bytes -> server half, per utterance."""
 
@@ -60,12 +74,23 @@ class SplitScorer(Scorer):
                                           seed=seed, sample_rate=int(net.feature_rate), data=feats, seq=seq))
         return out
 
+    def window_features(self, seed: int, batch: np.ndarray) -> np.ndarray:
+        """Seed ``seed``'s device-half features of a (B, N) batch of 16 kHz windows, in the message dtype."""
+        import torch
+
+        net = self.modules[self.seeds.index(seed)]
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            return net.device_half(x).float().cpu().numpy().astype(self.message_dtype)
+
     # ------------------------------------------------------------------ server end
     def check_message(self, msg: FeatureMessage) -> Any:
         """The seed's network for ``msg``; a message from another model or seed is a :class:`MessageError`."""
-        if msg.detector != self.detector or msg.model != self.model or msg.model_version != self.version:
-            raise MessageError(f"feature message from {msg.detector} model {msg.model} (weights {msg.model_version}); "
-                               f"this server runs {self.detector} model {self.model} (weights {self.version})")
+        if msg.detector != self.detector or msg.model_version != self.version:  # msg.model may be an older
+            # version of the same name: what matters is that its device half made the features
+            raise MessageError(f"feature message from {msg.detector} model {msg.model} (device-half weights "
+                               f"{msg.model_version}); this server runs {self.detector} model {self.model} "
+                               f"(device-half weights {self.version})")
         if msg.seed not in self.seeds:
             raise MessageError(f"feature message from seed {msg.seed}; model {self.model} has seeds {self.seeds}")
         net = self.modules[self.seeds.index(msg.seed)]
@@ -179,7 +204,7 @@ class SplitTorchCMDetector(TorchCMDetector):
         card = entry.card
         spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
         return SplitScorer(modules, spec, card.seeds, device, detector=self.meta.name, model=card.ref,
-                           version=model_version(entry.fingerprint()),
+                           version=device_version(modules),
                            message_dtype=str(card.params.get("message_dtype", "float16")), batch_size=self.batch_size)
 
     def split_scorer(self) -> SplitScorer:

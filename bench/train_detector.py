@@ -68,6 +68,18 @@ def _load(samples: list, data: TrainingData, split: str) -> None:
     data.speakers[split], data.sources[split] = speakers, sources
 
 
+def load_splits(samples: list, splits: dict[str, list[str]], say: Callable[[str], None] | None = None,
+                names: Sequence[str] = ("train", "val", "test")) -> TrainingData:
+    """The recordings of each split in ``names`` (speaker-disjoint ``splits``) read into a TrainingData."""
+    by_split = split_samples(samples, splits)
+    data = TrainingData({}, {}, {}, splits)
+    for split in names:
+        if say is not None:
+            say(f"loading {split} audio ({len(by_split[split])} recordings)")
+        _load(by_split[split], data, split)
+    return data
+
+
 def _metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
     if len(set(labels.tolist())) < 2:
         return {"n": int(len(labels))}
@@ -110,11 +122,7 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
               "name": model_name}
     check_output(out, "train --detector", params, inputs=[corpus, fakes], overwrite=overwrite)
     claim_output(out, "train --detector", params, inputs=[corpus, fakes], overwrite=overwrite)
-    by_split = split_samples(samples, splits)
-    data = TrainingData({}, {}, {}, splits)
-    for split in ("train", "val", "test"):
-        say(f"loading {split} audio ({len(by_split[split])} recordings)")
-        _load(by_split[split], data, split)
+    data = load_splits(samples, splits, say)
     if len(set(data.labels["train"].tolist())) < 2:
         raise BenchError(f"the training speakers {splits['train']} need both originals and fakes made between them "
                          "(generate fakes with imposters and targets among them)")

@@ -74,14 +74,15 @@ def fig5_table(state: dict) -> str:
             continue
         a = r["auroc"]
         fit = r.get("per_seed_fit_s") or {}
-        epochs = ", ".join(f"{r['epochs'][k]} (best {r.get('best_epoch', {}).get(k, '?')})" for k in r["epochs"])
+        epochs = ", ".join(f"{r['epochs'][k]} (best {r.get('best_epoch', {}).get(k, '?')})" for k in r["epochs"]
+                           if r["epochs"][k] is not None) or "– (not an epoch loop)"
         rows.append([label, f"{r['n_params']:,}" if r.get("n_params") else "–",
                      ",".join(map(str, r.get("seeds") or [])),
                      f"{sum(fit.values()) / max(len(fit), 1):.0f}", epochs,
                      f"{_pct(a['value'])} [{_pct(a['ci_low'])}, {_pct(a['ci_high'])}]", _pct(r.get("accuracy")),
                      _pct(r.get("eer"))])
     return table(["system", "parameters", "seeds", "training s per seed", "epochs run (best)",
-                  "AUROC % [95% CI]", "accuracy % at its threshold", "EER %"], rows)
+                  "AUROC % [95% CI]", "accuracy % at the EER threshold", "EER %"], rows)
 
 
 def auth_table(state: dict) -> str:

@@ -14,6 +14,7 @@ from bench.cli import (
     generate_cmd,
     latency_cmd,
     leaderboard_cmd,
+    mlops_cmd,
     models_cmd,
     plugins_cmd,
     privacy_cmd,
@@ -52,6 +53,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
 app.add_typer(train_cmd.app, name="train")
+app.add_typer(mlops_cmd.app, name="mlops")
 app.command("generate")(generate_cmd.generate)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)

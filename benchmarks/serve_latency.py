@@ -1,0 +1,95 @@
+"""Issue #12's latency figures in one run: a naive one-request-one-inference server vs `bench serve`.
+
+Usage (models from `bench train`, e.g. the detector zoo's store):
+
+    BENCH_MODEL_STORE=zoo/store python benchmarks/serve_latency.py --model devox@1 --aasist aasist-l@1 \
+        --corpus demo/corpus --fakes demo/fakes-world --out serve-latency
+
+Runs `bench latency` (bench.latency.run_latency) on the edge-cpu profile: the server pinned to one core
+with one inference thread, the callers on the other core of a 2-core machine, streaming in real time at
+1, 10, 50 and 200 concurrent callers, each with the naive engine and bench serve's micro-batching engine,
+then AASIST-L alone at 1 caller (its p95 against its compute floor). Prints the BENCHMARKS.md section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import header, table  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="the default small detector's model (devox-small)")
+    ap.add_argument("--aasist", default="", help="an AASIST-L model for the compute-floor target ('' to skip)")
+    ap.add_argument("--corpus", default=None)
+    ap.add_argument("--fakes", default=None)
+    ap.add_argument("--out", default="serve-latency")
+    ap.add_argument("--callers", default="1,10,50,200")
+    ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--mode", default="raw")
+    args = ap.parse_args()
+
+    from bench.latency import run_latency
+
+    out = Path(args.out)
+    runs = [(engine, int(n), args.model) for n in args.callers.split(",") for engine in ("naive", "batched")]
+    if args.aasist:
+        runs += [("batched", 1, args.aasist), ("batched", 10, args.aasist)]
+    results = []
+    for engine, n, model in runs:
+        folder = out / f"{model.replace('@', '-')}-{engine}-{n}"
+        if (folder / "latency.json").is_file():
+            from bench.results import load_latency
+
+            results.append(load_latency(folder))
+            continue
+        print(f"== {model} {engine} {n} caller(s)", flush=True)
+        r = run_latency(model, folder, profile="edge-cpu", callers=n, duration=args.duration, mode=args.mode,
+                        corpus=args.corpus, fakes=args.fakes, engine=engine,
+                        command=f"benchmarks/serve_latency.py ({engine}, {n})", progress=lambda m: print("  " + m))
+        results.append(r)
+    print(report(results, args))
+
+
+def _ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.1f}"
+
+
+def report(results: list, args: argparse.Namespace) -> str:
+    rows = []
+    for r in results:
+        e2e, inf, q = r.parts["end_to_end"], r.parts["inference"], r.parts["queueing"]
+        a = r.alerts
+        rows.append([r.detector.config["model"], "naive" if r.engine == "naive" else "bench serve", str(r.callers),
+                     f"{_ms(e2e.p50_ms)} / {_ms(e2e.p95_ms)} / {_ms(e2e.p99_ms)} / {_ms(e2e.max_ms)}",
+                     f"{_ms(q.p95_ms)}", f"{_ms(inf.p50_ms)} / {_ms(inf.p95_ms)}", f"{r.batch_size.get('mean', 0):.1f}",
+                     f"{r.throughput_chunks_per_s:.1f}", f"{r.dropped} of {r.chunks_sent}",
+                     json.dumps(r.errors) if r.errors else "0",
+                     f"{r.compute_floor_ms:.2f}", f"{r.end_to_end_over_floor.get('p95') or 0:.1f}x",
+                     f"{a.get('alerted', 0)}/{a.get('calls_turning_fake', 0)}, p50 {_ms(a.get('p50_ms'))}",
+                     f"{r.server_peak_rss_mb or 0:.0f}"])
+    rows.append(["DevoX Table 3 (quoted): 1 CPU core, 8 GB edge", "socket + inference containers", "1",
+                 "mean 2,118 (968 transmission + 1,150 inference)", "–", "mean 1,150 (320-1,717)", "–", "–", "–", "–",
+                 "–", "–", "–", "–"])
+    return "\n".join([
+        header("Edge server latency: naive server vs bench serve (edge-cpu profile)"),
+        f"- command: `python benchmarks/serve_latency.py --model {args.model} --aasist {args.aasist} --corpus "
+        f"{args.corpus} --fakes {args.fakes} --duration {args.duration:g}`",
+        "- profile edge-cpu: the server pinned to 1 core (1 inference thread, 8 GB address-space cap), the "
+        "callers on the other core; real-time callers (one 1-second chunk per second each, calls starting spread "
+        "over the first second); loopback",
+        "- calls: simulated speech (an original turning into its WORLD fake halfway): alert figures describe "
+        "the simulation", "",
+        table(["model", "server", "callers", "end-to-end ms p50 / p95 / p99 / max", "queueing p95 ms",
+               "inference ms p50 / p95 (batch)", "mean batch", "chunks / s", "dropped", "errors",
+               "compute floor ms", "p95 / floor", "calls alerted after the fake, ms", "server peak RSS MB"], rows),
+    ])
+
+
+if __name__ == "__main__":
+    main()
