@@ -131,7 +131,7 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
     torch.set_num_threads(threads)
     entry = resolve(model)
     card = entry.card
-    slot = ModelSlot(card.ref)
+    slot = ModelSlot(card.ref, backend="torch")  # its torch networks are fine-tuned
     if not slot.split:
         raise BenchError(f"model {card.ref} is not a privacy-split model: the edge keeps features only for those "
                          "(devox)")

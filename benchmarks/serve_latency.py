@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--callers", default="1,10,50,200")
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--mode", default="raw")
+    ap.add_argument("--backend", default="auto", help="the servers' inference backend (auto, onnx, torch)")
     args = ap.parse_args()
 
     from bench.latency import run_latency
@@ -39,7 +40,7 @@ def main() -> None:
     out = Path(args.out)
     runs = [(engine, int(n), args.model) for n in args.callers.split(",") for engine in ("naive", "batched")]
     if args.aasist:
-        runs += [("batched", 1, args.aasist), ("batched", 10, args.aasist)]
+        runs += [("batched", 1, args.aasist)]
     results = []
     for engine, n, model in runs:
         folder = out / f"{model.replace('@', '-')}-{engine}-{n}"
@@ -50,7 +51,7 @@ def main() -> None:
             continue
         print(f"== {model} {engine} {n} caller(s)", flush=True)
         r = run_latency(model, folder, profile="edge-cpu", callers=n, duration=args.duration, mode=args.mode,
-                        corpus=args.corpus, fakes=args.fakes, engine=engine,
+                        corpus=args.corpus, fakes=args.fakes, engine=engine, backend=args.backend,
                         command=f"benchmarks/serve_latency.py ({engine}, {n})", progress=lambda m: print("  " + m))
         results.append(r)
     print(report(results, args))
@@ -65,7 +66,8 @@ def report(results: list, args: argparse.Namespace) -> str:
     for r in results:
         e2e, inf, q = r.parts["end_to_end"], r.parts["inference"], r.parts["queueing"]
         a = r.alerts
-        rows.append([r.detector.config["model"], "naive" if r.engine == "naive" else "bench serve", str(r.callers),
+        server = "naive" if r.engine == "naive" else "bench serve"
+        rows.append([r.detector.config["model"], f"{server} ({r.profile_settings.get('backend')})", str(r.callers),
                      f"{_ms(e2e.p50_ms)} / {_ms(e2e.p95_ms)} / {_ms(e2e.p99_ms)} / {_ms(e2e.max_ms)}",
                      f"{_ms(q.p95_ms)}", f"{_ms(inf.p50_ms)} / {_ms(inf.p95_ms)}", f"{r.batch_size.get('mean', 0):.1f}",
                      f"{r.throughput_chunks_per_s:.1f}", f"{r.dropped} of {r.chunks_sent}",
@@ -79,7 +81,7 @@ def report(results: list, args: argparse.Namespace) -> str:
     return "\n".join([
         header("Edge server latency: naive server vs bench serve (edge-cpu profile)"),
         f"- command: `python benchmarks/serve_latency.py --model {args.model} --aasist {args.aasist} --corpus "
-        f"{args.corpus} --fakes {args.fakes} --duration {args.duration:g}`",
+        f"{args.corpus} --fakes {args.fakes} --duration {args.duration:g} --backend {args.backend}`",
         "- profile edge-cpu: the server pinned to 1 core (1 inference thread, 8 GB address-space cap), the "
         "callers on the other core; real-time callers (one 1-second chunk per second each, calls starting spread "
         "over the first second); loopback",

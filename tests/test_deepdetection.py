@@ -427,3 +427,16 @@ def test_the_authentication_report_is_printed_from_the_card(trained):
     assert lines[2].startswith("  per-user EER (utterance): ann ") and "cat" in lines[2]
     assert "quoted" in lines[3] and "99.05" in lines[3]
     assert training_report_lines(card) == []  # a card without the report prints nothing more
+
+
+def test_bench_score_scores_a_file_and_says_the_score_is_closed_set(trained, tmp_path):
+    from conftest import run_bench
+
+    from bench.audio import write_wav
+
+    _, _, folder, _, _, _ = trained
+    wav = tmp_path / "call.wav"
+    write_wav(wav, _clip("ann", False, 7, seconds=1.0).astype(np.float32))
+    res = run_bench("score", str(wav), "--detector", "deepdetection", "--model", str(folder))
+    assert res.returncode == 0, res.stderr
+    assert "caveat: closed set" in res.stdout and "ann, bob, cat" in res.stdout and "call.wav: score" in res.stdout

@@ -27,6 +27,7 @@ def latency(
     cores: int | None = typer.Option(None, min=1, help="Cores the server is pinned to (default: the profile's)."),
     max_batch: int = typer.Option(32, min=1, help="Most chunks per inference batch."),
     batch_wait_ms: float = typer.Option(0.0, min=0.0, help="Wait for more chunks before a batch."),
+    backend: str = typer.Option("auto", help="The server's inference backend: auto, onnx or torch."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Start `bench serve` under a profile and drive it with N concurrent callers streaming real calls; report
@@ -36,6 +37,7 @@ def latency(
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
                       realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,
                       engine=engine, threads=threads, cores=cores, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
+                      backend=backend,
                       command=" ".join(["bench", *sys.argv[1:]]),
                       progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
     if res is None:
@@ -45,7 +47,8 @@ def latency(
         return
     from rich.table import Table
 
-    table = Table(title=f"{res.detector.config['model']} on {res.profile} ({res.engine}, {res.mode} mode, "
+    table = Table(title=f"{res.detector.config['model']} on {res.profile} ({res.engine}, "
+                        f"{res.profile_settings.get('backend')}, {res.mode} mode, "
                         f"{res.callers} caller(s), {'real time' if res.realtime else 'as fast as possible'})")
     for col in ("per chunk (ms)", "p50", "p95", "p99", "max", "DevoX Table 3 mean (quoted)"):
         table.add_column(col, justify="right" if col != "per chunk (ms)" else "left")

@@ -45,6 +45,8 @@ def score(
                   f"{first['polarity']}; threshold {first['threshold']:g} ({first['threshold_source']})",
                   markup=False, highlight=False)
     console.print(f"input: {first['input']}", markup=False, highlight=False)
+    for caveat in det.score_caveats():
+        console.print(f"caveat: {caveat}", markup=False, highlight=False)
     for r in rows:
         seeds = f"  (seeds: {', '.join(f'{s:+.3f}' for s in r['seed_scores'])})" if "seed_scores" in r else ""
         console.print(f"{r['file']}: score {r['score']:+.4f} -> {r['verdict'].upper()}  "

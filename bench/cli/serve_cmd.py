@@ -55,6 +55,8 @@ def serve(
                                         "this often (0: never)."),
     engine: str = typer.Option("batched", help="batched (micro-batching inference threads) or naive (one inference "
                                                "per request: the baseline bench latency compares with)."),
+    backend: str = typer.Option("auto", help="auto (ONNX Runtime where the model converts, else torch), onnx or "
+                                             "torch."),
 ) -> None:
     """The edge detection server: calls stream 1-second chunks (16-bit PCM, or a split detector's feature
     messages) over a WebSocket and get a verdict per chunk (protocol: docs/serve.md)."""
@@ -71,7 +73,8 @@ def serve(
                       max_frame_bytes=max_frame_bytes, idle_timeout=idle_timeout, max_call_seconds=max_call_seconds,
                       privacy_only=privacy_only, watch_seconds=watch_seconds,
                       tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
-                      keep_dir=str(keep_dir) if keep_dir else None, engine=engine)
+                      keep_dir=str(keep_dir) if keep_dir else None, engine=engine,
+                      backend=backend)
     server = EdgeServer(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         asyncio.run(server.run())

@@ -31,7 +31,7 @@ class Overloaded(BenchError):
 class ModelSlot:
     """One loaded model version: its detector, scorer, score semantics and what calls may send it."""
 
-    def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64, backend: str = "auto") -> None:
         from bench.countermeasure import CMDetector
         from bench.modelstore import resolve
         from bench.registry import DETECTORS
@@ -54,9 +54,36 @@ class ModelSlot:
         self.version = self.scorer.version if self.split else model_version(entry.fingerprint())
         self.spec = self.scorer.spec
         self.seeds = list(self.scorer.seeds)
+        self.backend, self.backend_note = self._backend(backend, device)
         self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
         self.floor_ms = self.compute_floor()
         self.loaded_at = time.time()
+
+    def _backend(self, backend: str, device: str) -> tuple[str, str]:
+        """``auto``: ONNX Runtime where the model converts (faster on CPU; BENCHMARKS.md), else torch;
+        ``onnx``: ONNX Runtime or a one-line error; ``torch``: eager torch."""
+        if backend not in ("auto", "onnx", "torch"):
+            raise BenchError(f"backend must be auto, onnx or torch, not {backend!r}")
+        if not hasattr(self.scorer, "modules"):
+            if backend == "onnx":
+                raise BenchError(f"model {self.ref} is not a torch model: the ONNX backend does not apply")
+            return "native", "not a torch model: scored by its own library"
+        if backend == "torch":
+            return "torch", ""
+        if device != "cpu":
+            if backend == "onnx":
+                raise BenchError("the ONNX backend runs on the CPU here (onnxruntime's CPU build); use --backend "
+                                 "torch with a GPU")
+            return "torch", "ONNX Runtime is CPU-only here: torch on the GPU"
+        from bench.serve.onnx_backend import to_onnx
+
+        try:
+            parts = to_onnx(self.scorer, self.spec.samples)
+        except BenchError as exc:
+            if backend == "onnx":
+                raise BenchError(f"model {self.ref}: {exc}") from None
+            return "torch", f"stayed on torch: {exc}"
+        return "onnx", f"ONNX Runtime ({', '.join(parts)})"
 
     def compute_floor(self, repeats: int = 15) -> dict[str, float]:
         """The model's compute floor in this process: median milliseconds to score one 1-second chunk alone
@@ -73,7 +100,8 @@ class ModelSlot:
         """What the ready frame and /healthz say about the model."""
         d = {"model": self.ref, "detector": self.detector.meta.name, "model_version": self.version,
              "threshold": self.semantics.threshold, "score_scale": self.semantics.scale, "seeds": self.seeds,
-             "privacy_mode": self.split, "compute_floor_ms": self.floor_ms}
+             "privacy_mode": self.split, "compute_floor_ms": self.floor_ms, "backend": self.backend,
+             "backend_note": self.backend_note}
         if self.split:
             d["feature_shape"] = {str(s): list(self.scorer.feature_shape(s)) for s in self.seeds}
             d["message_dtype"] = self.scorer.message_dtype

@@ -65,6 +65,7 @@ class ServeConfig:
     tls_key: str | None = None
     keep_dir: str | None = None  # where opted-in privacy calls' features and labels are kept (MLOps)
     engine: str = "batched"  # batched | naive (one inference per request: the baseline bench latency compares)
+    backend: str = "auto"  # auto (ONNX Runtime where the model converts, else torch) | onnx | torch
 
     def check(self) -> None:
         if not self.token or len(self.token) < 16:
@@ -152,7 +153,7 @@ class EdgeServer:
         self.config = config
         self.log = log or (lambda _m: None)
         self.metrics = Metrics()
-        self.slot = ModelSlot(config.model, device=config.device)
+        self.slot = ModelSlot(config.model, device=config.device, backend=config.backend)
         self.metrics.model.labels(self.slot.ref, self.slot.version).set(1)
         self.engine: InferenceEngine | None = None
         self.sessions = 0
@@ -369,7 +370,7 @@ class EdgeServer:
 
     async def swap(self, ref: str) -> ModelSlot:
         """Load ``ref`` in a thread and make it the version new chunks get; live calls keep going."""
-        slot = await asyncio.to_thread(ModelSlot, ref, self.config.device)
+        slot = await asyncio.to_thread(ModelSlot, ref, self.config.device, 64, self.config.backend)
         old = self.engine.swap(slot)
         self.metrics.model.labels(old.ref, old.version).set(0)
         self.metrics.model.labels(slot.ref, slot.version).set(1)
@@ -405,7 +406,8 @@ class EdgeServer:
                 self.port = sock.getsockname()[1]
                 scheme = "wss" if cfg.tls_cert else "ws"
                 url = f"{scheme}://{cfg.host}:{self.port}{WS_PATH}"
-                self.log(f"serving {self.slot.ref} ({self.slot.detector.meta.name}) on {url}; health and metrics "
+                self.log(f"serving {self.slot.ref} ({self.slot.detector.meta.name}, {self.slot.backend}) on {url}; "
+                         f"health and metrics "
                          f"at {'https' if cfg.tls_cert else 'http'}://{cfg.host}:{self.port}/healthz and /metrics")
                 if ready is not None:
                     ready(url)

@@ -1,0 +1,96 @@
+"""ONNX Runtime in place of eager torch for the networks ``bench serve`` runs (measured faster on one CPU
+thread: benchmarks/inference_backends.py, BENCHMARKS.md "Inference backends").
+
+:class:`OnnxModule` is an ``nn.Module`` that holds an exported copy of a network and runs it with
+onnxruntime's CPU provider (one intra-op thread: the server runs one inference thread per core). It
+replaces the network inside a loaded scorer, so every scoring path (raw chunks, the split model's halves)
+uses it unchanged. A network that does not export, or whose exported outputs differ from eager torch's,
+stays on torch.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+
+from bench.errors import BenchError
+
+
+def _module_base() -> type:
+    import torch
+
+    return torch.nn.Module
+
+
+class OnnxModule(_module_base()):  # type: ignore[misc]
+    """``module`` exported to ONNX (dynamic batch) and run by onnxruntime; called like the module."""
+
+    def __init__(self, module: Any, example: Any, threads: int = 1) -> None:
+        import onnxruntime as ort
+        import torch
+
+        super().__init__()
+        buf = io.BytesIO()
+        module.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow (checked below)
+            torch.onnx.export(module, (example,), buf, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+
+    def forward(self, x: Any) -> Any:
+        import torch
+
+        y = self.session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})[0]
+        return torch.from_numpy(y)
+
+
+def _checked(module: Any, example: Any) -> OnnxModule:
+    """The ONNX copy of ``module``, if its outputs match eager torch's on ``example`` and a batch of another size."""
+    import torch
+
+    onnx = OnnxModule(module, example)
+    with torch.no_grad():
+        for x in (example, torch.cat([example, example * 0.5, example * 0.25])):
+            want, got = module(x).float().numpy(), onnx(x).numpy()
+            if want.shape != got.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-4):
+                raise BenchError("the exported network's outputs differ from eager torch's")
+    return onnx
+
+
+def to_onnx(scorer: Any, window_samples: int | None) -> list[str]:
+    """Swap the torch networks inside ``scorer`` (a TorchScorer's modules, or a SplitScorer's device and server
+    halves) for checked :class:`OnnxModule` copies; returns what was converted. Raises :class:`BenchError`
+    (the scorer unchanged) when a network cannot be."""
+    import torch
+
+    from bench.splitcm import SplitScorer
+
+    if not window_samples:
+        raise BenchError("the model takes any-length input; the ONNX backend needs a fixed window")
+    x = torch.randn(2, window_samples) * 0.1
+    try:
+        if isinstance(scorer, SplitScorer):
+            pairs = []
+            for net in scorer.modules:
+                feats = net.device_half(x).float()
+                pairs.append((_checked(net.device_half, x), _checked(net.server_half, feats)))
+            for net, (dev, srv) in zip(scorer.modules, pairs, strict=True):
+                net.device_half, net.server_half = dev, srv
+            return ["device half", "server half"]
+        mods = getattr(scorer, "modules", None)
+        if not mods or not all(isinstance(m, torch.nn.Module) for m in mods):
+            raise BenchError("not a torch model")
+        scorer.modules = [_checked(m, x) for m in mods]
+        return ["whole network"]
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the exporter's many failure types: one line, stay on torch
+        raise BenchError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})") from None
