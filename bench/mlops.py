@@ -118,7 +118,7 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
     from bench.corpus import unusable_references
     from bench.evaluate import build_samples, evaluate, open_inputs
     from bench.gate import Tolerances, compare
-    from bench.modelstore import add, hash_files, promote, resolve, write_card
+    from bench.modelstore import add, hash_files, promote, promoted, resolve, write_card
     from bench.results import now
     from bench.serve.engine import ModelSlot
     from bench.torchcm import weights_name
@@ -190,6 +190,8 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
     say(f"training: {epochs} epochs on {len(y_tr)} windows ({n_new} new), device half frozen")
 
     t = time.perf_counter()
+    if promoted(card.name) is None:  # pin the running version: NAME would otherwise follow the newest one,
+        promote(card.ref)            # and a server following NAME would swap before the gate
     files = [weights_name(s, card) for s in slot.seeds]
     new_card = card.model_copy(update={
         "version": "", "files": hash_files(folder, files), "created": now(), "metrics": {},

@@ -112,3 +112,38 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
 def test_a_cycle_without_kept_features_or_of_an_unsplit_model_is_a_one_line_error(tmp_path):
     res = run_bench("mlops", "cycle", "--model", "nosuch@1", "--keep-dir", str(tmp_path), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_version_that_fails_the_gate_is_registered_but_never_served(devox_model, zoo_inputs, tmp_path,
+                                                                      monkeypatch):
+    """The candidate is stored, but NAME keeps resolving to the running version and the server never swaps,
+    also when nothing was promoted before (registering must not make the candidate the default)."""
+    import bench.gate
+    from bench.client import DeviceHalf, stream_wave
+    from bench.gate import Check
+    from bench.mlops import mlops_cycle
+    from bench.modelstore import PROMOTED_FILE, resolve, store_root
+    from bench.serve.server import ServeConfig, ServerThread
+
+    root, env, wav = devox_model
+    monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])
+    running = resolve("devox-small").card.ref
+    (store_root() / "devox-small" / PROMOTED_FILE).unlink(missing_ok=True)  # NAME follows the newest version
+    assert resolve("devox-small").card.ref == running
+    monkeypatch.setattr(bench.gate, "compare", lambda *a, **k: [Check("overall AUROC", 0.9, 0.5, "-0.020",
+                                                                      "regression", "dropped 0.400")])
+    keep = tmp_path / "kept"
+    device = DeviceHalf(running)
+    with ServerThread(ServeConfig(model="devox-small", token=TOKEN, port=0, watch_seconds=0.1,
+                                  keep_dir=str(keep))) as st:
+        for wave, label in _calls(zoo_inputs, 1):
+            asyncio.run(stream_wave(st.url, TOKEN, wave, 16000, mode="privacy", device=device, realtime=False,
+                                    keep=True, label=label))
+        doc = mlops_cycle("devox-small", keep, tmp_path / "cycle", epochs=1, threads=2, server=st.url)
+        after = asyncio.run(stream_wave(st.url, TOKEN, _calls(zoo_inputs, 1)[0][0], 16000, mode="privacy",
+                                        device=device, realtime=False))
+    assert not doc["gate"]["passed"] and doc["gate"]["regressions"] == ["overall AUROC"]
+    assert doc["deployment"] == {"promoted": False}
+    assert resolve("devox-small").card.ref == running != doc["candidate"]
+    assert {r["model"] for r in after["replies"]} == {running}

@@ -370,3 +370,27 @@ def test_bench_serve_and_bench_stream_in_separate_processes(devox_model, tmp_pat
     finally:
         srv.terminate()
         srv.wait(timeout=30)
+
+
+def test_tls_with_a_certificate_and_a_client_that_trusts_it(svm_model, store, tmp_path):
+    """--tls-cert/--tls-key serve wss://; a client trusting the certificate streams, one that does not is refused."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl (to make a self-signed certificate) is not installed")
+    from bench.client import EdgeCall
+
+    root, env, wave = svm_model
+    store(env)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    with _server("svm@1", tls_cert=str(cert), tls_key=str(key)) as st:
+        assert st.url.startswith("wss://")
+        out = _stream(st.url, wave[:32000], cafile=str(cert))
+        assert [r["type"] for r in out["replies"]] == ["verdict", "verdict"]
+        with pytest.raises(BenchError, match="cannot reach|certificate"):
+            asyncio.run(EdgeCall.connect(st.url, TOKEN))  # the system's CAs do not trust it
+        with pytest.raises(BenchError, match="HTTP 401"):
+            asyncio.run(EdgeCall.connect(st.url, "wrong-token-0123456789", cafile=str(cert)))
