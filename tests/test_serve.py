@@ -394,3 +394,45 @@ def test_tls_with_a_certificate_and_a_client_that_trusts_it(svm_model, store, tm
             asyncio.run(EdgeCall.connect(st.url, TOKEN))  # the system's CAs do not trust it
         with pytest.raises(BenchError, match="HTTP 401"):
             asyncio.run(EdgeCall.connect(st.url, "wrong-token-0123456789", cafile=str(cert)))
+
+
+def test_idle_and_call_timeouts_and_the_connection_cap(svm_model, store):
+    """An idle call and an over-long call get a fatal error frame and are closed; calls over the cap get 503."""
+    from bench.client import EdgeCall
+
+    root, env, wave = svm_model
+    store(env)
+
+    async def idle(url):
+        call = await EdgeCall.connect(url, TOKEN)
+        d = await asyncio.wait_for(call.recv(), 10)  # sends nothing after the hello
+        await call.close()
+        return d
+
+    async def long_call(url):
+        call = await EdgeCall.connect(url, TOKEN)
+        await call.send_chunk(wave[:16000])
+        got = [await call.recv()]
+        got.append(await asyncio.wait_for(call.recv(), 10))  # then the call outlives max_call_seconds
+        await call.close()
+        return got
+
+    async def over_cap(url):
+        first = await EdgeCall.connect(url, TOKEN)
+        try:
+            with pytest.raises(BenchError, match="HTTP 503"):
+                await EdgeCall.connect(url, TOKEN)
+        finally:
+            await first.close()
+        await asyncio.sleep(0.2)
+        again = await EdgeCall.connect(url, TOKEN)  # a freed slot is usable again
+        await again.close()
+
+    with _server("svm@1", idle_timeout=0.5) as st:
+        d = asyncio.run(idle(st.url))
+    assert d["type"] == "error" and d["code"] == "idle_timeout" and d["fatal"]
+    with _server("svm@1", max_call_seconds=1.0) as st:
+        got = asyncio.run(long_call(st.url))
+    assert got[-1]["code"] == "session_timeout" and got[-1]["fatal"] and got[0]["type"] == "verdict"
+    with _server("svm@1", max_connections=1) as st:
+        asyncio.run(over_cap(st.url))
