@@ -212,6 +212,12 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
                             command=f"bench mlops cycle ({ref})")
     checks = compare(res[card.ref], res[new_entry.card.ref], tol)
     failed = [c.metric for c in checks if c.status == "regression"]
+    o = res[new_entry.card.ref].overall
+    new_entry.card.metrics = {"test_summary": {"auroc_mean": o.auroc.value, "auroc_std": None, "eer_mean": o.eer.value,
+                                               "eer_std": None, "seeds": len(slot.seeds)},
+                              "mlops_gate": {"against": card.ref, "passed": not failed, "regressions": failed,
+                                             "result": str(out / "gate" / new_entry.card.ref.replace("@", "-"))}}
+    write_card(new_entry.folder, new_entry.card)
     stages["gate"] = time.perf_counter() - t
     say(f"gate: {'passed' if not failed else 'failed on ' + ', '.join(failed)}")
 

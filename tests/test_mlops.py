@@ -101,6 +101,8 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
     assert resolve("devox-small").card.ref == "devox-small@2"
     new = resolve("devox-small@2").card
     assert new.training["mlops"]["parent"] == "devox-small@1" and new.training["mlops"]["frozen"] == "device half"
+    assert new.metrics["test_summary"]["auroc_mean"] == doc["gate"]["auroc"]["devox-small@2"]
+    assert new.metrics["mlops_gate"]["passed"] and resolve("devox-small@2").verify() is None
     # the live call: every chunk answered, none refused, and the verdicts switch versions once, mid-call
     assert live.sent >= 3 and len(live.replies) == live.sent and live.end["errors"] == 0
     models = [r["model"] for r in live.replies]
