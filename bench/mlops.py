@@ -3,7 +3,8 @@
 The edge (``bench serve --keep-dir``) keeps the feature messages and labels of the calls that opted in,
 never their audio. One cycle, each stage timed and shown beside DevoX Table 2:
 
-1. **upload**: the kept calls move from the edge's keep folder to the core (copied and checked).
+1. **upload**: the kept calls move from the edge to the core: fetched from the running server
+   (``GET /v1/kept``, token required) or copied from its keep folder.
 2. **preparation**: their labelled feature messages are parsed; the running model's own training data
    (its card's corpus and fakes, same speaker splits) is turned into features by the same device half.
 3. **training**: every seed's server half is fine-tuned on old + new features, the device half frozen,
@@ -55,15 +56,35 @@ def read_kept(folder: Path) -> list[dict[str, Any]]:
     return calls
 
 
-def upload(keep_dir: Path, staging: Path) -> dict[str, Any]:
-    """Copy the edge's kept calls to the core's staging folder; counts and bytes."""
-    if not keep_dir.is_dir():
-        raise BenchError(f"{keep_dir}: no such keep folder (bench serve --keep-dir)")
+def upload(source: str | Path, staging: Path, token: str | None = None) -> dict[str, Any]:
+    """Bring the edge's kept calls to the core's staging folder: from the running server over the network
+    (``source`` is its URL: ``GET /v1/kept`` with the token) or from its keep folder (a path); counts and bytes."""
+    import io
+    import tarfile
+
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(keep_dir, staging)
+    src = str(source)
+    if src.startswith(("ws://", "wss://", "http://", "https://")):
+        if not token:
+            raise BenchError("fetching the kept features from the server needs its token (--token-file)")
+        base = src.replace("ws://", "http://", 1).replace("wss://", "https://", 1).split("/v1/", 1)[0]
+        req = urllib.request.Request(base + "/v1/kept", headers={"Authorization": f"Bearer {token}"})
+        try:
+            body = urllib.request.urlopen(req, timeout=300).read()
+        except OSError as exc:
+            raise BenchError(f"cannot fetch the kept features from {base}: {exc}") from None
+        staging.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r") as tar:
+            tar.extractall(staging, filter="data")
+        transport = {"over": "network", "url": base + "/v1/kept", "transferred_bytes": len(body)}
+    else:
+        if not Path(src).is_dir():
+            raise BenchError(f"{src}: no such keep folder (bench serve --keep-dir)")
+        shutil.copytree(src, staging)
+        transport = {"over": "local copy", "path": src}
     files = [p for p in staging.rglob("*") if p.is_file()]
-    return {"files": len(files), "bytes": sum(p.stat().st_size for p in files),
+    return {"files": len(files), "bytes": sum(p.stat().st_size for p in files), **transport,
             "audio_files": sum(1 for p in files if p.suffix.lower() in (".wav", ".flac", ".pcm", ".raw"))}
 
 
@@ -110,9 +131,11 @@ def device_features(slot: Any, waves: list[np.ndarray]) -> tuple[dict[int, np.nd
 
 def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: str | None = None,
                 fakes: str | None = None, epochs: int = 30, lr: float = 1e-4, threads: int = 2,
-                server: str | None = None, gate_config: str | None = None, deploy_timeout: float = 120.0,
+                server: str | None = None, token: str | None = None, gate_config: str | None = None,
+                deploy_timeout: float = 120.0,
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """One cycle (see the module docstring); writes OUT/cycle.json and returns it."""
+    """One cycle (see the module docstring); writes OUT/cycle.json and returns it. ``keep_dir``: the edge's keep
+    folder, or the running server's URL (the kept features are then fetched over the network with ``token``)."""
     import torch
 
     from bench.corpus import unusable_references
@@ -147,7 +170,7 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
     stages: dict[str, float] = {}
 
     t = time.perf_counter()
-    staged = upload(Path(keep_dir), out / "upload")
+    staged = upload(keep_dir, out / "upload", token)
     stages["upload"] = time.perf_counter() - t
     say(f"upload: {staged['files']} files, {staged['bytes']:,} bytes ({staged['audio_files']} audio files)")
 

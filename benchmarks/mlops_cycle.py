@@ -10,8 +10,9 @@ Usage (a split model trained on the corpus, in a store this script may add a ver
 A privacy-mode `bench serve` (edge-cpu's single inference thread, following the model's name, keeping
 opted-in calls) receives `--calls` labelled calls from the model's training and validation speakers
 (never its test speakers, on whom the gate evaluates), each call's first 4 seconds. Then the cycle runs:
-upload, preparation, 30 epochs of server-half training, registration, gate, deployment. Meanwhile one
-caller streams in real time, and its dropped chunks and versions are reported.
+upload (fetched from the server over loopback HTTP, GET /v1/kept), preparation, 30 epochs of server-half
+training, registration, gate, deployment. Meanwhile one caller streams in real time, and its dropped
+chunks and versions are reported.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def main() -> None:
         async def cycle_with_live_call() -> dict:
             stop = asyncio.Event()
             task = asyncio.ensure_future(live(st.url, stop, log))
-            doc = await asyncio.to_thread(mlops_cycle, card.name, keep, out / "cycle", epochs=args.epochs,
+            doc = await asyncio.to_thread(mlops_cycle, card.name, st.url, out / "cycle", token=token,
+                                          epochs=args.epochs,
                                           threads=2, server=st.url, progress=lambda m: print("  " + m, flush=True))
             await asyncio.sleep(3)
             stop.set()

@@ -87,8 +87,15 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
                                 realtime=False))  # not opted in: not kept
         live = LiveCall(st.url, device, _calls(zoo_inputs)[0][0])
         live.start()
-        doc = mlops_cycle("devox-small", keep, tmp_path / "cycle", epochs=2, threads=2, server=st.url,
-                          gate_config=str(gate))
+        import urllib.error
+        import urllib.request
+
+        kept_url = st.url.replace("ws://", "http://").replace("/v1/call", "/v1/kept")
+        with pytest.raises(urllib.error.HTTPError, match="401"):  # the kept features need the token
+            urllib.request.urlopen(kept_url, timeout=10)
+        # the upload goes over the network: the core fetches the kept features from the edge server
+        doc = mlops_cycle("devox-small", st.url, tmp_path / "cycle", token=TOKEN, epochs=2, threads=2,
+                          server=st.url, gate_config=str(gate))
         import time
 
         time.sleep(2.5)
@@ -97,6 +104,7 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
     assert start == "devox-small@1" and doc["running"] == "devox-small@1" and doc["candidate"] == "devox-small@2"
     assert list(doc["stages_s"]) == ["upload", "preparation", "training", "registration", "gate", "deployment"]
     assert doc["upload"]["audio_files"] == 0 and doc["data"]["kept_calls"] == 4 and doc["data"]["new_windows"] > 0
+    assert doc["upload"]["over"] == "network" and doc["upload"]["transferred_bytes"] > doc["upload"]["bytes"] > 0
     assert doc["gate"]["passed"] and doc["deployment"] == {"promoted": True, "server_swapped": True}
     assert resolve("devox-small").card.ref == "devox-small@2"
     new = resolve("devox-small@2").card

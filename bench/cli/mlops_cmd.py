@@ -16,7 +16,12 @@ app = typer.Typer(help="DevoX's MLOps loop: continuous training from the edge's 
 def cycle(
     model: str = typer.Option(..., "--model", "-m", help="The running split model: NAME (its promoted version) or "
                                                          "NAME@VERSION."),
-    keep_dir: Path = typer.Option(..., "--keep-dir", help="The edge's keep folder (bench serve --keep-dir)."),
+    keep_dir: Path | None = typer.Option(None, "--keep-dir", help="The edge's keep folder (bench serve --keep-dir); "
+                                         "or --fetch."),
+    fetch: bool = typer.Option(False, "--fetch", help="Fetch the kept features from --server over the network "
+                                                      "(GET /v1/kept with --token-file) instead of a folder."),
+    token_file: Path | None = typer.Option(None, "--token-file", help="The server's token, for --fetch (or "
+                                           "BENCH_SERVE_TOKEN)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the cycle's files and cycle.json."),
     corpus: Path | None = typer.Option(None, "--corpus", help="The model's training corpus (default: its card's)."),
     fakes: Path | None = typer.Option(None, "--fakes", help="Its fakes (default: its card's)."),
@@ -30,9 +35,16 @@ def cycle(
 ) -> None:
     """One MLOps cycle, each stage timed beside DevoX Table 2: upload, preparation, training, registration,
     gate (promote only if bench gate passes against the running version), deployment (hot swap)."""
+    from bench.cli.params import read_token
+    from bench.errors import BenchError
     from bench.mlops import DEVOX_TABLE2, mlops_cycle
 
-    doc = mlops_cycle(model, keep_dir, out, corpus=str(corpus) if corpus else None,
+    if fetch == (keep_dir is not None):
+        raise BenchError("give either --keep-dir FOLDER or --fetch (with --server URL and the token)")
+    if fetch and not server:
+        raise BenchError("--fetch needs --server URL (the edge server that kept the features)")
+    token = read_token(token_file, required=True) if fetch else None
+    doc = mlops_cycle(model, server if fetch else keep_dir, out, token=token, corpus=str(corpus) if corpus else None,
                       fakes=str(fakes) if fakes else None, epochs=epochs, lr=lr, threads=threads, server=server,
                       gate_config=str(gate_config) if gate_config else None,
                       progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))

@@ -8,9 +8,13 @@ through, because every comparison with NaN is false).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
+
+from bench.errors import BenchError
 
 
 def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
@@ -54,3 +58,22 @@ def scripts_option() -> str:
     """``--scripts``: a packaged script set (pitch, bench) or a scripts JSON file."""
     return typer.Option(None, "--scripts", help="Script set: pitch (Pitch Table A.1, the default), bench "
                         "(bench's own sentences) or a JSON file like challenges/data/scripts/pitch.json.")
+
+
+TOKEN_ENV = "BENCH_SERVE_TOKEN"
+
+
+def read_token(token_file: Path | None, required: bool) -> str | None:
+    """The edge server's token: from ``token_file``, else ``BENCH_SERVE_TOKEN``; None (or a one-line
+    error when ``required``) without either."""
+    if token_file is not None:
+        if not token_file.is_file():
+            raise BenchError(f"{token_file}: no such token file")
+        tok = token_file.read_text().strip()
+        if not tok:
+            raise BenchError(f"{token_file}: the token file is empty")
+        return tok
+    tok = os.environ.get(TOKEN_ENV, "").strip()
+    if tok or not required:
+        return tok or None
+    raise BenchError(f"give the token with --token-file FILE or the {TOKEN_ENV} environment variable")

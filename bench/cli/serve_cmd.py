@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -10,23 +9,8 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import console, print_json
+from bench.cli.params import TOKEN_ENV, read_token
 from bench.errors import BenchError
-
-TOKEN_ENV = "BENCH_SERVE_TOKEN"
-
-
-def _token(token_file: Path | None, required: bool) -> str | None:
-    if token_file is not None:
-        if not token_file.is_file():
-            raise BenchError(f"{token_file}: no such token file")
-        tok = token_file.read_text().strip()
-        if not tok:
-            raise BenchError(f"{token_file}: the token file is empty")
-        return tok
-    tok = os.environ.get(TOKEN_ENV, "").strip()
-    if tok or not required:
-        return tok or None
-    raise BenchError(f"give the token with --token-file FILE or the {TOKEN_ENV} environment variable")
 
 
 def serve(
@@ -64,7 +48,7 @@ def serve(
 
     from bench.serve.server import EdgeServer, ServeConfig
 
-    token = _token(token_file, required=False)
+    token = read_token(token_file, required=False)
     if token is None:
         token = secrets.token_urlsafe(24)
         console.print(f"token (give it to clients as {TOKEN_ENV} or --token-file): {token}", markup=False)
@@ -104,7 +88,7 @@ def stream(
         raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
     if mode == "privacy" and not model:
         raise BenchError("--mode privacy needs --model (the split model whose device half computes the features)")
-    token = _token(token_file, required=True)
+    token = read_token(token_file, required=True)
     device = DeviceHalf(model) if mode == "privacy" else None
 
     def show(d: dict) -> None:

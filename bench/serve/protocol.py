@@ -23,6 +23,7 @@ PROTOCOL = "bench.serve/1"
 MODES = ("raw", "privacy")
 RAW_RATES = (8000, 16000)  #: PCM sample rates a raw-mode call may declare (telephone and wideband)
 WS_PATH = "/v1/call"
+KEPT_PATH = "/v1/kept"  #: GET (token): the kept features of opted-in calls, as a tar (bench mlops cycle)
 
 #: error codes of ``error`` frames; ``fatal`` ones are followed by the server closing the call
 ERRORS = {

@@ -28,6 +28,7 @@ from bench.featuremsg import MessageError
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.protocol import (
     FATAL,
+    KEPT_PATH,
     PROTOCOL,
     WS_PATH,
     ProtocolError,
@@ -177,17 +178,39 @@ class EdgeServer:
             resp = connection.respond(HTTPStatus.OK, self.metrics.text())
             resp.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
             return resp
-        if path != WS_PATH:
+        if path not in (WS_PATH, KEPT_PATH):
             return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; calls go to {WS_PATH}\n")
         auth = request.headers.get("Authorization", "")
         given = auth[7:] if auth.startswith("Bearer ") else ""
         if not hmac.compare_digest(given.encode(), self.config.token.encode()):
             self.metrics.rejected.labels("token").inc()
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token (Authorization: Bearer ...)\n")
+        if path == KEPT_PATH:
+            return self._kept_archive(connection)
         if self.sessions >= self.config.max_connections:
             self.metrics.rejected.labels("connection_cap").inc()
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many calls; retry later\n")
         return None
+
+    def _kept_archive(self, connection: Any) -> Any:
+        """``GET /v1/kept`` (token required): the keep folder as an uncompressed tar, for ``bench mlops cycle``."""
+        import io
+        import tarfile
+
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+
+        if self._keep is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "this server keeps no features (--keep-dir)\n")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            if self._keep.is_dir():
+                for f in sorted(self._keep.rglob("*")):
+                    if f.is_file():
+                        tar.add(f, arcname=str(f.relative_to(self._keep)))
+        body = buf.getvalue()
+        return Response(200, "OK", Headers([("Content-Type", "application/x-tar"),
+                                            ("Content-Length", str(len(body)))]), body)
 
     # ------------------------------------------------------------------ a call
     async def _send(self, ws: Any, frame: dict[str, Any]) -> None:
