@@ -284,9 +284,10 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
             r["in_scope"] = True
     if skipped:
         scope["skipped_samples"] = skipped
-    if detector.score_caveats():
-        scope["score_caveats"] = detector.score_caveats()
         notes.append(f"{len(skipped)} sample(s) could not be decoded and were left out (evaluation_scope)")
+    caveats = detector.score_caveats()
+    if caveats:
+        scope["score_caveats"] = caveats
     in_scope = [r for r in rows if r["in_scope"]]
     write_scores(out / "scores.parquet", rows)
 

@@ -137,5 +137,7 @@ def test_an_undecodable_fake_is_left_out_and_reported(evaluated, sim_corpus, tmp
     assert "1 sample(s) left out (undecodable)" in res.stderr and bad_id in res.stderr
     result = load_result(tmp_path / "r" / "result.json")
     assert [s["utterance_id"] for s in result.evaluation_scope["skipped_samples"]] == [bad_id]
+    assert "1 sample(s) could not be decoded and were left out (evaluation_scope)" in result.notes
+    assert "score_caveats" not in result.evaluation_scope  # pitch-lite declares none
     scored = {r["utterance_id"] for r in pq.read_table(tmp_path / "r" / "scores.parquet").to_pylist()}
     assert bad_id not in scored and len(scored) == 84 * 2 - 1
