@@ -256,11 +256,7 @@ def load_latency(path: str | os.PathLike) -> LatencyResult:
         raise BenchError(f"{p}: not a latency result (kind {data.get('kind')!r})")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
-    try:
-        return LatencyResult.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise BenchError(f"{p}: invalid latency result ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+    return _validated(LatencyResult, data, p, "latency result")
 
 
 def load_result(path: str | os.PathLike) -> Result:
@@ -278,11 +274,16 @@ def load_result(path: str | os.PathLike) -> Result:
     if data.get("schema_version") != SCHEMA_VERSION:
         raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
     check_version(data.get("taxonomy_version"), str(p))
+    return _validated(Result, data, p, "results")
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any], path: Path, what: str) -> Any:
+    """``model`` validated from ``data``; the first problem as a one-line BenchError naming ``path``."""
     try:
-        return Result.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise BenchError(f"{p}: invalid results ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+        raise BenchError(f"{path}: invalid {what} ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:

@@ -160,7 +160,6 @@ class TorchCMDetector(CMDetector):
                         "stopped_early": outcome.stopped_early, "resumed_from_epoch": outcome.resumed_from,
                         "history": outcome.history, "seconds": time.perf_counter() - t0}}
 
-
     def network_params(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The constructor arguments :meth:`build` gets (stored in the card): the architecture's preset."""
         return dict(self.architectures[settings["architecture"]])

@@ -16,23 +16,19 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.serve.engine import median_ms as _median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, table  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return float(np.median(times))
+    fn()  # warm-up
+    return _median(fn, repeats)
 
 
 def backends(module, example, repeats: int) -> dict[str, tuple[float | None, str]]:

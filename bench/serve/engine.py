@@ -57,7 +57,6 @@ class ModelSlot:
         self.backend, self.backend_note = self._backend(backend, device)
         self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
         self.floor_ms = self.compute_floor()
-        self.loaded_at = time.time()
 
     def _backend(self, backend: str, device: str) -> tuple[str, str]:
         """``auto``: ONNX Runtime where the model converts (faster on CPU; BENCHMARKS.md), else torch;
@@ -90,10 +89,10 @@ class ModelSlot:
         (batch 1; ``raw``: the whole model, ``privacy``: the server half only), on a chunk of noise."""
         rng = np.random.default_rng(0)
         chunk = (0.1 * rng.standard_normal(16_000)).astype(np.float32)
-        out = {"raw": _median_ms(lambda: self.score_raw([chunk]), repeats)}
+        out = {"raw": median_ms(lambda: self.score_raw([chunk]), repeats)}
         if self.split:
             msgs = self.scorer.device_messages(chunk)
-            out["privacy"] = _median_ms(lambda: self.score_messages([msgs]), repeats)
+            out["privacy"] = median_ms(lambda: self.score_messages([msgs]), repeats)
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -119,23 +118,11 @@ class ModelSlot:
             self.scorer.check_shape(m)
 
     def score_raw(self, chunks: list[np.ndarray]) -> list[float]:
-        """Scores (mean over windows and seeds) of 16 kHz float32 chunks, in one batch per window length."""
-        from bench.scoring import windows
+        """Scores (mean over windows and seeds) of 16 kHz float32 chunks: the base :meth:`Scorer.scores`, which
+        batches every chunk's windows together (a split scorer's own ``scores`` goes one utterance at a time)."""
+        from bench.countermeasure import Scorer
 
-        wins = [windows(c, self.spec) for c in chunks]
-        out = [0.0] * len(chunks)
-        by_len: dict[int, list[int]] = {}
-        for i, w in enumerate(wins):
-            by_len.setdefault(w.shape[1], []).append(i)
-        for idx in by_len.values():
-            batch = np.concatenate([wins[i] for i in idx])
-            s = np.asarray(self.scorer.score_windows(batch)).mean(axis=0)  # mean over seeds: (B,)
-            pos = 0
-            for i in idx:
-                k = len(wins[i])
-                out[i] = float(s[pos:pos + k].mean())
-                pos += k
-        return out
+        return [float(v) for v in Scorer.scores(self.scorer, chunks, batch_size=1 << 16).mean(axis=0)]
 
     def score_messages(self, chunks: list[list[FeatureMessage]]) -> list[float]:
         """Scores of checked privacy chunks (one message per seed each), one forward pass per seed."""
@@ -150,7 +137,8 @@ class ModelSlot:
         return [float(v) for v in out]
 
 
-def _median_ms(fn: Any, repeats: int) -> float:
+def median_ms(fn: Any, repeats: int) -> float:
+    """Median wall-clock milliseconds of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

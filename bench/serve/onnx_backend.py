@@ -15,22 +15,16 @@ import warnings
 from typing import Any
 
 import numpy as np
+import torch
 
 from bench.errors import BenchError
 
 
-def _module_base() -> type:
-    import torch
-
-    return torch.nn.Module
-
-
-class OnnxModule(_module_base()):  # type: ignore[misc]
+class OnnxModule(torch.nn.Module):
     """``module`` exported to ONNX (dynamic batch) and run by onnxruntime; called like the module."""
 
     def __init__(self, module: Any, example: Any, threads: int = 1) -> None:
         import onnxruntime as ort
-        import torch
 
         super().__init__()
         buf = io.BytesIO()
@@ -46,16 +40,12 @@ class OnnxModule(_module_base()):  # type: ignore[misc]
         self.session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
 
     def forward(self, x: Any) -> Any:
-        import torch
-
         y = self.session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})[0]
         return torch.from_numpy(y)
 
 
 def _checked(module: Any, example: Any) -> OnnxModule:
     """The ONNX copy of ``module``, if its outputs match eager torch's on ``example`` and a batch of another size."""
-    import torch
-
     onnx = OnnxModule(module, example)
     with torch.no_grad():
         for x in (example, torch.cat([example, example * 0.5, example * 0.25])):
@@ -69,8 +59,6 @@ def to_onnx(scorer: Any, window_samples: int | None) -> list[str]:
     """Swap the torch networks inside ``scorer`` (a TorchScorer's modules, or a SplitScorer's device and server
     halves) for checked :class:`OnnxModule` copies; returns what was converted. Raises :class:`BenchError`
     (the scorer unchanged) when a network cannot be."""
-    import torch
-
     from bench.splitcm import SplitScorer
 
     if not window_samples:

@@ -127,12 +127,10 @@ class Call:
         self.total = 0.0
         self.first_alert_seq: int | None = None
         self.errors = 0
-        self.models: set[str] = set()
 
-    def add(self, seq: int, score: float, fake: bool, model: str) -> dict[str, Any]:
+    def add(self, seq: int, score: float, fake: bool) -> dict[str, Any]:
         self.chunks += 1
         self.total += score
-        self.models.add(model)
         if fake:
             self.fake_chunks += 1
             if self.first_alert_seq is None:
@@ -349,7 +347,7 @@ class EdgeServer:
         slot = job.slot
         score = float(job.result["score"])
         fake = bool(np.isfinite(score) and score >= slot.semantics.threshold)
-        summary = call.add(seq, score, fake, slot.ref)
+        summary = call.add(seq, score, fake)
         frame = {"type": "verdict", "seq": seq, "score": score, "verdict": "fake" if fake else "bona fide",
                  "alert": fake, "threshold": slot.semantics.threshold, "model": slot.ref,
                  "model_version": slot.version, "batch_size": job.batch_size,
@@ -472,9 +470,6 @@ class ServerThread:
         if not self._ready.wait(timeout) or self._error is not None:
             raise BenchError(f"the server did not start: {self._error or 'timeout'}")
         return self.url
-
-    def swap(self, ref: str, timeout: float = 120.0) -> ModelSlot:
-        return asyncio.run_coroutine_threadsafe(self.server.swap(ref), self.loop).result(timeout)
 
     def stop(self) -> None:
         if self.loop is not None:
