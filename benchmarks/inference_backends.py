@@ -79,7 +79,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     for ref in args.model:
-        slot = ModelSlot(ref)
+        slot = ModelSlot(ref, backend="torch")  # eager torch networks: the baseline every backend is compared with
         net = slot.scorer.modules[0] if hasattr(slot.scorer, "modules") else None
         if net is None:
             rows.append([ref, "-", "-", "-", "-", "-", "not a torch model"])
