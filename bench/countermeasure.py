@@ -25,7 +25,7 @@ from bench import SAMPLE_RATE
 from bench.detection import Component, Detector, Sample
 from bench.errors import BenchError
 from bench.modelstore import ModelCard, ModelEntry, resolve
-from bench.scoring import LOG_ODDS, POLARITY, InputSpec, ScoreSemantics, windows
+from bench.scoring import LOG_ODDS, POLARITY, InputSpec, ScoreSemantics, check_finite_scores, windows
 
 
 class Scorer:
@@ -48,6 +48,7 @@ class Scorer:
             return out
         flat = [row for w in wins for row in w]
         per_window = np.concatenate([self.score_windows(b) for b in _batches(flat, batch_size)], axis=1)
+        check_finite_scores(per_window, "a window score of this model")
         for i in range(len(waves)):
             out[:, i] = per_window[:, owner == i].mean(axis=1)
         return out

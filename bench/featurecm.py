@@ -323,6 +323,9 @@ class LinearSVM(Classifier):
         if coef.shape != (1, n_features) or intercept.shape != (1,) or mean.shape != (n_features,) \
                 or scale.shape != (n_features,):
             raise BenchError(f"{path}: a linear SVM of {coef.shape[-1]} features, the model card says {n_features}")
+        if not all(np.isfinite(a).all() for a in (coef, intercept, mean, scale)) or not (scale > 0).all():
+            raise BenchError(f"{path}: a linear SVM with non-finite numbers or a scale <= 0 (its scores would be NaN "
+                             "or infinite); the model file is corrupt")
 
         def decide(x: np.ndarray) -> np.ndarray:
             z = (np.asarray(x, dtype=np.float64) - mean) / scale

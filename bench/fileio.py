@@ -65,3 +65,26 @@ def read_text(path: str | os.PathLike, what: str) -> str:
 def _json_kind(t: type) -> str:
     return {dict: "object", list: "array", str: "string", int: "number", float: "number",
             bool: "boolean", type(None): "null"}.get(t, t.__name__)
+
+
+def check_relative_name(name: str, what: str) -> str:
+    """``name`` if it is a plain relative path (no absolute path, no ``..``, no backslash, no empty or NUL
+    part); one-line BenchError naming ``what`` otherwise. The check a name read from a file must pass before
+    it is joined to a folder."""
+    bad = (not isinstance(name, str) or not name or "\x00" in name or "\\" in name or name.startswith("/")
+           or any(part in ("", ".", "..") for part in name.split("/")))
+    if bad:
+        raise BenchError(f"{what} names {name!r}: only plain relative paths inside its folder are allowed "
+                         "(no absolute path, no '..', no empty part)")
+    return name
+
+
+def confined(folder: str | os.PathLike, name: str, what: str) -> Path:
+    """``folder / name`` for a name read from a file, checked to stay inside ``folder`` once symbolic links are
+    followed; one-line BenchError otherwise (see :func:`check_relative_name`)."""
+    check_relative_name(name, what)
+    base = Path(folder).resolve()
+    path = Path(folder) / name
+    if not path.resolve().is_relative_to(base):
+        raise BenchError(f"{what} names {name!r}, which leads out of {folder} (a symbolic link); refused")
+    return path

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError, NetworkError, first_line
-from bench.fileio import write_atomic
+from bench.fileio import confined, write_atomic
 from bench.hub import check_repo_id, unreachable
 from bench.modelstore import CARD_FILE, ModelEntry, add, read_card, resolve, write_card
 from bench.outdir import claim_output
@@ -61,7 +61,7 @@ def export_model(ref: str, folder: str | Path, repo_hint: str = "OWNER/NAME", ov
         claim_output(folder, "models push --to-folder", {"model": entry.card.ref, "files": entry.card.files},
                      inputs=[entry.folder], overwrite=overwrite, flag="--to-folder")
     for rel in entry.card.files:
-        write_atomic(folder / rel, (entry.folder / rel).read_bytes())
+        write_atomic(confined(folder, rel, f"model {entry.card.ref}"), entry.path(rel).read_bytes())
     write_card(folder, entry.card)
     write_atomic(folder / "README.md", _readme(entry, repo_hint).encode())
     return folder

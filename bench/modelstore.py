@@ -26,16 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bench.errors import BenchError
-from bench.fileio import write_atomic
+from bench.fileio import check_relative_name, confined, write_atomic
 from bench.models import cache_root, sha256_file
 
 CARD_FILE = "model.json"
 CARD_FORMAT = "bench.model/1"
 PROMOTED_FILE = "PROMOTED"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_CARD_BYTES = 8 << 20  #: a model card is a few kB; a larger file is refused before it is parsed
+MAX_SEEDS = 64
+RETIRED_PREFIX = ".retired-"  #: marks a removed version's number, so it is never given again
 
 
 class ModelCard(BaseModel):
@@ -63,6 +67,78 @@ class ModelCard(BaseModel):
     bench_version: str = ""
     source: str = "trained"  # trained | packaged | pulled
 
+    # Everything below checks what a card *declares* before anything trusts it: a card comes from
+    # whoever wrote the model folder (a pulled repo, a colleague's folder).
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.fullmatch(v):
+            raise ValueError(f"name {v!r} is not a model name (lower-case letters, digits, '.', '_', '-')")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v and not (v.isascii() and v.isdigit() and len(v) <= 9):
+            raise ValueError(f"version {v!r} is not a version number")
+        return v
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, digest in v.items():
+            try:
+                check_relative_name(name, "the card's files")
+            except BenchError as exc:
+                raise ValueError(str(exc)) from None
+            if name == CARD_FILE:
+                raise ValueError(f"files lists {CARD_FILE} itself")
+            if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                raise ValueError(f"files: {name!r} has no SHA-256 (64 lower-case hex digits)")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(v) > MAX_SEEDS or len(set(v)) != len(v) or not all(0 <= s < 2 ** 32 for s in v):
+            raise ValueError(f"seeds must be 1 to {MAX_SEEDS} different integers in 0..2^32-1")
+        return v
+
+    @field_validator("fake_index")
+    @classmethod
+    def _fake_index(cls, v: int) -> int:
+        if v not in (0, 1):
+            raise ValueError("fake_index must be 0 or 1")
+        return v
+
+    @field_validator("n_params")
+    @classmethod
+    def _n_params(cls, v: int | None) -> int | None:
+        if v is not None and v < 0:
+            raise ValueError("n_params must be >= 0")
+        return v
+
+    @field_validator("input")
+    @classmethod
+    def _input(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from bench.scoring import InputSpec
+
+        if v:
+            InputSpec.checked(v)
+        return v
+
+    @field_validator("semantics")
+    @classmethod
+    def _semantics(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from bench.scoring import ScoreSemantics
+
+        if v:
+            try:
+                ScoreSemantics.from_dict(v)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"semantics: {exc}") from None
+        return v
+
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}" if self.version else self.name
@@ -80,16 +156,20 @@ class ModelEntry:
     card: ModelCard
 
     def path(self, name: str) -> Path:
-        return self.folder / name
+        """The file ``name`` of this model, which must stay inside its folder (symbolic links followed)."""
+        return confined(self.folder, name, f"model {self.card.ref}")
 
     def fingerprint(self) -> str:
         """The hashes of its files (what a cache key and a result record)."""
         return ",".join(f"{k}:{v[:16]}" for k, v in sorted(self.card.files.items()))
 
     def verify(self) -> None:
-        """BenchError unless every listed file is there with its SHA-256."""
+        """BenchError unless the card lists files and every one is inside the folder with its SHA-256."""
+        if not self.card.files:
+            raise BenchError(f"model {self.card.ref}: its card lists no files (a model has at least its weights); "
+                             "refused")
         for name, digest in self.card.files.items():
-            p = self.folder / name
+            p = self.path(name)
             if not p.is_file():
                 raise BenchError(f"model {self.card.ref}: {p} is missing")
             if sha256_file(p) != digest:
@@ -136,13 +216,27 @@ def read_card(folder: str | os.PathLike) -> ModelCard:
     if not path.is_file():
         raise BenchError(f"{folder}: not a bench model folder (no {CARD_FILE}); train one with `bench train "
                          "--detector NAME ...`")
+    path = confined(folder, CARD_FILE, f"model folder {folder}")
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise BenchError(f"{path}: {path.stat().st_size} bytes, too large for a model card "
+                         f"(at most {MAX_CARD_BYTES}); refused")
     try:
         card = ModelCard.model_validate(json.loads(path.read_text()))
-    except (ValueError, TypeError) as exc:
-        raise BenchError(f"{path}: not a valid model card ({str(exc).splitlines()[0]})") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BenchError(f"{path}: not a valid model card ({_validation_line(exc)})") from None
     if card.format != CARD_FORMAT:
         raise BenchError(f"{path}: model card format {card.format!r}, this bench reads {CARD_FORMAT!r}")
     return card
+
+
+def _validation_line(exc: Exception) -> str:
+    """The first error of a pydantic ValidationError (or any error) as one line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', '')}".strip(": ")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def write_card(folder: str | os.PathLike, card: ModelCard) -> None:
@@ -222,19 +316,32 @@ def promoted(name: str) -> str | None:
     return v if v in _versions(name) else None
 
 
+def _next_version(name: str) -> str:
+    """One more than every version the name ever had: stored ones and removed ones (never reused)."""
+    root = store_root() / name
+    retired = [p.name[len(RETIRED_PREFIX):] for p in root.glob(RETIRED_PREFIX + "*")] if root.is_dir() else []
+    numbers = [int(v) for v in [*_versions(name), *retired] if v.isdigit()]
+    return str(max(numbers, default=0) + 1)
+
+
 def add(folder: str | os.PathLike, card: ModelCard) -> ModelEntry:
-    """Copy a trained model folder's card files into the store as the next version of ``card.name``."""
+    """Copy a trained model folder's card files into the store as the next version of ``card.name``.
+
+    The card must list at least one file and every file must lie inside ``folder``; each copy is
+    checked against the card's SHA-256, and the version appears in the store whole or not at all.
+    """
     name = parse_ref(card.name)[0]
+    ModelEntry(Path(folder), card).verify()  # the source: confined, complete, checksums
     root = store_root() / name
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".adding-"))
     try:
         for rel in card.files:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(Path(folder) / rel, tmp / rel)
+            shutil.copyfile(confined(folder, rel, f"model {card.ref}"), tmp / rel)
+        stored = card
         while True:  # claim the next free version number atomically
-            versions = _versions(name)
-            version = str(int(versions[-1]) + 1 if versions else 1)
+            version = _next_version(name)
             stored = card.model_copy(update={"version": version})
             write_card(tmp, stored)
             try:
@@ -257,6 +364,7 @@ def promote(ref: str) -> ModelCard:
     if version is None:
         raise BenchError(f"promote needs NAME@VERSION, got {ref!r}")
     entry = resolve(ref)
+    entry.verify()  # never promote a version whose files were tampered with
     write_atomic(store_root() / name / PROMOTED_FILE, (version + "\n").encode())
     return entry.card
 
@@ -269,6 +377,7 @@ def remove(ref: str) -> Path:
     folder = store_root() / name / version
     if not (folder / CARD_FILE).is_file():
         raise BenchError(f"no model {ref} in {store_root()}")
+    (store_root() / name / f"{RETIRED_PREFIX}{version}").mkdir(exist_ok=True)  # its number is never given again
     trash = Path(tempfile.mkdtemp(dir=store_root() / name, prefix=".removing-"))
     os.rename(folder, trash / version)  # atomic: the version disappears at once, then the files go
     shutil.rmtree(trash, ignore_errors=True)

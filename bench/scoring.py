@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 
 from bench import SAMPLE_RATE
+from bench.errors import BenchError
 
 POLARITY = "higher = more likely fake"
 
@@ -52,6 +54,35 @@ class InputSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> InputSpec:
         return cls(**(d or {}))
+
+    @classmethod
+    def checked(cls, d: dict[str, Any]) -> InputSpec:
+        """The spec a model card declares, checked before anything is allocated from it: known keys, a sample
+        rate of 4-384 kHz, a window of at most :data:`MAX_WINDOW_SECONDS`, known fill rules; ValueError
+        (one line) otherwise."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"input: unknown key(s) {', '.join(unknown)}")
+        spec = cls(**d)
+        sr = spec.sample_rate
+        if not (_is_int(sr) and 4_000 <= sr <= 384_000):
+            raise ValueError(f"input: sample_rate {sr!r} is not 4000-384000 Hz")
+        longest = int(MAX_WINDOW_SECONDS * sr)
+        if spec.samples is not None and not (_is_int(spec.samples) and 1 <= spec.samples <= longest):
+            raise ValueError(f"input: samples {spec.samples!r} is not 1-{longest} ({MAX_WINDOW_SECONDS:g} s)")
+        if not (_is_int(spec.min_samples) and 1 <= spec.min_samples <= (spec.samples or longest)):
+            raise ValueError(f"input: min_samples {spec.min_samples!r} is out of range")
+        if spec.shorter not in ("tile", "pad") or spec.longer not in ("windows", "crop"):
+            raise ValueError("input: shorter must be tile or pad, longer windows or crop")
+        return spec
+
+
+MAX_WINDOW_SECONDS = 600.0
+"""The longest window a model card may declare (a guard against cards that would allocate gigabytes)."""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def windows(x: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -103,6 +134,9 @@ class ScoreSemantics:
     llr: bool = False  # read as a log-likelihood ratio (actDCF and Cllr are reported only then)
 
     def verdict(self, score: float) -> str:
+        """``fake`` or ``bona fide``; a score that is not a finite number is an error, never a verdict (a NaN
+        compares False with every threshold, and must not pass as bona fide)."""
+        check_finite_scores(score, "a score")
         return "fake" if score >= self.threshold else "bona fide"
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,8 +144,21 @@ class ScoreSemantics:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScoreSemantics:
-        return cls(scale=d["scale"], threshold=float(d["threshold"]), threshold_source=d["threshold_source"],
+        threshold = float(d["threshold"])
+        if not math.isfinite(threshold):
+            raise ValueError(f"threshold {d['threshold']!r} is not a finite number")
+        return cls(scale=str(d["scale"]), threshold=threshold, threshold_source=str(d["threshold_source"]),
                    llr=bool(d.get("llr", False)))
+
+
+def check_finite_scores(scores: Any, what: str) -> None:
+    """BenchError unless every score in ``scores`` is a finite number. A model whose weights produce NaN or
+    infinity (a corrupt or hostile model file) must stop the run, never yield a verdict."""
+    a = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(a).all():
+        bad = a[~np.isfinite(a)].reshape(-1)[0]
+        raise BenchError(f"{what} is {bad} (not a finite number): the model's weights are corrupt or not a valid "
+                         "model; no verdict is given")
 
 
 LOG_ODDS = ScoreSemantics(

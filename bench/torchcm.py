@@ -59,6 +59,27 @@ def load_state(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: cannot be read as model weights ({type(exc).__name__})") from None
 
 
+def check_state(state: Any, shapes: dict[str, tuple[int, ...]], what: str) -> dict[str, Any]:
+    """``state`` if it is a state dict with exactly the tensor names and ``shapes`` expected and only finite
+    numbers; one-line BenchError otherwise (checked before any network is allocated)."""
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BenchError(f"{what} is not a state dict of tensors")
+    missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
+    if missing or extra:
+        first = (missing or extra)[0]
+        raise BenchError(f"{what} does not fit the architecture its card declares ({len(missing)} tensor(s) "
+                         f"missing, {len(extra)} unexpected, e.g. {first!r})")
+    for k, v in state.items():
+        if tuple(v.shape) != shapes[k]:
+            raise BenchError(f"{what}: tensor {k!r} has shape {tuple(v.shape)}, the declared architecture "
+                             f"needs {shapes[k]}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise BenchError(f"{what}: tensor {k!r} holds NaN or infinite values; the weights are corrupt")
+    return state
+
+
 class TorchCMDetector(CMDetector):
     """A network on the waveform. Subclasses set ``architectures``, ``default_architecture``, ``fit_defaults``
     and implement :meth:`build`."""
@@ -81,20 +102,44 @@ class TorchCMDetector(CMDetector):
         return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
 
     def load_networks(self, entry: ModelEntry) -> tuple[list[Any], Any]:
-        """Each seed's network of model ``entry``, loaded strictly, in eval mode on ``self.device``."""
+        """Each seed's network of model ``entry``, loaded strictly, in eval mode on ``self.device``.
+
+        Nothing is allocated from what the card declares before it is checked: the architecture is first
+        built on torch's ``meta`` device (no memory), and every seed's weights (read with
+        ``weights_only=True``, so no bigger than their files) must have exactly its tensor names and shapes
+        and hold only finite numbers."""
         device = resolve_device(self.device)
         card = entry.card
-        modules = []
+        shapes = self.declared_shapes(card)
+        states = []
         for seed in card.seeds:
             name = weights_name(seed, card)
+            states.append((name, check_state(load_state(entry.path(name)), shapes, f"model {card.ref}: {name}")))
+        modules = []
+        for name, state in states:
             net = self.build(card.params)
             try:
-                net.load_state_dict(load_state(entry.path(name)), strict=True)
+                net.load_state_dict(state, strict=True)
             except RuntimeError as exc:
                 raise BenchError(f"model {card.ref}: {name} does not fit the {card.architecture or 'declared'} "
                                  f"architecture ({str(exc).splitlines()[0]})") from None
             modules.append(net.to(device).eval())
         return modules, device
+
+    def declared_shapes(self, card: Any) -> dict[str, tuple[int, ...]]:
+        """The tensor names and shapes of the network the card's ``params`` declare, built on the ``meta``
+        device (allocates nothing, however large the declared sizes); one-line BenchError if they build none."""
+        import torch
+
+        try:
+            with torch.device("meta"):
+                probe = self.build(card.params)
+            return {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+        except BenchError:
+            raise
+        except Exception as exc:  # hostile or foreign params: wrong types, unknown keys, impossible sizes
+            raise BenchError(f"model {card.ref}: its card's params do not describe a {self.meta.name} network "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
 
     # ------------------------------------------------------------------ training
     def training_defaults(self) -> dict[str, Any]:

@@ -108,19 +108,19 @@ def sinc_filterbank(n_filters: int, kernel_size: int,
     """
     if kernel_size % 2 != 1:
         raise ValueError("kernel_size must be odd")
-    dt = torch.float64
+    dt, cpu = torch.float64, "cpu"  # fixed filters: computed on the CPU even under a `meta` device context
     nyquist = sample_rate // 2
     # The official code evaluates the mel scale on a 257-point grid (NFFT=512)
     # and takes its min / max, i.e. mel(0 Hz) and mel(Nyquist).
-    mel_lo = _hz_to_mel(torch.tensor(0.0, dtype=dt))
-    mel_hi = _hz_to_mel(torch.tensor(float(nyquist), dtype=dt))
-    edges = _mel_to_hz(torch.linspace(float(mel_lo), float(mel_hi), n_filters + 1, dtype=dt))
+    mel_lo = _hz_to_mel(torch.tensor(0.0, dtype=dt, device=cpu))
+    mel_hi = _hz_to_mel(torch.tensor(float(nyquist), dtype=dt, device=cpu))
+    edges = _mel_to_hz(torch.linspace(float(mel_lo), float(mel_hi), n_filters + 1, dtype=dt, device=cpu))
     half = (kernel_size - 1) // 2
-    t = torch.arange(-half, half + 1, dtype=dt)                      # (K,)
+    t = torch.arange(-half, half + 1, dtype=dt, device=cpu)          # (K,)
     f = edges[:, None] / sample_rate                                 # normalised cut-offs
     lowpass = 2.0 * f * torch.sinc(2.0 * f * t[None, :])             # (n_filters+1, K)
     bandpass = lowpass[1:] - lowpass[:-1]                            # (n_filters, K)
-    window = torch.hamming_window(kernel_size, periodic=False, dtype=dt)
+    window = torch.hamming_window(kernel_size, periodic=False, dtype=dt, device=cpu)
     return (bandpass * window).to(torch.float32)
 
 

@@ -165,8 +165,9 @@ class LFCCFrontEnd(nn.Module):
         # [0, max_freq * sr/2] (this is what the official code does, even though bin k is really
         # at k * sr / n_fft Hz); filter edges equally spaced over that axis.  Built in float32 with
         # torch.linspace like the reference so that the "x == centre" ties are the same.
-        freqs = (sample_rate / 2) * torch.linspace(0.0, max_freq, n_bins)
-        edges = torch.linspace(float(freqs.min()), float(freqs.max()), n_filters + 2)
+        # (on the CPU even under a `meta` device context: these are fixed, and read back as Python floats)
+        freqs = (sample_rate / 2) * torch.linspace(0.0, max_freq, n_bins, device="cpu")
+        edges = torch.linspace(float(freqs.min()), float(freqs.max()), n_filters + 2, device="cpu")
         fbank = torch.stack([
             _triangle(freqs, float(edges[i]), float(edges[i + 1]), float(edges[i + 2]))
             for i in range(n_filters)], dim=1)                         # (n_bins, n_filters)
