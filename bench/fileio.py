@@ -79,11 +79,12 @@ def check_relative_name(name: str, what: str) -> str:
     return name
 
 
-def confined(folder: str | os.PathLike, name: str, what: str) -> Path:
-    """``folder / name`` for a name read from a file, checked to stay inside ``folder`` once symbolic links are
-    followed; one-line BenchError otherwise (see :func:`check_relative_name`)."""
+def confined(folder: str | os.PathLike, name: str, what: str, within: str | os.PathLike | None = None) -> Path:
+    """``folder / name`` for a name read from a file, checked to stay inside ``folder`` (or the wider ``within``,
+    e.g. a Hub cache's repo folder whose snapshot files link to its blobs) once symbolic links are followed;
+    one-line BenchError otherwise (see :func:`check_relative_name`)."""
     check_relative_name(name, what)
-    base = Path(folder).resolve()
+    base = Path(within if within is not None else folder).resolve()
     path = Path(folder) / name
     if not path.resolve().is_relative_to(base):
         raise BenchError(f"{what} names {name!r}, which leads out of {folder} (a symbolic link); refused")

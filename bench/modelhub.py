@@ -106,19 +106,20 @@ def pull_model(source: str, revision: str | None = None) -> ModelEntry:
     """Add the model in a Hub model repo (or a local folder in that layout) to the store; checksums checked first."""
     local = Path(source)
     if local.is_dir():
-        folder, origin = local, str(local.resolve())
+        folder, origin, within = local, str(local.resolve()), None
     else:
         check_repo_id(source)
         folder = _snapshot(source, revision)
         origin = f"hf://{source}@{revision or 'main'} (snapshot {folder.name})"
+        within = folder.parent.parent  # <cache>/models--OWNER--NAME: its snapshot files link to its blobs/
     if not (folder / CARD_FILE).is_file():
         raise BenchError(f"{source}: no {CARD_FILE} (not a model repo written by bench models push)")
-    card = read_card(folder)
-    ModelEntry(folder, card).verify()
+    card = read_card(folder, within)
+    ModelEntry(folder, card, within).verify()
     card = card.model_copy(update={"source": "pulled", "version": "",
                                    "training": {**card.training, "pulled_from": origin,
                                                 "version_there": card.version}})
-    return add(folder, card)
+    return add(folder, card, within)
 
 
 def _snapshot(repo_id: str, revision: str | None) -> Path:

@@ -154,10 +154,11 @@ class ModelEntry:
 
     folder: Path
     card: ModelCard
+    within: Path | None = None  # where its files' links may lead (a Hub snapshot's repo cache); default: folder
 
     def path(self, name: str) -> Path:
         """The file ``name`` of this model, which must stay inside its folder (symbolic links followed)."""
-        return confined(self.folder, name, f"model {self.card.ref}")
+        return confined(self.folder, name, f"model {self.card.ref}", self.within)
 
     def fingerprint(self) -> str:
         """The hashes of its files (what a cache key and a result record)."""
@@ -210,13 +211,13 @@ def store_root() -> Path:
     return cache_root() / "trained-models"
 
 
-def read_card(folder: str | os.PathLike) -> ModelCard:
+def read_card(folder: str | os.PathLike, within: str | os.PathLike | None = None) -> ModelCard:
     """The card of a model folder; one-line BenchError if it is missing or not a bench model."""
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         raise BenchError(f"{folder}: not a bench model folder (no {CARD_FILE}); train one with `bench train "
                          "--detector NAME ...`")
-    path = confined(folder, CARD_FILE, f"model folder {folder}")
+    path = confined(folder, CARD_FILE, f"model folder {folder}", within)
     if path.stat().st_size > MAX_CARD_BYTES:
         raise BenchError(f"{path}: {path.stat().st_size} bytes, too large for a model card "
                          f"(at most {MAX_CARD_BYTES}); refused")
@@ -324,21 +325,23 @@ def _next_version(name: str) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-def add(folder: str | os.PathLike, card: ModelCard) -> ModelEntry:
+def add(folder: str | os.PathLike, card: ModelCard, within: str | os.PathLike | None = None) -> ModelEntry:
     """Copy a trained model folder's card files into the store as the next version of ``card.name``.
 
-    The card must list at least one file and every file must lie inside ``folder``; each copy is
+    The card must list at least one file and every file must lie inside ``folder`` (or ``within``: a Hub
+    snapshot's files link to blobs in its repo's cache folder); each copy is
     checked against the card's SHA-256, and the version appears in the store whole or not at all.
     """
     name = parse_ref(card.name)[0]
-    ModelEntry(Path(folder), card).verify()  # the source: confined, complete, checksums
+    source = ModelEntry(Path(folder), card, Path(within) if within is not None else None)
+    source.verify()  # confined, complete, checksums
     root = store_root() / name
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".adding-"))
     try:
         for rel in card.files:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(confined(folder, rel, f"model {card.ref}"), tmp / rel)
+            shutil.copyfile(source.path(rel), tmp / rel)
         stored = card
         while True:  # claim the next free version number atomically
             version = _next_version(name)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_harness import assert_bad_input, content_snapshot, invoke, stat_snapshot
+from conftest import run_bench
 
 from bench.audio import write_wav
 
@@ -280,3 +281,39 @@ def test_no_leftovers_in_the_store_after_a_refused_pull(tmp_path, store, capfd):
     assert_bad_input(invoke(["models", "pull", str(bad)], capfd), "does not match its checksum")
     assert stat_snapshot(store) == before
     assert not [p for p in os.listdir(store / "hostile") if p.startswith(".adding-")]
+
+
+def _hub_cache(cache: Path, repo: str, files: dict[str, bytes]) -> Path:
+    """The Hub cache layout huggingface_hub leaves after a download: snapshot files are links into blobs/."""
+    base = cache / f"models--{repo.replace('/', '--')}"
+    snap = base / "snapshots" / "0123abcd"
+    snap.mkdir(parents=True)
+    (base / "blobs").mkdir()
+    for name, data in files.items():
+        blob = base / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snap / name).symlink_to(os.path.relpath(blob, snap))
+    (base / "refs").mkdir()
+    (base / "refs" / "main").write_text("0123abcd")
+    return snap
+
+
+def test_a_hub_snapshot_pulls_offline_but_its_links_must_stay_in_the_repo_cache(tmp_path, store):
+    """(In subprocesses: huggingface_hub reads HF_HUB_CACHE and HF_HUB_OFFLINE once, when it is imported.)"""
+    folder = _svm_folder(tmp_path / "m")
+    files = {n: (folder / n).read_bytes() for n in ("model.json", "svm.npz")}
+    cache = tmp_path / "hf"
+    _hub_cache(cache, "acme/good", files)
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "BENCH_MODEL_STORE": str(store)}
+    res = run_bench("models", "pull", "acme/good", env=env)
+    assert res.returncode == 0, res.stderr
+    assert (store / "hostile" / "1" / "svm.npz").read_bytes() == files["svm.npz"]
+
+    outside = tmp_path / "secret.npz"  # a snapshot file linking out of its repo's cache folder
+    outside.write_bytes(files["svm.npz"])
+    snap = _hub_cache(cache, "acme/evil", {"model.json": files["model.json"]})
+    (snap / "svm.npz").symlink_to(outside)
+    res = run_bench("models", "pull", "acme/evil", env=env)
+    assert res.returncode == 2 and "leads out" in res.stderr and len(res.stderr.strip().splitlines()) == 1, \
+        res.stderr
+    assert sorted(p.name for p in (store / "hostile").iterdir() if p.name.isdigit()) == ["1"]
