@@ -32,6 +32,7 @@ TOKEN = "hostile-token-0123456789"
 def _server(model, **kw):
     from bench.serve.server import ServeConfig, ServerThread
 
+    kw.setdefault("backend", "torch")  # no ONNX export at start-up: these tests are about the server, not speed
     return ServerThread(ServeConfig(model=model, token=TOKEN, port=0, watch_seconds=kw.pop("watch_seconds", 0), **kw))
 
 
@@ -169,6 +170,7 @@ def _hostile_server(behaviour: str):
         if behaviour == "huge":
             await ws.recv()
             await ws.send("[" + "0," * 400_000 + "0]")  # an 800 kB text frame
+            return
         elif behaviour == "die":
             await ws.recv()
             ws.transport.abort()
@@ -264,7 +266,7 @@ def test_a_nan_score_is_never_a_verdict(devox_store):
 
     from bench.client import stream_wave
 
-    with _server("devox-small@1", backend="torch") as st:
+    with _server("devox-small@1") as st:  # torch backend: its weights can be poisoned in place
         with torch.no_grad():
             for net in st.server.engine.current.scorer.modules:
                 list(net.parameters())[-1].fill_(float("nan"))  # the last layer's bias: features stay finite
