@@ -238,8 +238,9 @@ def test_a_huge_shape_header_gets_an_error_frame_and_the_call_goes_on(devox_stor
                            "shape": shape}).encode()
         return b"BFM1" + struct.pack("<I", len(head)) + head + payload
 
-    bad = [forged([2**32, 2**32], payload=b""), forged([2**32, 2**32]), forged([2**62, 4]), forged([0, 8]), forged([1.5, 2]), forged([True, 2]),
-           forged(["8", "4"]), forged([2] * 40), forged("abc"), forged([4, 8], "float64")]
+    bad = [forged([2**32, 2**32], payload=b""), forged([2**32, 2**32]), forged([2**62, 4]), forged([0, 8]),
+           forged([1.5, 2]), forged([True, 2]), forged(["8", "4"]), forged([2] * 40), forged("abc"),
+           forged([4, 8], "float64")]
 
     async def main(url):
         call = await EdgeCall.connect(url, TOKEN, mode="privacy")
