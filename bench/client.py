@@ -10,17 +10,68 @@ as fast as the server answers; :func:`stream_file` does it for a WAV file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl as ssl_lib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.errors import BenchError, RunFailed, first_line
 from bench.serve.protocol import encode_pcm, hello, now_ms, parse_reply
+
+#: the largest server frame a client reads (replies are JSON of a few hundred bytes; a larger frame closes the
+#: call with code 1009 and a :class:`CallFailed`, instead of letting a server fill this process's memory)
+MAX_REPLY_BYTES = 64 * 1024
+
+
+class CallFailed(RunFailed):
+    """The call could not complete: the server ended it or went away mid-call (exit code 1)."""
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is a ws:// or wss:// URL with a host (and a valid port); a one-line BenchError otherwise."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        raise BenchError(f"--url {url!r} is not a valid URL ({first_line(exc)})") from None
+    if parts.scheme in ("http", "https"):
+        raise BenchError(f"--url {url}: calls are WebSockets: use ws:// (or wss:// for TLS), e.g. "
+                         f"ws{'s' if parts.scheme == 'https' else ''}://{parts.netloc}/v1/call")
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise BenchError(f"--url {url!r}: expected ws://HOST:PORT/v1/call or wss://HOST:PORT/v1/call")
+    return url
+
+
+def _ended(exc: Exception) -> CallFailed:
+    """What a closed connection means, as one line."""
+    sent, rcvd = getattr(exc, "sent", None), getattr(exc, "rcvd", None)
+    if sent is not None and sent.code == 1009:
+        return CallFailed(f"the server sent a frame above {MAX_REPLY_BYTES} bytes (a client reads replies of at most "
+                          "that size); the call is closed")
+    if rcvd is not None:
+        why = f" ({rcvd.reason})" if rcvd.reason else ""
+        return CallFailed(f"the server closed the call (WebSocket code {rcvd.code}{why})")
+    return CallFailed("the connection to the server was lost mid-call (the server stopped or the network failed)")
+
+
+@contextlib.contextmanager
+def _call_errors() -> Iterator[None]:
+    """A closed or broken connection during a call, as a one-line :class:`CallFailed`."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        yield
+    except ConnectionClosed as exc:
+        raise _ended(exc) from None
+    except OSError as exc:
+        raise CallFailed(f"the connection to the server failed mid-call: {exc.strerror or first_line(exc)}") from None
 
 
 class DeviceHalf:
@@ -56,25 +107,40 @@ class EdgeCall:
                       open_timeout: float = 30.0) -> EdgeCall:
         """Open the WebSocket (``Authorization: Bearer TOKEN``), send the hello, wait for ``ready``."""
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidStatus
+        from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
+        check_url(url)
         ssl = None
         if url.startswith("wss://"):
-            ssl = ssl_lib.create_default_context(cafile=cafile)
+            try:
+                ssl = ssl_lib.create_default_context(cafile=cafile)
+            except (OSError, ssl_lib.SSLError) as exc:
+                raise BenchError(f"--cafile {cafile}: not a readable PEM certificate ({first_line(exc)})") from None
         try:
             ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, ssl=ssl,
-                               open_timeout=open_timeout, compression=None, max_size=None)
+                               open_timeout=open_timeout, compression=None, max_size=MAX_REPLY_BYTES)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""
-            raise BenchError(f"the server refused the call: HTTP {status} {body}") from None
+            raise BenchError(f"the server refused the call: HTTP {status} {' '.join(body.split())[:200]}") from None
+        except InvalidURI as exc:
+            raise BenchError(f"--url {url!r} is not a valid WebSocket URL ({first_line(exc)})") from None
+        except (InvalidHandshake, EOFError) as exc:
+            hint = " (a TLS server needs wss://)" if url.startswith("ws://") else ""
+            raise BenchError(f"{url} did not answer as a bench server{hint}: {first_line(exc)}") from None
+        except TimeoutError:
+            raise BenchError(f"{url} did not answer within {open_timeout:g} s") from None
         except OSError as exc:
-            raise BenchError(f"cannot reach {url}: {exc}") from None
-        await ws.send(hello(mode, sample_rate, call_id, keep, label))
-        ready = parse_reply(await ws.recv())
-        if ready["type"] != "ready":
+            raise BenchError(f"cannot reach {url}: {first_line(exc)}") from None
+        try:
+            with _call_errors():
+                await ws.send(hello(mode, sample_rate, call_id, keep, label))
+                ready = parse_reply(await ws.recv())
+            if ready["type"] != "ready":
+                raise BenchError(f"the server refused the call: {ready.get('code')}: {ready.get('message')}")
+        except BaseException:
             await ws.close()
-            raise BenchError(f"the server refused the call: {ready.get('code')}: {ready.get('message')}")
+            raise
         return cls(ws, ready, mode, sample_rate)
 
     async def send_frame(self, frame: bytes) -> int:
@@ -82,8 +148,32 @@ class EdgeCall:
         seq = self.seq
         self.seq += 1
         self.sent[seq] = now_ms()
-        await self.ws.send(frame)
+        await self._send(frame)
         return seq
+
+    async def _send(self, data: bytes | str) -> None:
+        """Send a frame; a closed call is a :class:`CallFailed` that gives the server's reason when it sent one."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self.ws.send(data)
+        except ConnectionClosed as exc:
+            raise await self._why_closed(exc) from None
+        except OSError:
+            with _call_errors():
+                raise
+
+    async def _why_closed(self, exc: Exception) -> CallFailed:
+        """The fatal error frame the server sent before closing, if it is still unread; else what the close says."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                d = parse_reply(await self.ws.recv())
+                if d.get("type") == "error" and d.get("fatal"):
+                    return CallFailed(f"the server ended the call: {d.get('code')}: {d.get('message')}")
+        except (ConnectionClosed, BenchError):
+            return _ended(exc)
 
     async def send_chunk(self, chunk: np.ndarray, device: DeviceHalf | None = None) -> int:
         """Send one chunk of audio at this call's rate (privacy mode: ``device`` turns it into features)."""
@@ -97,7 +187,8 @@ class EdgeCall:
 
     async def recv(self) -> dict[str, Any]:
         """The next server frame, with ``t_client_sent`` / ``t_client_received`` added to chunk replies."""
-        text = await self.ws.recv()
+        with _call_errors():
+            text = await self.ws.recv()
         t = now_ms()
         d = parse_reply(text)
         seq = d.get("seq")
@@ -107,7 +198,7 @@ class EdgeCall:
 
     async def end(self) -> dict[str, Any]:
         """Say the call is over; returns the server's ``call_end`` summary (replies still due are skipped)."""
-        await self.ws.send(json.dumps({"type": "end"}))
+        await self._send(json.dumps({"type": "end"}))
         while True:
             d = await self.recv()
             if d["type"] == "call_end":
@@ -147,17 +238,24 @@ async def stream_wave(url: str, token: str, wave: np.ndarray, sample_rate: int, 
     async def receive(n: int) -> None:
         while len(replies) < n:
             d = await call.recv()
+            if d["type"] == "error" and d.get("fatal"):
+                raise CallFailed(f"the server ended the call: {d.get('code')}: {d.get('message')}")
+            if d["type"] == "call_end":
+                raise CallFailed(f"the server ended the call after {len(replies)} of {n} replies")
             if d["type"] in ("verdict", "error"):
                 replies.append(d)
                 if on_reply is not None:
                     on_reply(d)
 
+    reader: asyncio.Future | None = None
     try:
         if realtime:
             reader = asyncio.ensure_future(receive(len(chunks)))
             t0 = time.perf_counter()
             for i, c in enumerate(chunks):
-                await asyncio.sleep(max(0.0, t0 + i * chunk_seconds - time.perf_counter()))
+                await asyncio.wait([reader], timeout=max(0.0, t0 + i * chunk_seconds - time.perf_counter()))
+                if reader.done():  # the call ended early: its exception says why
+                    break
                 await call.send_chunk(c, device)
             await reader
         else:
@@ -166,6 +264,9 @@ async def stream_wave(url: str, token: str, wave: np.ndarray, sample_rate: int, 
                 await receive(i + 1)
         end = await call.end()
     finally:
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
         await call.close()
     return {"ready": call.ready, "replies": replies, "call_end": end}
 

@@ -29,10 +29,31 @@ MAGIC = b"BFM1"
 DTYPES = ("float16", "float32")
 MAX_HEADER = 64 * 1024
 MAX_PAYLOAD = 256 * 1024 * 1024
+MAX_DIMS = 8  #: most axes a feature array may have
 
 
 class MessageError(BenchError):
     """A feature message that cannot be read, or that another model made."""
+
+
+def payload_bytes(shape: object, dtype: object, limit: int = MAX_PAYLOAD) -> int:
+    """The payload size a header's ``shape`` and ``dtype`` announce, checked before anything is allocated:
+    ``shape`` is 1 to :data:`MAX_DIMS` positive integers, ``dtype`` one of :data:`DTYPES`, and the size (exact
+    integer arithmetic: no overflow) at most ``limit`` (pass the bytes actually present). A
+    :class:`MessageError` otherwise."""
+    if dtype not in DTYPES:
+        raise MessageError(f"malformed feature message: dtype {dtype!r} not allowed ({', '.join(DTYPES)})")
+    if (not isinstance(shape, list) or not 1 <= len(shape) <= MAX_DIMS
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise MessageError(f"malformed feature message: shape {str(shape)[:80]} must be 1 to {MAX_DIMS} positive "
+                           "integers")
+    size = np.dtype(dtype).itemsize
+    for n in shape:
+        size *= n
+        if size > limit:
+            raise MessageError(f"malformed feature message: shape {shape} {dtype} needs more than the {limit} "
+                               "payload bytes available")
+    return size
 
 
 def model_version(fingerprint: str) -> str:
@@ -102,20 +123,28 @@ class FeatureMessage:
         if head.get("schema") != SCHEMA:
             raise MessageError(f"feature message schema {head.get('schema')!r} is not {SCHEMA}")
         try:
-            dtype, shape = str(head["dtype"]), [int(s) for s in head["shape"]]
-            meta = {k: head[k] for k in ("detector", "model", "model_version")}
-            seed, rate, seq = int(head["seed"]), int(head["sample_rate"]), int(head.get("seq", 0))
+            dtype, shape = head["dtype"], head["shape"]
+            meta = {k: str(head[k]) for k in ("detector", "model", "model_version")}
+            seed, rate, seq = (_int(head["seed"]), _int(head["sample_rate"]), _int(head.get("seq", 0)))
+            extra = head.get("extra") or {}
+            if not isinstance(extra, dict):
+                raise ValueError("extra")
         except (KeyError, TypeError, ValueError) as exc:
             raise MessageError(f"malformed feature message: header field {exc} missing or invalid") from None
-        if dtype not in DTYPES or not shape or min(shape) < 0:
-            raise MessageError(f"malformed feature message: dtype {dtype!r} / shape {shape} not allowed")
-        want = int(np.prod(shape)) * np.dtype(dtype).itemsize
         body = raw[8 + n:]
-        if want > MAX_PAYLOAD or len(body) != want:
+        want = payload_bytes(shape, dtype, min(len(body), MAX_PAYLOAD))
+        if len(body) != want:
             raise MessageError(f"malformed feature message: {len(body)} payload bytes, shape {shape} {dtype} needs "
                                f"{want}")
         data = np.frombuffer(body, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
         if not np.isfinite(data).all():
             raise MessageError("malformed feature message: the features hold NaN or infinite values")
-        return cls(detector=str(meta["detector"]), model=str(meta["model"]), model_version=str(meta["model_version"]),
-                   seed=seed, sample_rate=rate, data=data, seq=seq, extra=dict(head.get("extra") or {}))
+        return cls(detector=meta["detector"], model=meta["model"], model_version=meta["model_version"],
+                   seed=seed, sample_rate=rate, data=data, seq=seq, extra=dict(extra))
+
+
+def _int(value: object) -> int:
+    """A header integer (JSON number without a fraction, not a boolean); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
+        raise ValueError(f"{value!r} is not an integer")
+    return value

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.errors import BenchError, RunFailed, first_line
 
 PROFILES: dict[str, dict[str, Any]] = {
     "edge-cpu": {"cores": 1, "threads": 1, "memory_gb": 8.0, "device": "cpu",
@@ -39,6 +39,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 DEVOX_TABLE3 = {"source": "DevoX Table 3 (quoted)", "transmission_ms_mean": 968.0, "inference_ms_mean": 1150.0,
                 "inference_ms_range": [320.0, 1717.0], "end_to_end_ms_mean": 2118.0}
 PARTS = ("transmission", "queueing", "inference", "server", "reply", "end_to_end")
+ENGINES = ("batched", "naive")
+BACKENDS = ("auto", "onnx", "torch")
+FILES_PER_CALLER = 2  #: open files a caller needs across this process and the server (a socket at each end)
 
 
 def percentiles(values: list[float]) -> dict[str, Any]:
@@ -59,8 +62,6 @@ def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds
     from bench.corpus import open_dataset
 
     if corpus is None or fakes is None:
-        if corpus or fakes:
-            raise BenchError("give both --corpus and --fakes, or neither (a small corpus is then simulated)")
         from bench.generate import generate
         from bench.simcorpus import simulate_corpus
 
@@ -107,11 +108,14 @@ def encode_calls(calls: list[dict[str, Any]], mode: str, model: str, chunk_s: fl
 class ServerProcess:
     """``bench serve`` in a subprocess under a profile (CPU pinning and memory cap applied before exec)."""
 
-    def __init__(self, model: str, token_file: Path, profile: dict[str, Any], *, engine: str, threads: int,
+    def __init__(self, model: str, token: str, profile: dict[str, Any], *, engine: str, threads: int,
                  max_batch: int, batch_wait_ms: float, max_connections: int, cpus: list[int] | None,
                  backend: str = "auto") -> None:
-        cmd = [sys.executable, "-m", "bench", "serve", "--model", model, "--port", "0", "--token-file",
-               str(token_file), "--threads", str(threads), "--device", "cuda" if profile["device"] == "cuda" else "cpu",
+        from bench.cli.params import TOKEN_ENV
+
+        # the token goes in the child's environment (readable by this user only), never on its command line
+        cmd = [sys.executable, "-m", "bench", "serve", "--model", model, "--port", "0",
+               "--threads", str(threads), "--device", "cuda" if profile["device"] == "cuda" else "cpu",
                "--engine", engine, "--max-batch", str(max_batch), "--batch-wait-ms", str(batch_wait_ms),
                "--max-connections", str(max_connections), "--watch-seconds", "0", "--idle-timeout", "120",
                "--backend", backend]
@@ -128,7 +132,7 @@ class ServerProcess:
 
         self.log: list[str] = []
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                     preexec_fn=limit)
+                                     preexec_fn=limit, env={**os.environ, TOKEN_ENV: token})
         self.url: str | None = None
         found = threading.Event()
 
@@ -170,15 +174,26 @@ class ServerProcess:
 
 
 # ------------------------------------------------------------------ callers
-async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: float, stop: float, chunk_s: float,
-                  realtime: bool, rows: list[dict[str, Any]], errors: dict[str, int]) -> dict[str, Any]:
+async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: float, duration: float,
+                  chunk_s: float, realtime: bool, rows: list[dict[str, Any]], errors: dict[str, int]) -> dict[str, Any]:
+    """One caller: connects at ``start``, then streams for ``duration`` s from the moment it is connected (so
+    every caller that connects sends, however long the connections took); failures are counted in ``errors``."""
     from bench.client import EdgeCall
 
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
-    ec = await EdgeCall.connect(url, token, mode=mode, call_id=call["speaker"])
+    info = {"sent": 0, "t0_wall": time.time() * 1000.0, "n_frames": len(call["frames"]),
+            "fake_start": call["fake_start"]}
+    try:
+        ec = await EdgeCall.connect(url, token, mode=mode, call_id=call["speaker"], open_timeout=120.0)
+    except BenchError as exc:
+        key = "connect_failed" if "HTTP" not in str(exc) else "connect_refused"
+        errors[key] = errors.get(key, 0) + 1
+        info["error"] = first_line(exc)
+        return info
     frames, sent, got = call["frames"], 0, 0
-    t0_wall = time.time() * 1000.0
+    info["t0_wall"] = time.time() * 1000.0
     t0 = time.perf_counter()
+    stop = t0 + duration
     done, answered = asyncio.Event(), asyncio.Event()
 
     async def reader() -> None:
@@ -199,41 +214,48 @@ async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: 
 
     task = asyncio.ensure_future(reader())
     i = 0
-    while True:
-        when = t0 + i * chunk_s
-        if realtime:
-            if when >= stop:
+    try:
+        while not task.done():
+            when = t0 + i * chunk_s
+            if realtime:
+                if when >= stop:
+                    break
+                await asyncio.sleep(max(0.0, when - time.perf_counter()))
+            elif i and time.perf_counter() >= stop:
                 break
-            await asyncio.sleep(max(0.0, when - time.perf_counter()))
-        elif time.perf_counter() >= stop:
-            break
-        answered.clear()
-        await ec.send_frame(frames[i % len(frames)])
-        sent += 1
-        i += 1
-        if not realtime:
-            while got < sent and not task.done():
-                await answered.wait()
-                answered.clear()
-    await ec.ws.send(json.dumps({"type": "end"}))
-    try:  # an overloaded server may never catch up: what is unanswered by then counts as dropped
-        await asyncio.wait_for(done.wait(), max(30.0, 2 * (stop - t0)))
-    except TimeoutError:
-        pass
+            answered.clear()
+            await ec.send_frame(frames[i % len(frames)])
+            sent += 1
+            i += 1
+            if not realtime:
+                while got < sent and not task.done():
+                    await answered.wait()
+                    answered.clear()
+        if not task.done():
+            await ec.ws.send(json.dumps({"type": "end"}))
+            # an overloaded server may never catch up: what is unanswered by then counts as dropped
+            await asyncio.wait([task], timeout=max(30.0, 2 * duration))
+    except BenchError as exc:  # the call failed mid-way: what was answered is kept
+        errors["call_failed"] = errors.get("call_failed", 0) + 1
+        info["error"] = first_line(exc)
+    except Exception as exc:  # noqa: BLE001 - a connection closed under us
+        errors["call_failed"] = errors.get("call_failed", 0) + 1
+        info["error"] = f"{type(exc).__name__}: {first_line(exc)}"
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await ec.close()
-    return {"sent": sent, "t0_wall": t0_wall, "n_frames": len(frames), "fake_start": call["fake_start"]}
+    info["sent"] = sent
+    return info
 
 
 async def drive(url: str, token: str, calls: list[dict[str, Any]], callers: int, duration: float, mode: str,
                 chunk_s: float, realtime: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-    """Run ``callers`` concurrent calls for ``duration`` s; returns (verdict rows, per-caller info, errors)."""
+    """Run ``callers`` concurrent calls of ``duration`` s each; returns (verdict rows, per-caller info, errors)."""
     rows_by: list[list[dict[str, Any]]] = [[] for _ in range(callers)]
     errors: dict[str, int] = {}
     t = time.perf_counter() + 1.0
-    stop = t + duration
-    tasks = [_caller(url, token, calls[k % len(calls)], mode, t + chunk_s * k / callers, stop, chunk_s, realtime,
+    tasks = [_caller(url, token, calls[k % len(calls)], mode, t + chunk_s * k / callers, duration, chunk_s, realtime,
                      rows_by[k], errors) for k in range(callers)]
     info = await asyncio.gather(*tasks)
     for k, rows in enumerate(rows_by):
@@ -242,27 +264,59 @@ async def drive(url: str, token: str, calls: list[dict[str, Any]], callers: int,
     return [r for rows in rows_by for r in rows], list(info), errors
 
 
+def open_files_for(callers: int) -> None:
+    """Raise this process's open-file limit (inherited by the server) to what ``callers`` need, up to the hard
+    limit; a one-line BenchError when the hard limit is too low."""
+    import resource
+
+    need = FILES_PER_CALLER * callers + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            raise BenchError(f"--callers {callers} needs about {need} open files, and this system allows {hard} "
+                             "(ulimit -Hn); use fewer callers")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+def check_args(profile: str, callers: int, duration: float, chunk_seconds: float, mode: str, engine: str,
+               backend: str, corpus: str | None, fakes: str | None) -> None:
+    """Every flag of ``bench latency`` that can be checked without the model, as one-line BenchErrors."""
+    import math
+
+    if profile not in PROFILES:
+        raise BenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if callers < 1 or not all(math.isfinite(v) and v > 0 for v in (duration, chunk_seconds)):
+        raise BenchError("--callers must be >= 1, --duration and the chunk length finite and > 0")
+    if mode not in ("raw", "privacy"):
+        raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
+    if engine not in ENGINES:
+        raise BenchError(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
+    if backend not in BACKENDS:
+        raise BenchError(f"--backend must be {', '.join(BACKENDS)}, not {backend!r}")
+    if (corpus is None) != (fakes is None):
+        raise BenchError("give both --corpus and --fakes, or neither (a small corpus is then simulated)")
+    for flag, p in (("--corpus", corpus), ("--fakes", fakes)):
+        if p is not None and not Path(p).is_dir():
+            raise BenchError(f"{flag} {p}: no such corpus folder")
+
+
 # ------------------------------------------------------------------ the run
 def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", callers: int = 1, duration: float = 30.0,
                 mode: str = "raw", realtime: bool = True, corpus: str | None = None, fakes: str | None = None,
                 engine: str = "batched", threads: int | None = None, cores: int | None = None, max_batch: int = 32,
                 batch_wait_ms: float = 0.0, chunk_seconds: float = 1.0, backend: str = "auto",
-                command: str | None = None,
+                command: str | None = None, overwrite: bool = False,
                 progress: Callable[[str], None] | None = None) -> Any:
     """Measure; writes OUT/latency.json (:class:`~bench.results.LatencyResult`) and returns it, or None with a
     message when the profile cannot run here (core-gpu without a CUDA GPU)."""
     import secrets
 
-    from bench.modelstore import resolve
+    from bench.outdir import claim_output
     from bench.results import LatencyResult, Percentiles, run_info
+    from bench.serve.engine import check_servable
 
     say = progress or (lambda _m: None)
-    if profile not in PROFILES:
-        raise BenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if callers < 1 or duration <= 0 or chunk_seconds <= 0:
-        raise BenchError("--callers must be >= 1, --duration and the chunk length > 0")
-    if mode not in ("raw", "privacy"):
-        raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
+    check_args(profile, callers, duration, chunk_seconds, mode, engine, backend, corpus, fakes)
     prof = dict(PROFILES[profile])
     if prof["device"] == "cuda":
         import torch
@@ -270,23 +324,26 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
         if not torch.cuda.is_available():
             say("skipped: the core-gpu profile needs a CUDA GPU, and torch sees none on this machine")
             return None
-    entry = resolve(model)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     allowed = sorted(os.sched_getaffinity(0))
     n_cores = cores or prof["cores"] or len(allowed)
     if n_cores > len(allowed):
         raise BenchError(f"--cores {n_cores}: this machine lets bench use {len(allowed)} core(s)")
+    open_files_for(callers)
+    entry = check_servable(model, backend=backend, device=prof["device"], mode=mode)
+    out = Path(out)
+    params = {"model": entry.card.ref, "profile": profile, "callers": callers, "duration": duration, "mode": mode,
+              "realtime": realtime, "corpus": corpus, "fakes": fakes, "engine": engine, "threads": threads,
+              "cores": cores, "max_batch": max_batch, "batch_wait_ms": batch_wait_ms, "chunk_seconds": chunk_seconds,
+              "backend": backend}
+    claim_output(out, "latency", params, inputs=[entry.folder, corpus, fakes], overwrite=overwrite)
     server_cpus = allowed[:n_cores]
     prof.update({"cores": n_cores, "server_cpus": server_cpus, "threads": threads or prof["threads"],
                  "backend_asked": backend})
     calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say)
     encode_calls(calls, mode, entry.card.ref, chunk_seconds)
     token = secrets.token_urlsafe(24)
-    token_file = out / ".token"
-    token_file.write_text(token)
     say(f"starting bench serve ({engine}) on cpus {server_cpus} with {prof['threads']} inference thread(s)")
-    server = ServerProcess(entry.card.ref, token_file, prof, engine=engine, threads=prof["threads"],
+    server = ServerProcess(entry.card.ref, token, prof, engine=engine, threads=prof["threads"],
                            max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_connections=callers + 10,
                            cpus=server_cpus if len(server_cpus) < len(allowed) or cores else None, backend=backend)
     try:
@@ -302,8 +359,11 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     finally:
         os.sched_setaffinity(0, allowed)
         server.stop()
-        token_file.unlink(missing_ok=True)
     sent = sum(i["sent"] for i in info)
+    if not rows:
+        why = "; ".join(sorted({i["error"] for i in info if i.get("error")}))[:300]
+        why = why or (f"errors {errors}" if errors else "no caller sent a chunk")
+        raise RunFailed(f"no chunk got a verdict ({sent} sent; {why}); nothing written")
     parts = {p: [] for p in PARTS}
     for r in rows:
         parts["transmission"].append(r["t_received"] - r["t_client_sent"])

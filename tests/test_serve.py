@@ -339,6 +339,7 @@ def test_bench_serve_and_bench_stream_in_separate_processes(devox_model, tmp_pat
     root, env, wav = devox_model
     token = tmp_path / "token"
     token.write_text(TOKEN)
+    token.chmod(0o600)  # a token file others can read is refused
     full = {**os.environ, **env}
     srv = subprocess.Popen([sys.executable, "-m", "bench", "serve", "--model", "devox-small@1", "--port", "0",
                             "--token-file", str(token), "--watch-seconds", "0"], stderr=subprocess.PIPE, text=True,
@@ -364,6 +365,7 @@ def test_bench_serve_and_bench_stream_in_separate_processes(devox_model, tmp_pat
         assert bad.returncode != 0 and "no such token file" in bad.stderr
         wrong = tmp_path / "wrong"
         wrong.write_text("not-the-token-0123456789")
+        wrong.chmod(0o600)
         refused = run_bench("stream", str(wav), "--url", url, "--token-file", str(wrong), env=env)
         assert refused.returncode != 0 and "HTTP 401" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import console, print_json
+from bench.cli.params import number, overwrite_option
 
 
 def latency(
@@ -15,7 +16,7 @@ def latency(
     profile: str = typer.Option("edge-cpu", help="edge-cpu (1 pinned core, 1 inference thread, 8 GB cap: DevoX's "
                                                  "edge) or core-gpu (CUDA; skipped without a GPU)."),
     callers: int = typer.Option(1, min=1, max=10_000, help="Concurrent simulated callers."),
-    duration: float = typer.Option(30.0, min=1.0, max=86_400.0, help="Seconds each caller streams."),
+    duration: float = typer.Option(30.0, parser=number(1.0, 86_400.0), help="Seconds each caller streams."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for latency.json."),
     mode: str = typer.Option("raw", help="raw (16-bit PCM) or privacy (split models' feature messages)."),
     fast: bool = typer.Option(False, "--fast", help="Each caller sends its next chunk as soon as the reply "
@@ -26,9 +27,10 @@ def latency(
     threads: int | None = typer.Option(None, min=1, help="Inference threads (default: the profile's)."),
     cores: int | None = typer.Option(None, min=1, help="Cores the server is pinned to (default: the profile's)."),
     max_batch: int = typer.Option(32, min=1, help="Most chunks per inference batch."),
-    batch_wait_ms: float = typer.Option(0.0, min=0.0, help="Wait for more chunks before a batch."),
+    batch_wait_ms: float = typer.Option(0.0, parser=number(0.0, 1000.0), help="Wait for more chunks before a batch."),
     backend: str = typer.Option("auto", help="The server's inference backend: auto, onnx or torch."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    overwrite: bool = overwrite_option("--out"),
 ) -> None:
     """Start `bench serve` under a profile and drive it with N concurrent callers streaming real calls; report
     p50/p95/p99/max of transmission, queueing, inference and end-to-end time per chunk beside DevoX Table 3."""
@@ -37,7 +39,7 @@ def latency(
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
                       realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,
                       engine=engine, threads=threads, cores=cores, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
-                      backend=backend,
+                      backend=backend, overwrite=overwrite,
                       command=" ".join(["bench", *sys.argv[1:]]),
                       progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
     if res is None:

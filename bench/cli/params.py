@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from bench.errors import BenchError
+from bench.fileio import read_text
 
 
 def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
@@ -63,17 +64,31 @@ def scripts_option() -> str:
 TOKEN_ENV = "BENCH_SERVE_TOKEN"
 
 
+def _check_token(tok: str, where: str) -> str:
+    """``tok`` stripped of its surrounding whitespace; a one-line error when it spans lines or holds spaces."""
+    tok = tok.strip()
+    if not tok:
+        raise BenchError(f"{where}: the token is empty")
+    if any(c.isspace() for c in tok) or not tok.isprintable():
+        raise BenchError(f"{where}: the token must be one line without spaces or control characters")
+    return tok
+
+
 def read_token(token_file: Path | None, required: bool) -> str | None:
-    """The edge server's token: from ``token_file``, else ``BENCH_SERVE_TOKEN``; None (or a one-line
-    error when ``required``) without either."""
+    """The edge server's token: from ``token_file`` (refused, as ssh does with keys, when its mode gives
+    group or others any access), else ``BENCH_SERVE_TOKEN``; None (or a one-line error when ``required``)
+    without either."""
     if token_file is not None:
         if not token_file.is_file():
             raise BenchError(f"{token_file}: no such token file")
-        tok = token_file.read_text().strip()
-        if not tok:
-            raise BenchError(f"{token_file}: the token file is empty")
-        return tok
-    tok = os.environ.get(TOKEN_ENV, "").strip()
-    if tok or not required:
-        return tok or None
+        mode = token_file.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise BenchError(f"{token_file}: the token file is readable by group or others (mode {mode:04o}); "
+                             f"run chmod 600 {token_file}")
+        return _check_token(read_text(token_file, "token file"), str(token_file))
+    tok = os.environ.get(TOKEN_ENV, "")
+    if tok.strip():
+        return _check_token(tok, TOKEN_ENV)
+    if not required:
+        return None
     raise BenchError(f"give the token with --token-file FILE or the {TOKEN_ENV} environment variable")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import console, print_json
-from bench.cli.params import TOKEN_ENV, read_token
+from bench.cli.params import TOKEN_ENV, number, read_token
 from bench.errors import BenchError
 
 
@@ -23,20 +23,21 @@ def serve(
     threads: int = typer.Option(1, min=1, max=256, help="Inference threads (one per core)."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     max_batch: int = typer.Option(32, min=1, max=4096, help="Most chunks scored in one batch."),
-    batch_wait_ms: float = typer.Option(0.0, min=0.0, max=1000.0, help="Wait this long for more chunks before "
+    batch_wait_ms: float = typer.Option(0.0, parser=number(0.0, 1000.0), help="Wait this long for more chunks before "
                                         "scoring a batch (0: batch only what is already queued)."),
     max_connections: int = typer.Option(1000, min=1, help="Most simultaneous calls; more get HTTP 503."),
     max_frame_bytes: int = typer.Option(256 * 1024, min=1024, help="Largest chunk frame (larger: an error frame; "
                                         "4x larger: the call is closed, code 1009)."),
-    idle_timeout: float = typer.Option(30.0, min=0.1, help="Close a call after this many seconds without a frame."),
-    max_call_seconds: float = typer.Option(4 * 3600.0, min=1.0, help="Close a call after this long."),
+    idle_timeout: float = typer.Option(30.0, parser=number(0.1), help="Close a call after this many seconds "
+                                       "without a frame."),
+    max_call_seconds: float = typer.Option(4 * 3600.0, parser=number(1.0), help="Close a call after this long."),
     privacy_only: bool = typer.Option(False, "--privacy-only", help="Refuse raw audio: feature messages only."),
     keep_dir: Path | None = typer.Option(None, "--keep-dir", help="Keep the features and labels of privacy calls "
                                          "that opt in (hello keep=true) here, for bench mlops; never raw audio."),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve wss:// and https://."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
-    watch_seconds: float = typer.Option(2.0, min=0.0, help="Look for a newly promoted version of the model's name "
-                                        "this often (0: never)."),
+    watch_seconds: float = typer.Option(2.0, parser=number(0.0), help="Look for a newly promoted version of "
+                                        "the model's name this often (0: never)."),
     engine: str = typer.Option("batched", help="batched (micro-batching inference threads) or naive (one inference "
                                                "per request: the baseline bench latency compares with)."),
     backend: str = typer.Option("auto", help="auto (ONNX Runtime where the model converts, else torch), onnx or "
@@ -82,12 +83,13 @@ def stream(
     as_json: bool = typer.Option(False, "--json", help="Print every reply as JSON."),
 ) -> None:
     """Stream an audio file to `bench serve` as a phone app would: 1-second chunks, a verdict for each."""
-    from bench.client import DeviceHalf, stream_file
+    from bench.client import DeviceHalf, check_url, stream_file
 
     if mode not in ("raw", "privacy"):
         raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
     if mode == "privacy" and not model:
         raise BenchError("--mode privacy needs --model (the split model whose device half computes the features)")
+    check_url(url)
     token = read_token(token_file, required=True)
     device = DeviceHalf(model) if mode == "privacy" else None
 
@@ -108,7 +110,7 @@ def stream(
         print_json(out)
         return
     end = out["call_end"]
-    console.print(f"call: {end['verdict']} ({end['fake_chunks']} of {end['chunks']} chunks fake, "
+    console.print(f"call: {end['verdict'] or 'no verdict'} ({end['fake_chunks']} of {end['chunks']} chunks fake, "
                   f"{end['errors']} error(s)); model {out['ready']['model']}", markup=False)
     if end["chunks"] == 0:
         raise BenchError("no chunk got a verdict")

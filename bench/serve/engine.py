@@ -32,19 +32,9 @@ class ModelSlot:
     """One loaded model version: its detector, scorer, score semantics and what calls may send it."""
 
     def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64, backend: str = "auto") -> None:
-        from bench.countermeasure import CMDetector
-        from bench.modelstore import resolve
-        from bench.registry import DETECTORS
         from bench.splitcm import SplitScorer
 
-        entry = resolve(ref)
-        name = entry.card.detector
-        if name not in DETECTORS:
-            raise BenchError(f"model {entry.card.ref} needs detector {name!r}, which is not installed")
-        det = DETECTORS.create(name, model=str(entry.folder), device=device, batch_size=batch_size, threads=1)
-        if not isinstance(det, CMDetector):
-            raise BenchError(f"detector {name} scores no single model; bench serve takes a trained model")
-        det.check("")
+        entry, det = load_detector(ref, device, batch_size)
         self.detector = det
         self.scorer = det.load_scorer()
         self.ref = entry.card.ref
@@ -54,35 +44,9 @@ class ModelSlot:
         self.version = self.scorer.version if self.split else model_version(entry.fingerprint())
         self.spec = self.scorer.spec
         self.seeds = list(self.scorer.seeds)
-        self.backend, self.backend_note = self._backend(backend, device)
+        self.backend, self.backend_note = choose_backend(self.scorer, self.ref, backend, device)
         self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
         self.floor_ms = self.compute_floor()
-
-    def _backend(self, backend: str, device: str) -> tuple[str, str]:
-        """``auto``: ONNX Runtime where the model converts (faster on CPU; BENCHMARKS.md), else torch;
-        ``onnx``: ONNX Runtime or a one-line error; ``torch``: eager torch."""
-        if backend not in ("auto", "onnx", "torch"):
-            raise BenchError(f"backend must be auto, onnx or torch, not {backend!r}")
-        if not hasattr(self.scorer, "modules"):
-            if backend == "onnx":
-                raise BenchError(f"model {self.ref} is not a torch model: the ONNX backend does not apply")
-            return "native", "not a torch model: scored by its own library"
-        if backend == "torch":
-            return "torch", ""
-        if device != "cpu":
-            if backend == "onnx":
-                raise BenchError("the ONNX backend runs on the CPU here (onnxruntime's CPU build); use --backend "
-                                 "torch with a GPU")
-            return "torch", "ONNX Runtime is CPU-only here: torch on the GPU"
-        from bench.serve.onnx_backend import to_onnx
-
-        try:
-            parts = to_onnx(self.scorer, self.spec.samples)
-        except BenchError as exc:
-            if backend == "onnx":
-                raise BenchError(f"model {self.ref}: {exc}") from None
-            return "torch", f"stayed on torch: {exc}"
-        return "onnx", f"ONNX Runtime ({', '.join(parts)})"
 
     def compute_floor(self, repeats: int = 15) -> dict[str, float]:
         """The model's compute floor in this process: median milliseconds to score one 1-second chunk alone
@@ -135,6 +99,68 @@ class ModelSlot:
                 out[i] += s[pos:pos + len(f)].mean() / len(self.seeds)
                 pos += len(f)
         return [float(v) for v in out]
+
+
+def load_detector(ref: str, device: str = "cpu", batch_size: int = 64) -> tuple[Any, Any]:
+    """(model store entry, checked detector) of a servable model: a trained countermeasure whose detector is
+    installed; a one-line BenchError otherwise."""
+    from bench.countermeasure import CMDetector
+    from bench.modelstore import resolve
+    from bench.registry import DETECTORS
+
+    entry = resolve(ref)
+    name = entry.card.detector
+    if name not in DETECTORS:
+        raise BenchError(f"model {entry.card.ref} needs detector {name!r}, which is not installed")
+    det = DETECTORS.create(name, model=str(entry.folder), device=device, batch_size=batch_size, threads=1)
+    if not isinstance(det, CMDetector):
+        raise BenchError(f"detector {name} scores no single model; bench serve takes a trained model")
+    det.check("")
+    return entry, det
+
+
+def choose_backend(scorer: Any, ref: str, backend: str, device: str, convert: bool = True) -> tuple[str, str]:
+    """(backend, note) for ``scorer``: ``auto``: ONNX Runtime where the model converts (faster on CPU;
+    BENCHMARKS.md), else torch; ``onnx``: ONNX Runtime or a one-line error; ``torch``: eager torch.
+    ``convert=False`` checks everything but the conversion itself (``auto`` then answers torch)."""
+    if backend not in ("auto", "onnx", "torch"):
+        raise BenchError(f"backend must be auto, onnx or torch, not {backend!r}")
+    if not hasattr(scorer, "modules"):
+        if backend == "onnx":
+            raise BenchError(f"model {ref} is not a torch model: the ONNX backend does not apply")
+        return "native", "not a torch model: scored by its own library"
+    if backend == "torch":
+        return "torch", ""
+    if device != "cpu":
+        if backend == "onnx":
+            raise BenchError("the ONNX backend runs on the CPU here (onnxruntime's CPU build); use --backend "
+                             "torch with a GPU")
+        return "torch", "ONNX Runtime is CPU-only here: torch on the GPU"
+    if not convert:
+        return "torch", "not converted (a check only)"
+    from bench.serve.onnx_backend import to_onnx
+
+    try:
+        parts = to_onnx(scorer, scorer.spec.samples)
+    except BenchError as exc:
+        if backend == "onnx":
+            raise BenchError(f"model {ref}: {exc}") from None
+        return "torch", f"stayed on torch: {exc}"
+    return "onnx", f"ONNX Runtime ({', '.join(parts)})"
+
+
+def check_servable(ref: str, *, backend: str = "auto", device: str = "cpu", mode: str = "raw") -> Any:
+    """Everything ``bench serve`` would refuse about serving ``ref`` (a model that cannot load, a backend it cannot
+    run on, privacy mode on an unsplit model), checked in this process before a command writes anything;
+    returns the model's store entry. ``--backend onnx`` is converted here too: its failure is part of the check."""
+    from bench.splitcm import SplitScorer
+
+    entry, det = load_detector(ref, device)
+    scorer = det.load_scorer()
+    if mode == "privacy" and not isinstance(scorer, SplitScorer):
+        raise BenchError(f"model {entry.card.ref} is not a split model: privacy mode needs devox or deepdetection")
+    choose_backend(scorer, entry.card.ref, backend, device, convert=backend == "onnx")
+    return entry
 
 
 def median_ms(fn: Any, repeats: int) -> float:

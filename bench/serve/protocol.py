@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.featuremsg import MAGIC, MAX_HEADER, FeatureMessage, MessageError
+from bench.featuremsg import MAGIC, MAX_HEADER, FeatureMessage, MessageError, payload_bytes
 
 PROTOCOL = "bench.serve/1"
 MODES = ("raw", "privacy")
@@ -38,9 +38,11 @@ ERRORS = {
     "overloaded": "the server's queue is full: the chunk is dropped (retry later)",
     "idle_timeout": "no frame for idle_timeout seconds (the call is closed)",
     "session_timeout": "the call lasted max_call_seconds (the call is closed)",
+    "bad_score": "the model gave a NaN or infinite score for this chunk: no verdict (logged on the server)",
     "internal": "the server failed on this chunk (a bug: please report it)",
+    "server_error": "the server failed on this call (a bug, logged on the server; the call is closed)",
 }
-FATAL = {"bad_hello", "idle_timeout", "session_timeout"}
+FATAL = {"bad_hello", "idle_timeout", "session_timeout", "server_error"}
 
 
 class ProtocolError(BenchError):
@@ -140,12 +142,11 @@ def split_messages(frame: bytes, max_messages: int = 16) -> list[FeatureMessage]
             raise ProtocolError("bad_message", "truncated feature message header")
         try:
             head = json.loads(frame[pos + 8:pos + 8 + hlen])
-            shape = [int(n) for n in head["shape"]]
-            if any(n < 0 for n in shape):
-                raise ValueError(f"negative shape {shape}")
-            size = int(np.prod(shape, dtype=np.float64)) * np.dtype(head["dtype"]).itemsize
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise ProtocolError("bad_message", f"feature message header: {str(exc)[:100]}") from None
+            if not isinstance(head, dict):
+                raise ValueError("not a JSON object")
+            size = payload_bytes(head.get("shape"), head.get("dtype"), len(frame) - pos - 8 - hlen)
+        except (ValueError, RecursionError, MessageError) as exc:
+            raise ProtocolError("bad_message", f"feature message header: {str(exc)[:160]}") from None
         end = pos + 8 + hlen + size
         try:
             out.append(FeatureMessage.from_bytes(frame[pos:end]))

@@ -12,19 +12,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
+import os
 import ssl as ssl_lib
+import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from bench.featuremsg import MessageError
+from bench.outdir import check_writable_dir
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.protocol import (
     FATAL,
@@ -69,6 +72,8 @@ class ServeConfig:
     backend: str = "auto"  # auto (ONNX Runtime where the model converts, else torch) | onnx | torch
 
     def check(self) -> None:
+        """A one-line BenchError for any setting the server cannot run with (before anything is written)."""
+        self._check_limits()
         if not self.token or len(self.token) < 16:
             raise BenchError("the server token must be at least 16 characters (use --token-file or BENCH_SERVE_TOKEN)")
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -80,8 +85,31 @@ class ServeConfig:
             raise BenchError("max_frame_bytes must be >= 1024, max_connections and max_inflight >= 1")
         if self.engine not in ("batched", "naive"):
             raise BenchError(f"engine must be batched or naive, not {self.engine!r}")
+        if self.backend not in ("auto", "onnx", "torch"):
+            raise BenchError(f"--backend must be auto, onnx or torch, not {self.backend!r}")
         if not 0 < self.min_chunk_seconds <= self.max_chunk_seconds:
             raise BenchError("need 0 < min_chunk_seconds <= max_chunk_seconds")
+        if self.keep_dir:
+            check_writable_dir(Path(self.keep_dir), "--keep-dir")
+
+    #: integer limits (>= 1) and number limits (finite; > 0, or >= 0 where 0 means "none"/"never")
+    INT_LIMITS = ("threads", "max_batch", "max_queue", "max_connections", "max_frame_bytes", "max_inflight",
+                  "call_alert_chunks")
+    NUMBER_LIMITS = {"batch_wait_ms": False, "min_chunk_seconds": True, "max_chunk_seconds": True,
+                     "idle_timeout": True, "max_call_seconds": True, "watch_seconds": False}
+
+    def _check_limits(self) -> None:
+        """Every numeric limit is a real bound: integers >= 1, finite numbers (NaN or inf would turn it off)."""
+        for name in self.INT_LIMITS:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise BenchError(f"--{name.replace('_', '-')} must be an integer >= 1, not {v!r}")
+        for name, positive in self.NUMBER_LIMITS.items():
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            if not ok or v < 0 or (positive and v == 0):
+                raise BenchError(f"--{name.replace('_', '-')} must be a finite number {'>' if positive else '>='} "
+                                 f"0, not {v!r}")
 
 
 class Metrics:
@@ -107,6 +135,8 @@ class Metrics:
         self.sessions = Gauge("bench_serve_sessions", "open calls", registry=self.registry)
         self.swaps = Counter("bench_serve_model_swaps", "hot swaps to a newly promoted version",
                              registry=self.registry)
+        self.swap_failures = Counter("bench_serve_model_swap_failures", "promoted versions that failed to load",
+                                     registry=self.registry)
         self.model = Gauge("bench_serve_model_info", "the model new calls get", ["model", "model_version"],
                            registry=self.registry)
 
@@ -138,9 +168,10 @@ class Call:
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
+        verdict = "fake" if self.fake_chunks >= self.alert_chunks else "bona fide"
         return {"chunks": self.chunks, "fake_chunks": self.fake_chunks,
                 "mean_score": self.total / self.chunks if self.chunks else None,
-                "verdict": "fake" if self.fake_chunks >= self.alert_chunks else "bona fide",
+                "verdict": verdict if self.chunks else None,  # no scored chunk: no verdict, never "bona fide"
                 "first_alert_seq": self.first_alert_seq, "errors": self.errors}
 
 
@@ -160,6 +191,10 @@ class EdgeServer:
         self.port: int | None = None
         self._stop: asyncio.Event | None = None
         self._keep = Path(config.keep_dir) if config.keep_dir else None
+        if self._keep is not None and not self._keep.exists():
+            self._keep.mkdir(parents=True, mode=0o700)  # kept features identify speakers: owner only
+        self.following = following(config.model)
+        self.swap_error: dict[str, str] | None = None  # the last promoted version that failed to load, and why
 
     # ------------------------------------------------------------------ HTTP side
     def _process_request(self, connection: Any, request: Any) -> Any:
@@ -168,6 +203,7 @@ class EdgeServer:
             body = json.dumps({"status": "ok", "protocol": PROTOCOL, "sessions": self.sessions,
                                "uptime_s": round(time.time() - self.started, 1),
                                "queue": self.engine.queue.qsize() if self.engine else 0,
+                               "following": self.following, "swap_error": self.swap_error,
                                **self.engine.current.describe()})
             resp = connection.respond(HTTPStatus.OK, body + "\n")
             resp.headers["Content-Type"] = "application/json"
@@ -192,29 +228,43 @@ class EdgeServer:
 
     def _kept_archive(self, connection: Any) -> Any:
         """``GET /v1/kept`` (token required): the keep folder as an uncompressed tar, for ``bench mlops cycle``."""
-        import io
-        import tarfile
-
-        from websockets.datastructures import Headers
-        from websockets.http11 import Response
-
         if self._keep is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "this server keeps no features (--keep-dir)\n")
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            if self._keep.is_dir():
-                for f in sorted(self._keep.rglob("*")):
-                    if f.is_file():
-                        tar.add(f, arcname=str(f.relative_to(self._keep)))
-        body = buf.getvalue()
-        return Response(200, "OK", Headers([("Content-Type", "application/x-tar"),
-                                            ("Content-Length", str(len(body)))]), body)
+        return self._stream_kept(connection)
+
+    async def _stream_kept(self, connection: Any) -> Any:
+        """Stream the tar onto the connection (HTTP/1.1 chunked), in chunks of :data:`KEPT_CHUNK` read by a thread,
+        each written once the previous ones drained: memory stays bounded whatever the keep folder holds, and
+        the event loop keeps serving calls. A websockets ``Response`` holds its whole body in memory, so the
+        export writes to the transport itself, closes it, and returns a response that is never sent."""
+        transport = connection.transport
+        files = await asyncio.to_thread(kept_files, self._keep)
+        chunks = tar_chunks(files)
+        transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n"
+                        b"Cache-Control: no-store\r\nConnection: close\r\n\r\n")
+        try:
+            while not transport.is_closing():
+                chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    transport.write(b"0\r\n\r\n")
+                    break
+                transport.write(b"%x\r\n" % len(chunk))
+                transport.write(chunk)
+                transport.write(b"\r\n")
+                await connection.drain()
+        except Exception as exc:  # noqa: BLE001 - a file that vanished: the client sees a cut chunked body
+            self.log(f"GET {KEPT_PATH}: {type(exc).__name__}: {first_line(exc)}")
+        finally:
+            chunks.close()
+            transport.close()
+        await asyncio.shield(connection.connection_lost_waiter)
+        return connection.respond(HTTPStatus.OK, "")  # the connection is closed: websockets sends nothing more
 
     # ------------------------------------------------------------------ a call
     async def _send(self, ws: Any, frame: dict[str, Any]) -> None:
         if "t_sent" in frame:
             frame["t_sent"] = now_ms()
-        await ws.send(json.dumps(frame))
+        await ws.send(json.dumps(frame, allow_nan=False))
 
     async def _error(self, ws: Any, call: Call | None, code: str, message: str, seq: int | None = None) -> None:
         self.metrics.errors.labels(code).inc()
@@ -285,7 +335,12 @@ class EdgeServer:
             from websockets.exceptions import ConnectionClosed
 
             if not isinstance(exc, ConnectionClosed):
-                self.log(f"call {session}: {type(exc).__name__}: {exc}")
+                self.log(f"call {session}: {type(exc).__name__}: {first_line(exc)}")
+                try:  # the client learns why its call ends, then the connection closes
+                    await self._error(ws, call, "server_error", f"the server failed on this call "
+                                                                f"({type(exc).__name__}); it is logged")
+                except Exception:  # noqa: BLE001,S110 - the connection is already gone
+                    pass
         finally:
             for t in inflight:
                 t.cancel()
@@ -335,6 +390,9 @@ class EdgeServer:
             await self._error(ws, call, exc.code, str(exc), seq)
         except Overloaded as exc:
             await self._error(ws, call, "overloaded", str(exc), seq)
+        except (MessageError, ValueError, OSError) as exc:  # a parser or keep-folder failure hits this chunk only
+            self.log(f"call {call.session} chunk {seq}: {type(exc).__name__}: {first_line(exc)}")
+            await self._error(ws, call, "internal", f"the server failed on this chunk ({type(exc).__name__})", seq)
         return None
 
     async def _reply(self, ws: Any, call: Call, job: Job, seq: int, t_recv: float) -> None:
@@ -346,7 +404,12 @@ class EdgeServer:
             return
         slot = job.slot
         score = float(job.result["score"])
-        fake = bool(np.isfinite(score) and score >= slot.semantics.threshold)
+        if not math.isfinite(score):  # never a verdict: a NaN is below every threshold, so it would read bona fide
+            self.log(f"call {call.session} chunk {seq}: model {slot.ref} gave a {score} score")
+            await self._error(ws, call, "bad_score", f"model {slot.ref} gave a non-finite score ({score}) for this "
+                                                     "chunk: no verdict", seq)
+            return
+        fake = bool(score >= slot.semantics.threshold)
         summary = call.add(seq, score, fake)
         frame = {"type": "verdict", "seq": seq, "score": score, "verdict": "fake" if fake else "bona fide",
                  "alert": fake, "threshold": slot.semantics.threshold, "model": slot.ref,
@@ -361,38 +424,57 @@ class EdgeServer:
 
     def _keep_features(self, call: Call, frame: bytes, slot: ModelSlot) -> None:
         """An opted-in privacy call's feature frames, appended to KEEP_DIR/<model_version>/<session>.bfm
-        with its label in a sidecar (raw audio is never kept)."""
+        with its label in a sidecar (raw audio is never kept). Both are biometric: files 0600, folders 0700."""
         if self._keep is None or not call.hello.keep:
             return
         folder = self._keep / slot.version
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         side = folder / f"{call.session}.json"
         if not side.exists():
-            side.write_text(json.dumps({"session": call.session, "call_id": call.hello.call_id,
-                                        "label": call.hello.label, "model": slot.ref, "model_version": slot.version,
-                                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
-        with open(folder / f"{call.session}.bfm", "ab") as f:
+            meta = {"session": call.session, "call_id": call.hello.call_id, "label": call.hello.label,
+                    "model": slot.ref, "model_version": slot.version,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            with open_private(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL) as f:
+                f.write(json.dumps(meta).encode())
+        with open_private(folder / f"{call.session}.bfm", os.O_WRONLY | os.O_CREAT | os.O_APPEND) as f:
             f.write(len(frame).to_bytes(4, "little") + frame)
 
     # ------------------------------------------------------------------ model updates
     async def _watch(self) -> None:
-        """Swap to a newly promoted version of the model's name (loaded off the event loop)."""
-        from bench.modelstore import resolve
+        """Follow the model's name: swap to the version PROMOTED names whenever it changes (loaded off the event
+        loop). Nothing promoted: keep what is served. A version that fails to load is reported (log line,
+        /healthz ``swap_error``) and not retried until PROMOTED names another version; serving goes on."""
+        from bench.modelstore import promoted
 
         cfg = self.config
+        if self.following is None:
+            return
+        failed: str | None = None
         while cfg.watch_seconds > 0:
             await asyncio.sleep(cfg.watch_seconds)
             try:
-                ref = resolve(self.engine.current.name).card.ref
-            except BenchError:
+                version = await asyncio.to_thread(promoted, self.following)
+            except (OSError, BenchError) as exc:
+                self.log(f"hot swap: cannot read what {self.following} promotes: {first_line(exc)}")
                 continue
-            if ref != self.engine.current.ref:
+            ref = f"{self.following}@{version}" if version else None
+            if ref is None or ref == self.engine.current.ref or ref == failed:
+                continue
+            try:
                 await self.swap(ref)
+                failed = None
+            except Exception as exc:  # noqa: BLE001 - any load failure: keep serving the old version
+                failed = ref
+                self.swap_error = {"version": ref, "reason": first_line(exc),
+                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                self.metrics.swap_failures.inc()
+                self.log(f"hot swap to {ref} failed, still serving {self.engine.current.ref}: {first_line(exc)}")
 
     async def swap(self, ref: str) -> ModelSlot:
         """Load ``ref`` in a thread and make it the version new chunks get; live calls keep going."""
         slot = await asyncio.to_thread(ModelSlot, ref, self.config.device, 64, self.config.backend)
         old = self.engine.swap(slot)
+        self.swap_error = None
         self.metrics.model.labels(old.ref, old.version).set(0)
         self.metrics.model.labels(slot.ref, slot.version).set(1)
         self.metrics.swaps.inc()
@@ -440,6 +522,68 @@ class EdgeServer:
     def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
+
+
+def following(model: str) -> str | None:
+    """The model name a server started with ``model`` follows (hot swap): a bare store name, not NAME@VERSION,
+    a folder or a packaged model."""
+    from bench.modelstore import parse_ref, store_root
+
+    if os.sep in model or model.startswith(".") or Path(model).is_dir():
+        return None
+    try:
+        name, version = parse_ref(model)
+    except BenchError:
+        return None
+    return name if version is None and (store_root() / name).is_dir() else None
+
+
+def open_private(path: Path, flags: int) -> Any:
+    """``path`` opened for binary writing with ``flags``, created 0600 (owner only) whatever the umask."""
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode: make sure
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+#: bytes per chunk of the GET /v1/kept stream (the export holds about two of them in memory)
+KEPT_CHUNK = 256 * 1024
+
+
+def kept_files(keep: Path) -> list[tuple[Path, str, int, float]]:
+    """Every regular file under ``keep``: (path, name in the tar, size now, mtime); files still being appended
+    to are exported up to their size at this moment."""
+    out = []
+    if keep.is_dir():
+        for f in sorted(keep.rglob("*")):
+            if f.is_file() and not f.is_symlink():
+                st = f.stat()
+                out.append((f, f.relative_to(keep).as_posix(), st.st_size, st.st_mtime))
+    return out
+
+
+def tar_chunks(files: list[tuple[Path, str, int, float]], chunk: int = KEPT_CHUNK) -> Iterator[bytes]:
+    """An uncompressed tar of ``files`` as chunks of about ``chunk`` bytes (never the whole archive at once)."""
+    buf = bytearray()
+    for path, name, size, mtime in files:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = size, int(mtime), 0o600
+        buf += info.tobuf(tarfile.PAX_FORMAT)
+        with open(path, "rb") as f:
+            left = size
+            while left:
+                block = f.read(min(chunk, left)) or bytes(min(chunk, left))  # shrunk: zeros keep the tar valid
+                buf += block
+                left -= len(block)
+                if len(buf) >= chunk:
+                    yield bytes(buf)
+                    buf.clear()
+        buf += bytes(-size % tarfile.BLOCKSIZE)
+    buf += bytes(2 * tarfile.BLOCKSIZE)  # end of archive
+    yield bytes(buf)
 
 
 class ServerThread:
