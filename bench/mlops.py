@@ -28,6 +28,7 @@ candidate instead of registering another.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import io
 import json
@@ -40,6 +41,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -316,32 +318,35 @@ def _registered(card: Any, cycle: str) -> Any:
 
 
 # ------------------------------------------------------------------ the cycle
-def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: str | None = None,
-                fakes: str | None = None, epochs: int = 30, lr: float = 1e-4, threads: int = 2,
-                server: str | None = None, token: str | None = None, gate_config: str | None = None,
-                deploy_timeout: float = 120.0, overwrite: bool = False,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """One cycle (see the module docstring); writes OUT/cycle.json and returns it. ``keep_dir``: the edge's keep
-    folder, or the running server's URL (the kept features are then fetched over the network with ``token``).
-    Rerun with the same arguments, it finishes the cycle OUT/state.json records."""
-    import dataclasses
+@dataclass
+class _Plan:
+    """The checked inputs of one cycle."""
 
-    import torch
+    card: Any  # the running version's ModelCard
+    slot: Any  # its loaded ModelSlot (torch)
+    corpus: str
+    fakes: str
+    datasets: tuple[Any, Any]  # corpus and fakes
+    corpus_manifest: dict[str, Any]
+    tol: Any  # bench.gate.Tolerances
+    source: str  # keep folder or server URL
+    fetch: bool
+    params: dict[str, Any]  # what claim_output records
+    inputs: list[Any]  # what OUT may not be, contain or lie inside
 
+
+def _check_inputs(model: str, keep_dir: str | Path, corpus: str | None, fakes: str | None, epochs: int, lr: float,
+                  server: str | None, gate_config: str | None, running: str | None) -> _Plan:
+    """Every input but the kept calls, checked (BenchError otherwise); ``running``: the version an earlier run
+    of this cycle started from (the model's name may resolve to its candidate by now)."""
     from bench.corpus import read_manifest
     from bench.evaluate import open_inputs
     from bench.gate import Tolerances
     from bench.modelstore import resolve, store_root
-    from bench.outdir import check_output, claim_output
     from bench.serve.engine import ModelSlot
 
-    say = progress or (lambda _m: None)
-    out = Path(out)
-    torch.set_num_threads(threads)
-    # ---- every input is checked before OUT is claimed and before anything is trained or registered
     tol = Tolerances.from_file(gate_config) if gate_config else Tolerances()
-    state = _prior_state(out, model, overwrite)
-    entry = resolve(state.get("running") or model)
+    entry = resolve(running or model)
     card = entry.card
     if not card.version or card.source != "trained":
         raise BenchError(f"--model {model}: give a trained model of the store (NAME or NAME@VERSION), not a folder or "
@@ -364,19 +369,54 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
               "corpus_hash": cm.get("content_hash"), "fakes_hash": fm.get("content_hash"), "epochs": epochs,
               "lr": lr, "gate": dataclasses.asdict(tol)}
     inputs = [None if fetch else src, corpus, fakes, entry.folder, store_root(), gate_config]
-    resuming = check_output(out, COMMAND, params, inputs=inputs, overwrite=overwrite)
-    if not resuming:
-        state = {}
-    staged = out / "upload"
-    trained = resuming and (out / "model").is_dir()
+    return _Plan(card, slot, corpus, fakes, (corpus_ds, fakes_ds), cm, tol, src, fetch, params, inputs)
+
+
+def _old_features(plan: _Plan) -> tuple[dict[str, Any], Any]:
+    """The running model's training and validation data, through its device half (the features it trained on)."""
+    from bench.corpus import unusable_references
+    from bench.evaluate import build_samples
+    from bench.train_detector import load_splits
+
+    corpus_ds, fakes_ds = plan.datasets
+    rows = corpus_ds.to_list()
+    data = load_splits(build_samples(rows, fakes_ds.to_list(), unusable_references(rows)),
+                       plan.card.training["splits"], names=("train", "val"))
+    if any(len(data.waves[k]) == 0 for k in ("train", "val")):
+        raise BenchError(f"--corpus {plan.corpus} holds no recordings of {plan.card.ref}'s training or validation "
+                         "speakers")
+    return {k: device_features(plan.slot, data.waves[k]) for k in ("train", "val")}, data
+
+
+def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: str | None = None,
+                fakes: str | None = None, epochs: int = 30, lr: float = 1e-4, threads: int = 2,
+                server: str | None = None, token: str | None = None, gate_config: str | None = None,
+                deploy_timeout: float = 120.0, overwrite: bool = False,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One cycle (see the module docstring); writes OUT/cycle.json and returns it. ``keep_dir``: the edge's keep
+    folder, or the running server's URL (the kept features are then fetched over the network with ``token``).
+    Rerun with the same arguments, it finishes the cycle OUT/state.json records."""
+    import torch
+
+    from bench.outdir import check_output, claim_output
+
+    say = progress or (lambda _m: None)
+    out = Path(out)
+    torch.set_num_threads(threads)
+    # ---- every input is checked before OUT is claimed and before anything is trained or registered
+    state = _prior_state(out, model, overwrite)
+    plan = _check_inputs(model, keep_dir, corpus, fakes, epochs, lr, server, gate_config, state.get("running"))
+    card, slot, src = plan.card, plan.slot, plan.source
+    resuming = check_output(out, COMMAND, plan.params, inputs=plan.inputs, overwrite=overwrite)
+    state = state if resuming else {}
+    staged, trained = out / "upload", resuming and (out / "model").is_dir()
     if trained and "data" not in state:
         raise BenchError(f"{out}/{STATE_FILE} is missing or incomplete; pass --overwrite to run the cycle again")
-
     t = time.perf_counter()
     transferred = None
     if resuming and staged.is_dir():
         files = read_keep_folder(staged)
-    elif fetch:
+    elif plan.fetch:
         files, transferred = fetch_kept(src, token)
     else:
         files = read_keep_folder(src)
@@ -385,24 +425,12 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
     if not new_labels:
         raise BenchError(f"{src}: no labelled call kept by {card.ref}'s device half ({skipped})")
     upload_s = time.perf_counter() - t
-
     t = time.perf_counter()
-    old = data = None
-    if not trained:
-        from bench.corpus import unusable_references
-        from bench.evaluate import build_samples
-        from bench.train_detector import load_splits
-
-        rows = corpus_ds.to_list()
-        data = load_splits(build_samples(rows, fakes_ds.to_list(), unusable_references(rows)),
-                           card.training["splits"], names=("train", "val"))
-        if any(len(data.waves[k]) == 0 for k in ("train", "val")):
-            raise BenchError(f"--corpus {corpus} holds no recordings of {card.ref}'s training or validation speakers")
-        old = {k: device_features(slot, data.waves[k]) for k in ("train", "val")}
+    old, data = (None, None) if trained else _old_features(plan)
     preparation_s = time.perf_counter() - t
 
     # ---- OUT is ours from here on
-    claim_output(out, COMMAND, params, inputs=inputs, overwrite=overwrite)
+    claim_output(out, COMMAND, plan.params, inputs=plan.inputs, overwrite=overwrite)
     _clear_temporaries(out)
     state = state or {"cycle": uuid.uuid4().hex, "running": card.ref, "stages_s": {}}
     stages = state["stages_s"]
@@ -419,11 +447,10 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
             stage_private(files, staged)
         record("upload", upload_s + time.perf_counter() - t,
                upload={**_upload_summary(files),
-                       **({"over": "network", "url": _base_url(src) + "/v1/kept",
-                           "transferred_bytes": transferred} if fetch
-                          else {"over": "local copy", "path": src})})
-    say(f"upload: {state['upload']['files']} files, {state['upload']['bytes']:,} bytes "
-        f"({state['upload']['audio_files']} audio files)")
+                       **({"over": "network", "url": _base_url(src) + "/v1/kept", "transferred_bytes": transferred}
+                          if plan.fetch else {"over": "local copy", "path": src})})
+    up = state["upload"]
+    say(f"upload: {up['files']} files, {up['bytes']:,} bytes ({up['audio_files']} audio files)")
     if "data" not in state:
         record("preparation", preparation_s, data={
             "kept_calls": len(calls), "new_windows": len(new_labels), "skipped": skipped,
@@ -437,7 +464,7 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
         info = {"parent": card.ref, "cycle": state["cycle"], "kept_calls": d["kept_calls"],
                 "new_windows": d["new_windows"], "skipped": d["skipped"], "old_windows": d["old_training_windows"],
                 "epochs": epochs, "lr": lr, "frozen": "device half"}
-        history = _train(slot, card, old, data, new_feats, new_labels, out / "model", info, (corpus, fakes))
+        history = _train(slot, card, old, data, new_feats, new_labels, out / "model", info, (plan.corpus, plan.fakes))
         record("training", time.perf_counter() - t, training={"per_seed": history})
     candidate = _candidate(out / "model")
     say(f"training: {epochs} epochs on {d['old_training_windows'] + d['new_windows']} windows "
@@ -445,7 +472,7 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
 
     if "gate" not in state:
         t = time.perf_counter()
-        _gate(card, candidate, corpus, fakes, out, tol, state)
+        _gate(card, candidate, plan.corpus, plan.fakes, out, plan.tol, state)
         record("gate", time.perf_counter() - t)
     g = state["gate"]
     say(f"gate: {'passed' if g['passed'] else 'failed on ' + ', '.join(g['regressions'])}")
@@ -471,16 +498,23 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
         record("deployment", time.perf_counter() - t, deployment=deployment)
     say(f"deployment: {'promoted' if deployment['promoted'] else 'not promoted'}"
         + (f", server swapped: {deployment.get('server_swapped')}" if server and g["passed"] else ""))
+    return _finish(out, state, plan, server, deploy_timeout)
+
+
+def _finish(out: Path, state: dict[str, Any], plan: _Plan, server: str | None, timeout: float) -> dict[str, Any]:
+    """Write OUT/cycle.json and return it; RunFailed (exit 1) when a promoted version was not confirmed by the
+    server."""
     from bench.results import now
 
+    deployment = state["deployment"]
     doc = {"schema": "bench.mlops/1", "created": now(), "running": state["running"], "candidate": state["candidate"],
-           "stages_s": dict(stages), "upload": state["upload"], "data": state["data"], "gate": g,
-           "deployment": deployment, "paper": DEVOX_TABLE2, "simulated": bool(cm.get("simulated")),
-           "cycle": state["cycle"]}
+           "stages_s": dict(state["stages_s"]), "upload": state["upload"], "data": state["data"],
+           "gate": state["gate"], "deployment": deployment, "paper": DEVOX_TABLE2,
+           "simulated": bool(plan.corpus_manifest.get("simulated")), "cycle": state["cycle"]}
     write_json(out / "cycle.json", doc)
     if server and deployment["promoted"] and not deployment.get("server_swapped"):
         raise RunFailed(f"{state['candidate']} is promoted, but the server at {server} did not confirm the swap "
-                        f"within {deploy_timeout:.0f} s; check it (the same command waits again)")
+                        f"within {timeout:.0f} s; check it (the same command waits again)")
     return doc
 
 
