@@ -224,30 +224,87 @@ def test_an_interrupted_cycle_finishes_its_own_candidate_and_registers_it_once(k
     assert not [p for p in out.iterdir() if p.name.startswith(".upload-") or p.name.startswith(".training-")]
 
 
+class FakeEdge:
+    """A loopback HTTP server that answers /healthz with ``devox-small@1`` forever (it never swaps) and
+    /v1/kept with ``kept_tar``: an edge server gone wrong."""
+
+    def __init__(self, kept_tar: bytes = b"") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                body = kept_tar if self.path.startswith("/v1/kept") else json.dumps(
+                    {"status": "ok", "model": "devox-small@1"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"ws://127.0.0.1:{self.httpd.server_address[1]}/v1/call"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> FakeEdge:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _tar(kept: Path, extra) -> bytes:
+    """The keep folder as /v1/kept sends it, plus one hostile member added by ``extra(tar)``."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for f in sorted(kept.rglob("*")):
+            if f.is_file():
+                tar.add(f, arcname=str(f.relative_to(kept)))
+        extra(tar)
+    return buf.getvalue()
+
+
+def _symlink_member(tar) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo("v/stolen.bfm")
+    info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    tar.addfile(info)
+
+
+def _escaping_member(tar) -> None:
+    import io
+    import tarfile
+
+    info = tarfile.TarInfo("../../outside.json")
+    info.size = 2
+    tar.addfile(info, io.BytesIO(b"{}"))
+
+
+@pytest.mark.parametrize("extra, needle", [(_symlink_member, "not a plain file"),
+                                           (_escaping_member, "outside the staging folder")])
+def test_a_hostile_kept_archive_from_the_network_is_refused(extra, needle, kept, store, tmp_path, capfd):
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    with FakeEdge(_tar(kept, extra)) as edge:
+        _refused(["mlops", "cycle", "--model", "devox-small", "--fetch", "--server", edge.url, "--token-file",
+                  str(token), "--out", str(tmp_path / "out")], capfd, needle, store)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_server_that_never_swaps_is_an_error_after_promotion(kept, store, tmp_path, capfd):
-    """A server that answers /healthz but keeps serving the running version: promoted, one line, exit 1."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Stuck(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            body = json.dumps({"status": "ok", "model": "devox-small@1"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
+    """Promoted, but the server keeps serving the running version: one line, exit 1."""
     gate = tmp_path / "gate.toml"
     gate.write_text(LENIENT_GATE)
-    with ThreadingHTTPServer(("127.0.0.1", 0), Stuck) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        url = f"ws://127.0.0.1:{httpd.server_address[1]}/v1/call"
-        res = invoke(_cycle(kept, tmp_path / "out", "--server", url, "--deploy-timeout", "1", "--gate-config",
+    with FakeEdge() as edge:
+        res = invoke(_cycle(kept, tmp_path / "out", "--server", edge.url, "--deploy-timeout", "1", "--gate-config",
                             str(gate)), capfd)
-        httpd.shutdown()
     assert res.code == 1 and len(res.lines) == 1 and "did not confirm" in res.lines[0], res.stderr
     assert "devox-small@2 is promoted" in res.lines[0]
 
@@ -300,3 +357,16 @@ def test_privacy_refuses_a_corpus_it_cannot_measure_with_one_line(store, zoo_inp
     one = _corpus_subset(zoo_inputs / "corpus", tmp_path / "one", speakers=1)
     _refused(_privacy(str(model), one, out), capfd, "at least 2", zoo_inputs, model)
     assert not out.exists()
+
+
+def test_a_figure_that_is_not_a_number_is_never_reported():
+    from bench.errors import BenchError
+    from bench.privacy import _check_finite
+
+    report = {"corpus": "c", "identity": {"features": {"accuracy": 0.5}, "raw_audio_logmel": {"accuracy": 0.9},
+                                          "probe": "..."},
+              "content": {"original": {"wil": 0.1}, "reconstructed": {"wil": float("nan")}, "n_recordings": 0}}
+    with pytest.raises(BenchError, match="content reconstructed WIL"):
+        _check_finite(report)
+    report["content"]["reconstructed"]["wil"] = 0.8
+    _check_finite(report)
