@@ -294,7 +294,12 @@ def _prior_state(out: Path, model: str, overwrite: bool) -> dict[str, Any]:
     doc = read_json(marker, "run marker")
     if doc.get("command") != COMMAND or not isinstance(doc.get("params"), dict) or doc["params"].get("model") != model:
         return {}
-    return read_json(out / STATE_FILE, "mlops cycle state")
+    state = read_json(out / STATE_FILE, "mlops cycle state")
+    if not (isinstance(state.get("running"), str) and isinstance(state.get("cycle"), str)
+            and isinstance(state.get("stages_s"), dict)):
+        raise BenchError(f"{out / STATE_FILE} is not a state this command wrote; pass --overwrite to run the cycle "
+                         "again")
+    return state
 
 
 def _clear_temporaries(out: Path) -> None:
