@@ -146,10 +146,11 @@ def _normalised(params: dict[str, Any]) -> dict[str, Any]:
 
 def check_output(out: str | os.PathLike, command: str, params: dict[str, Any], *,
                  inputs: Iterable[str | os.PathLike | None] = (), overwrite: bool = False,
-                 flag: str = "--out") -> None:
+                 flag: str = "--out") -> bool:
     """Raise the BenchError :func:`claim_output` would raise, without writing anything (for commands that
-    must check several outputs, or their output, before they validate the rest of their input)."""
-    _decide(Path(out), command, _normalised(params), list(inputs), overwrite, flag)
+    must check several outputs, or their output, before they validate the rest of their input); returns
+    True when claiming would resume an earlier run of the same settings."""
+    return _decide(Path(out), command, _normalised(params), list(inputs), overwrite, flag) == "resume"
 
 
 def claim_output(out: str | os.PathLike, command: str, params: dict[str, Any], *,

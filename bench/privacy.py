@@ -23,7 +23,9 @@ the simulation's, not the papers'.
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -208,18 +210,71 @@ def reconstruct(kind: str, net: Any, feats: np.ndarray, starts: np.ndarray, n: i
     return resample(audio, rate) if rate != SAMPLE_RATE else audio
 
 
+# ------------------------------------------------------------------ the inputs
+def attack_rows(card: Any, corpus: str | Path) -> tuple[list[dict[str, Any]], set[str], set[str], dict[str, Any]]:
+    """The corpus recordings the operator works on, checked before anything is written: original recordings
+    (not fakes), the corpus the model was trained on (content hash, when its card records one), recordings of
+    its training speakers (the inversion's) and of its held-out speakers (the attacked calls), and at least two
+    speakers with two recordings each (the probe's two folds). Returns (rows, training speakers, held-out
+    speakers, the corpus manifest)."""
+    from bench.corpus import known_hashes, open_dataset, read_manifest
+
+    ds = open_dataset(corpus)
+    if "generator" in ds.column_names:
+        raise BenchError(f"--corpus {corpus} is a fakes dataset; give the original recordings the model was "
+                         "trained on")
+    manifest = read_manifest(corpus)
+    rec = card.training.get("corpus")
+    want = rec.get("content_hash") if isinstance(rec, dict) else None
+    if want and want not in known_hashes(manifest):
+        raise BenchError(f"--corpus {corpus} is not the corpus {card.ref} was trained on (content hash "
+                         f"{manifest.get('content_hash') or 'none'}; its card records {want})")
+    splits = card.training.get("splits") or {}
+    train_spk = set(splits.get("train", [])) | set(splits.get("val", []))
+    test_spk = set(splits.get("test", []))
+    if not train_spk or not test_spk:
+        raise BenchError(f"model {card.ref}: its card names no training and test speakers")
+    rows = [r for r in ds.to_list() if not r.get("error")]
+    per_speaker = Counter(r["subject"] for r in rows)
+    if len(per_speaker) < 2:
+        raise BenchError(f"--corpus {corpus} holds {len(per_speaker)} speaker(s); the speaker probe needs at least 2")
+    few = sorted(s for s, n in per_speaker.items() if n < 2)
+    if few:
+        raise BenchError(f"--corpus {corpus}: speaker(s) {', '.join(few[:3])} have one recording; the speaker probe "
+                         "needs two per speaker (one to learn, one to test)")
+    for what, spk in (("training", train_spk), ("held-out", test_spk)):
+        if not any(r["subject"] in spk for r in rows):
+            raise BenchError(f"--corpus {corpus} holds no recording of {card.ref}'s {what} speakers "
+                             f"({', '.join(sorted(spk))}); give the corpus it was trained on")
+    return rows, train_spk, test_spk, manifest
+
+
+def _check_finite(report: dict[str, Any]) -> None:
+    """BenchError when a headline figure is not a number (NaN is never printed as a result)."""
+    figures = {f"identity {k}": v["accuracy"] for k, v in report["identity"].items() if isinstance(v, dict)}
+    figures.update({f"content {k} WIL": v["wil"] for k, v in report["content"].items()
+                    if isinstance(v, dict) and "wil" in v})
+    bad = sorted(k for k, v in figures.items() if not (isinstance(v, int | float) and math.isfinite(v)))
+    if bad:
+        raise BenchError(f"no valid figure for {', '.join(bad)} on {report['corpus']}: check that it is the "
+                         "model's corpus, with scripts for its held-out recordings")
+
+
 # ------------------------------------------------------------------ the report
 def privacy_report(model: str, corpus: str | Path, out: str | Path, *, detector: str | None = None,
                    max_recordings: int = 60, epochs: int = 15, asr: str = "faster-whisper", seed: int = 0,
-                   threads: int = 2, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   threads: int = 2, overwrite: bool = False,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure content and identity leakage of split model ``model`` on ``corpus``; writes ``out/privacy.json``
-    and a few reconstructed recordings (``out/audio``) to listen to."""
+    and a few reconstructed recordings (``out/audio``) to listen to. ``out`` is owned (``.bench-run.json``):
+    every input is checked and ``out`` refused (:func:`bench.outdir.check_output`) before the work, and it is
+    claimed only when the figures are known to be numbers."""
     import torch
 
-    from bench.corpus import open_dataset
     from bench.detectors.pitch.backends import ASR
     from bench.detectors.pitch.content import wil
-    from bench.modelstore import resolve
+    from bench.modelstore import resolve, store_root
+    from bench.outdir import check_output, claim_output
 
     say = progress or (lambda _m: None)
     torch.set_num_threads(threads)
@@ -230,15 +285,14 @@ def privacy_report(model: str, corpus: str | Path, out: str | Path, *, detector:
         raise BenchError(f"detector {name} is not split between a device and a server: nothing to measure")
     scorer = det.split_scorer()
     kind = "slice" if scorer.spec.samples and scorer.spec.samples <= 4000 else "spectral"
-    rows = [r for r in open_dataset(corpus).to_list() if not r.get("error")]
-    splits = entry.card.training.get("splits") or {}
-    train_spk = set(splits.get("train", [])) | set(splits.get("val", []))
-    test_spk = set(splits.get("test", []))
-    if not train_spk or not test_spk:
-        raise BenchError(f"model {entry.card.ref}: its card names no training and test speakers")
-    t0 = time.perf_counter()
+    rows, train_spk, test_spk, manifest = attack_rows(entry.card, corpus)
     out = Path(out)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
+    params = {"model": entry.card.ref, "files": entry.fingerprint(), "detector": name,
+              "corpus": manifest.get("content_hash") or str(Path(corpus).resolve()),
+              "max_recordings": max_recordings, "epochs": epochs, "asr": asr, "seed": seed}
+    inputs = [corpus, entry.folder, store_root()]
+    check_output(out, "privacy", params, inputs=inputs, overwrite=overwrite)
+    t0 = time.perf_counter()
 
     say(f"features of {len(rows)} recordings (what the server receives)")
     feats, starts, waves = [], [], []
@@ -291,9 +345,6 @@ def privacy_report(model: str, corpus: str | Path, out: str | Path, *, detector:
         content["band_limited_8k"] = mean_wil(band)
     if upper:
         content["decoder_with_pooling_indices"] = mean_wil(upper)
-    for j, i in enumerate(te[:3]):
-        write_wav(out / "audio" / f"{rows[i]['utterance_id']}-original.wav", waves[i])
-        write_wav(out / "audio" / f"{rows[i]['utterance_id']}-reconstructed.wav", recon[j])
     report = {
         "schema": "bench.privacy/1", "created": now(), "bench_version": __version__, "detector": name,
         "model": entry.card.ref, "corpus": str(corpus), "simulated": bool(entry.card.training.get("corpus", {})
@@ -308,6 +359,11 @@ def privacy_report(model: str, corpus: str | Path, out: str | Path, *, detector:
                                   "recordings": len(tr)}, "asr": asr},
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    _check_finite(report)
+    claim_output(out, "privacy", params, inputs=inputs, overwrite=overwrite)
+    for j, i in enumerate(te[:3]):
+        write_wav(out / "audio" / f"{rows[i]['utterance_id']}-original.wav", waves[i])
+        write_wav(out / "audio" / f"{rows[i]['utterance_id']}-reconstructed.wav", recon[j])
     write_json(out / "privacy.json", report)
     return report
 

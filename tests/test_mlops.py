@@ -13,6 +13,9 @@ import pytest
 from conftest import run_bench
 
 TOKEN = "mlops-token-0123456789"
+#: a gate any retrained version passes: the test is about the cycle, and speed on a shared machine is noise
+LENIENT_GATE = ("[gate]\nauroc_drop = 1.0\neer_rise = 1.0\nper_challenge = false\nthroughput_fall = 1.0\n"
+                "latency_p95_rise = 1000.0\n")
 
 
 def _calls(zoo_inputs, n=2):
@@ -75,7 +78,7 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
     monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])
     keep = tmp_path / "kept"
     gate = tmp_path / "gate.toml"
-    gate.write_text("[gate]\nauroc_drop = 1.0\neer_rise = 1.0\nper_challenge = false\n")
+    gate.write_text(LENIENT_GATE)
     device = DeviceHalf("devox-small@1")
     start = resolve("devox-small").card.ref
     with ServerThread(ServeConfig(model="devox-small", token=TOKEN, port=0, watch_seconds=0.2,
@@ -102,14 +105,15 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
         live.stop.set()
         live.join(60)
     assert start == "devox-small@1" and doc["running"] == "devox-small@1" and doc["candidate"] == "devox-small@2"
-    assert list(doc["stages_s"]) == ["upload", "preparation", "training", "registration", "gate", "deployment"]
+    assert list(doc["stages_s"]) == ["upload", "preparation", "training", "gate", "registration", "deployment"]
     assert doc["upload"]["audio_files"] == 0 and doc["data"]["kept_calls"] == 4 and doc["data"]["new_windows"] > 0
     assert doc["upload"]["over"] == "network" and doc["upload"]["transferred_bytes"] > doc["upload"]["bytes"] > 0
-    assert doc["gate"]["passed"] and doc["deployment"] == {"promoted": True, "server_swapped": True}
+    assert doc["gate"]["passed"], doc["gate"]["checks"]
+    assert doc["deployment"] == {"promoted": True, "server_swapped": True}
     assert resolve("devox-small").card.ref == "devox-small@2"
     new = resolve("devox-small@2").card
     assert new.training["mlops"]["parent"] == "devox-small@1" and new.training["mlops"]["frozen"] == "device half"
-    assert new.metrics["test_summary"]["auroc_mean"] == doc["gate"]["auroc"]["devox-small@2"]
+    assert new.metrics["test_summary"]["auroc_mean"] == doc["gate"]["auroc"]["candidate"]
     assert new.metrics["mlops_gate"]["passed"] and resolve("devox-small@2").verify() is None
     # the live call: every chunk answered, none refused, and the verdicts switch versions once, mid-call
     assert live.sent >= 3 and len(live.replies) == live.sent and live.end["errors"] == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import console, print_json
+from bench.cli.params import overwrite_option
 
 
 def privacy(
@@ -14,11 +15,13 @@ def privacy(
                                                          "(devox, deepdetection)."),
     corpus: Path = typer.Option(..., "--corpus", help="The corpus the model was trained on (its training speakers "
                                                       "train the inversion; its held-out speakers are attacked)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for privacy.json and reconstructed audio."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for privacy.json and reconstructed audio (owned: never "
+                             "the corpus, the model folder or a folder bench did not write)."),
     max_recordings: int = typer.Option(60, min=1, help="Held-out recordings to reconstruct and transcribe."),
     epochs: int = typer.Option(15, min=1, help="Epochs of the inversion network."),
     threads: int = typer.Option(2, min=1, help="Torch threads."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    overwrite: bool = overwrite_option("report"),
 ) -> None:
     """Play the server operator: reconstruct calls from the feature messages (ASR WIL against the original's) and
     name the speaker from the features (probe accuracy against chance and against the raw audio)."""
@@ -28,6 +31,7 @@ def privacy(
     if not corpus.exists():
         raise BenchError(f"{corpus}: no such corpus")
     rep = privacy_report(model, corpus, out, max_recordings=max_recordings, epochs=epochs, threads=threads,
+                         overwrite=overwrite,
                          progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
     if as_json:
         print_json(rep)
