@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
-import io
 import json
 import os
 import shutil
@@ -85,6 +84,9 @@ def read_keep_folder(folder: str | Path) -> KeptFiles:
     return files
 
 
+MAX_KEPT_BYTES = 4 << 30  #: the largest kept-features archive --fetch accepts from a server (4 GiB)
+
+
 def _base_url(url: str) -> str:
     return url.replace("ws://", "http://", 1).replace("wss://", "https://", 1).split("/v1/", 1)[0].rstrip("/")
 
@@ -104,22 +106,31 @@ def fetch_kept(server: str, token: str | None) -> tuple[KeptFiles, int]:
         raise BenchError("fetching the kept features from the server needs its token (--token-file)")
     url = _base_url(server) + "/v1/kept"
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        body = urllib.request.urlopen(req, timeout=300).read()
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise BenchError(f"cannot fetch the kept features from {url}: {first_line(exc)}") from None
-    files: KeptFiles = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as tar:
-            for member in tar:
-                if member.isdir():
-                    continue
-                if not member.isfile():
-                    raise BenchError(f"{url}: {member.name} is not a plain file (a link or a device); refused")
-                files[_safe_member(member.name, url)] = tar.extractfile(member).read()
-    except tarfile.TarError as exc:
-        raise BenchError(f"{url}: not a tar archive of kept features ({first_line(exc)})") from None
-    return files, len(body)
+    with tempfile.TemporaryFile() as spool:  # the archive goes to disk in bounded blocks, never whole in memory
+        try:
+            with urllib.request.urlopen(req, timeout=300) as resp:
+                size = 0
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    size += len(block)
+                    if size > MAX_KEPT_BYTES:
+                        raise BenchError(f"{url}: the kept features exceed {MAX_KEPT_BYTES >> 20} MiB; refused (run "
+                                         "cycles more often, or copy the keep folder and use --keep-dir)")
+                    spool.write(block)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise BenchError(f"cannot fetch the kept features from {url}: {first_line(exc)}") from None
+        spool.seek(0)
+        files: KeptFiles = {}
+        try:
+            with tarfile.open(fileobj=spool, mode="r:") as tar:
+                for member in tar:
+                    if member.isdir():
+                        continue
+                    if not member.isfile():
+                        raise BenchError(f"{url}: {member.name} is not a plain file (a link or a device); refused")
+                    files[_safe_member(member.name, url)] = tar.extractfile(member).read()
+        except tarfile.TarError as exc:
+            raise BenchError(f"{url}: not a tar archive of kept features ({first_line(exc)})") from None
+    return files, size
 
 
 def _sidecar(raw: bytes, where: str) -> dict[str, Any]:
