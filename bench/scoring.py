@@ -151,13 +151,17 @@ class ScoreSemantics:
                    llr=bool(d.get("llr", False)))
 
 
+class NonFiniteScore(BenchError):
+    """A model produced a NaN or infinite score: an error, never a verdict."""
+
+
 def check_finite_scores(scores: Any, what: str) -> None:
     """BenchError unless every score in ``scores`` is a finite number. A model whose weights produce NaN or
     infinity (a corrupt or hostile model file) must stop the run, never yield a verdict."""
     a = np.asarray(scores, dtype=np.float64)
     if not np.isfinite(a).all():
         bad = a[~np.isfinite(a)].reshape(-1)[0]
-        raise BenchError(f"{what} is {bad} (not a finite number): the model's weights are corrupt or not a valid "
+        raise NonFiniteScore(f"{what} is {bad} (not a finite number): the model's weights are corrupt or not a valid "
                          "model; no verdict is given")
 
 

@@ -5,6 +5,7 @@ anything is written. Real servers on loopback, the real CLI, real trained models
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -290,18 +291,21 @@ def _wait_for(pred, timeout=120.0):
 
 def test_a_failed_hot_swap_is_reported_and_a_later_good_promotion_is_swapped_in(devox_model, tmp_path,
                                                                                 monkeypatch):
-    from bench.modelstore import add, promote, read_card, remove
+    from bench.modelstore import add, promote, read_card, remove, write_card
 
     store = tmp_path / "store"
     shutil.copytree(devox_model[1]["BENCH_MODEL_STORE"], store)
     monkeypatch.setenv("BENCH_MODEL_STORE", str(store))
     v1 = store / "devox-small" / "1"
     promote("devox-small@1")
-    broken = add(v1, read_card(v1))  # @2, then its weights are cut short
+    broken = add(v1, read_card(v1))  # @2, then its weights are cut short and the card re-signed to match:
+    files = dict(broken.card.files)   # a well-formed version (promote checks checksums) that cannot load
     for name in broken.card.files:
         if name.endswith((".pt", ".safetensors", ".npz", ".bin")):
             p = broken.folder / name
             p.write_bytes(p.read_bytes()[:100])
+            files[name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    write_card(broken.folder, broken.card.model_copy(update={"files": files}))
     unpromoted = add(v1, read_card(v1))  # @3: never promoted, never served
     with _server("devox-small", watch_seconds=0.2) as st:
         assert _health(st.url)["model"] == "devox-small@1"
