@@ -206,12 +206,21 @@ def test_fatal_is_true_exactly_when_the_server_closes_the_call(served):
         assert ws.close_code == 1000
 
     asyncio.run(check())
+    from bench.client import EdgeCall
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="--keep needs --mode privacy"):  # bench's own client says so first
+        asyncio.run(EdgeCall.connect(url, TOKEN, mode="raw", keep=True))
 
 
 def test_the_documented_error_table_is_the_servers():
     from bench.serve.protocol import ERRORS, FATAL
 
     doc = (REPO / "docs" / "serve.md").read_text()
-    rows = dict(re.findall(r"^\| `(\w+)` \| (yes|no) \|", doc, flags=re.M))
+    table = doc[doc.index("| code | fatal | close code | cause |"):]
+    table = table[:table.index("\n\n")]
+    rows = {code: (fatal, close) for code, fatal, close in re.findall(r"^\| `(\w+)` \| (yes|no) \|\s*(\d*)\s*\|", table,
+                                                                      flags=re.M)}
     assert set(rows) == set(ERRORS)
-    assert {code for code, fatal in rows.items() if fatal == "yes"} == set(FATAL)
+    assert {code for code, (fatal, _) in rows.items() if fatal == "yes"} == set(FATAL)
+    assert all(close == ("1000" if fatal == "yes" else "") for fatal, close in rows.values())
