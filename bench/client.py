@@ -78,14 +78,9 @@ class DeviceHalf:
     """The phone's half of a split model: 16 kHz chunks -> the privacy-mode frame (one message per seed)."""
 
     def __init__(self, model: str) -> None:
-        from bench.modelstore import resolve
-        from bench.registry import DETECTORS
-        from bench.splitcm import SplitTorchCMDetector
+        from bench.splitcm import load_split_detector
 
-        entry = resolve(model)
-        det = DETECTORS.create(entry.card.detector, model=str(entry.folder), threads=1)
-        if not isinstance(det, SplitTorchCMDetector):
-            raise BenchError(f"model {entry.card.ref} is not a split model: privacy mode needs devox or deepdetection")
+        entry, det = load_split_detector(model)
         self.detector = det
         self.ref = entry.card.ref
 
@@ -110,6 +105,8 @@ class EdgeCall:
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
         check_url(url)
+        if keep and mode != "privacy":
+            raise BenchError("--keep needs --mode privacy: a server keeps feature messages, never raw audio")
         ssl = None
         if url.startswith("wss://"):
             try:

@@ -25,7 +25,7 @@ import numpy as np
 
 from bench.countermeasure import Scorer
 from bench.errors import BenchError
-from bench.featuremsg import DTYPES, FeatureMessage, MessageError, model_version
+from bench.featuremsg import DTYPES, SCHEMA, FeatureMessage, MessageError, model_version
 from bench.modelstore import ModelEntry
 from bench.scoring import InputSpec, windows
 from bench.torchcm import TorchCMDetector
@@ -110,6 +110,27 @@ class SplitScorer(Scorer):
             with torch.no_grad():
                 cache[seed] = tuple(net.device_half(torch.zeros((1, n), device=self.device)).shape[1:])
         return cache[seed]
+
+    def feature_rate(self) -> int:
+        """The ``sample_rate`` every feature message carries: the rate the device halves compute features at."""
+        rates = {int(net.feature_rate) for net in self.modules}
+        if len(rates) != 1:
+            raise BenchError(f"model {self.model}: its seeds compute features at different rates {sorted(rates)}")
+        return rates.pop()
+
+    def device_input(self) -> dict[str, Any]:
+        """What the device half takes: mono float32 audio at ``sample_rate``, cut into windows of
+        ``window_samples`` as :func:`bench.scoring.windows` does (docs/serve.md, "The device half")."""
+        s = self.spec
+        return {"sample_rate": s.sample_rate, "window_samples": s.samples, "shorter": s.shorter, "longer": s.longer,
+                "min_samples": s.min_samples, "dtype": "float32"}
+
+    def message_spec(self) -> dict[str, Any]:
+        """What one chunk's feature messages must say: one message per seed (``seeds``), each with these header
+        values and an array of ``shape[seed]`` ("windows" = the chunk's window count) in ``dtype``."""
+        return {"schema": SCHEMA, "detector": self.detector, "model": self.model, "model_version": self.version,
+                "seeds": list(self.seeds), "sample_rate": self.feature_rate(), "dtype": self.message_dtype,
+                "shape": {str(s): ["windows", *self.feature_shape(s)] for s in self.seeds}}
 
     def check_shape(self, msg: FeatureMessage) -> None:
         """A :class:`MessageError` unless ``msg`` holds whole windows of this model's feature shape
@@ -222,3 +243,16 @@ class SplitTorchCMDetector(TorchCMDetector):
         sc = self.split_scorer()
         s = sc.server_scores(messages)
         return {"score": float(s.mean()), "seed_scores": [float(v) for v in s], "model": sc.model}
+
+
+def load_split_detector(model: str) -> tuple[Any, SplitTorchCMDetector]:
+    """(store entry, detector) of a split model ``model`` (NAME@VERSION, NAME or a model folder); a one-line
+    :class:`BenchError` for a model that is not split (privacy mode needs devox or deepdetection)."""
+    from bench.modelstore import resolve
+    from bench.registry import DETECTORS
+
+    entry = resolve(model)
+    det = DETECTORS.create(entry.card.detector, model=str(entry.folder), threads=1)
+    if not isinstance(det, SplitTorchCMDetector):
+        raise BenchError(f"model {entry.card.ref} is not a split model: privacy mode needs devox or deepdetection")
+    return entry, det

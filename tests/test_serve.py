@@ -32,15 +32,18 @@ TOKEN = "test-token-0123456789"
 
 # ------------------------------------------------------------------ protocol (no server)
 def test_hello_is_checked_field_by_field():
-    h = parse_hello(hello("raw", 8000, "c1", keep=True, label=1))
-    assert (h.mode, h.sample_rate, h.call_id, h.keep, h.label) == ("raw", 8000, "c1", True, 1)
+    h = parse_hello(hello("raw", 8000, "c1", label=1))
+    assert (h.mode, h.sample_rate, h.call_id, h.keep, h.label) == ("raw", 8000, "c1", False, 1)
+    assert parse_hello(hello("privacy", keep=True)).keep
     assert parse_hello(hello("privacy")).sample_rate == 0
     for bad, code in [(b"\x00", "bad_hello"), ("nope", "bad_hello"), ('{"type": "end"}', "bad_hello"),
                       ('{"type": "hello", "mode": "video"}', "bad_hello"),
                       ('{"type": "hello", "sample_rate": 44100}', "bad_sample_rate"),
                       ('{"type": "hello", "sample_rate": "16000"}', "bad_sample_rate"),
                       ('{"type": "hello", "protocol": "other/2"}', "bad_hello"),
-                      ('{"type": "hello", "label": 3}', "bad_hello")]:
+                      ('{"type": "hello", "label": 3}', "bad_hello"),
+                      ('{"type": "hello", "keep": true}', "bad_hello"),  # raw audio is never kept: refused
+                      ('{"type": "hello", "mode": "privacy", "keep": "yes"}', "bad_hello")]:
         with pytest.raises(ProtocolError) as err:
             parse_hello(bad)
         assert err.value.code == code and "\n" not in str(err.value)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import console, pct_spread, print_json, seed_summary, training_report_lines
+from bench.cli.params import overwrite_option
 
 app = typer.Typer(help="Detector models (trained by bench train, or packaged such as aasist-asvspoof2019) and the "
                        "model assets users supply (e.g. NISQA weights, CC BY-NC-SA 4.0).", no_args_is_help=True)
@@ -156,3 +157,23 @@ def remove(ref: str = typer.Argument(..., help="NAME@VERSION to delete from the 
 
     folder = do_remove(ref)
     console.print(f"removed {ref} ({folder})", markup=False)
+
+
+@app.command("export-device")
+def export_device(
+    ref: str = typer.Argument(..., help="NAME@VERSION (or NAME, or a model folder) of a split model (devox, "
+                                        "deepdetection)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write device-seed<N>.onnx and device.json into (owned)."),
+    overwrite: bool = overwrite_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest (device.json) as JSON."),
+) -> None:
+    """Export a split model's device half as ONNX (one file per seed) plus device.json, what a phone or browser
+    client needs to compute privacy-mode feature messages without bench (docs/serve.md, "The device half")."""
+    from bench.serve.device_export import MANIFEST, export_device_half
+
+    manifest = export_device_half(ref, out, overwrite=overwrite)
+    if as_json:
+        print_json(manifest)
+        return
+    console.print(f"wrote the device half of {manifest['model']} ({len(manifest['seeds'])} seed(s), model_version "
+                  f"{manifest['model_version']}) to {out}; see {out / MANIFEST}")

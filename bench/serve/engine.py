@@ -65,9 +65,10 @@ class ModelSlot:
              "threshold": self.semantics.threshold, "score_scale": self.semantics.scale, "seeds": self.seeds,
              "privacy_mode": self.split, "compute_floor_ms": self.floor_ms, "backend": self.backend,
              "backend_note": self.backend_note}
-        if self.split:
-            d["feature_shape"] = {str(s): list(self.scorer.feature_shape(s)) for s in self.seeds}
-            d["message_dtype"] = self.scorer.message_dtype
+        if self.split:  # what a privacy call's feature messages must be (docs/serve.md, "Privacy mode")
+            msg = self.scorer.message_spec()
+            d.update(feature_shape=msg["shape"], message_dtype=msg["dtype"], feature_sample_rate=msg["sample_rate"],
+                     device_input=self.scorer.device_input())
         return d
 
     def check_messages(self, messages: list[FeatureMessage]) -> None:

@@ -24,24 +24,34 @@ class OnnxModule(torch.nn.Module):
     """``module`` exported to ONNX (dynamic batch) and run by onnxruntime; called like the module."""
 
     def __init__(self, module: Any, example: Any, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         super().__init__()
-        buf = io.BytesIO()
-        module.eval()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow (checked below)
-            torch.onnx.export(module, (example,), buf, input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        self.session = session(onnx_bytes(module, example), threads)
 
     def forward(self, x: Any) -> Any:
         y = self.session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})[0]
         return torch.from_numpy(y)
+
+
+def onnx_bytes(module: Any, example: Any, batch_axis: str = "batch") -> bytes:
+    """``module`` (eval mode) exported to an ONNX model: input ``x``, output ``y``, axis 0 of both dynamic."""
+    buf = io.BytesIO()
+    module.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow (callers check the outputs)
+        torch.onnx.export(module, (example,), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: batch_axis}, "y": {0: batch_axis}}, dynamo=False)
+    return buf.getvalue()
+
+
+def session(model: bytes, threads: int = 1) -> Any:
+    """An onnxruntime CPU session of ``model`` with ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def _checked(module: Any, example: Any) -> OnnxModule:

@@ -23,14 +23,22 @@ PROTOCOL = "bench.serve/1"
 MODES = ("raw", "privacy")
 RAW_RATES = (8000, 16000)  #: PCM sample rates a raw-mode call may declare (telephone and wideband)
 WS_PATH = "/v1/call"
+#: the WebSocket subprotocol a call may negotiate; browsers, which cannot set an Authorization header, offer it
+#: with the token as a second subprotocol ``bearer.<token>`` (the server echoes only this name, never the token)
+SUBPROTOCOL = "bench.serve.v1"
+TOKEN_SUBPROTOCOL_PREFIX = "bearer."
+#: the WebSocket close code after ``call_end`` and after a fatal error frame (whose code is the close reason)
+CLOSE_NORMAL = 1000
 KEPT_PATH = "/v1/kept"  #: GET (token): the kept features of opted-in calls, as a tar (bench mlops cycle)
 
-#: error codes of ``error`` frames; ``fatal`` ones are followed by the server closing the call
+#: error codes of ``error`` frames; the ``fatal`` ones (:data:`FATAL`) and only they are followed by the server
+#: closing the call (close code :data:`CLOSE_NORMAL`, the error code as the reason): the server closes a call in
+#: one place, :func:`is_fatal` decides both the flag and the close
 ERRORS = {
     "bad_hello": "the first frame was not a valid hello (the call is closed)",
     "bad_json": "a text frame that is not a JSON object of a known type",
     "bad_frame": "a binary frame that is not a chunk of this call's mode",
-    "bad_sample_rate": "a sample rate the server does not accept",
+    "bad_sample_rate": "the hello declares a sample rate the server does not accept (the call is closed)",
     "frame_too_large": "a frame above max_frame_bytes (the chunk is dropped)",
     "chunk_too_short": "a raw chunk shorter than min_chunk_seconds",
     "chunk_too_long": "a raw chunk longer than max_chunk_seconds",
@@ -42,7 +50,12 @@ ERRORS = {
     "internal": "the server failed on this chunk (a bug: please report it)",
     "server_error": "the server failed on this call (a bug, logged on the server; the call is closed)",
 }
-FATAL = {"bad_hello", "idle_timeout", "session_timeout", "server_error"}
+FATAL = frozenset({"bad_hello", "bad_sample_rate", "idle_timeout", "session_timeout", "server_error"})
+
+
+def is_fatal(code: str) -> bool:
+    """Whether an error frame of ``code`` ends the call (the server then closes the connection)."""
+    return code in FATAL
 
 
 class ProtocolError(BenchError):
@@ -58,14 +71,16 @@ class Hello:
     """What the client declares when a call starts."""
 
     mode: str  # raw | privacy
-    sample_rate: int  # raw mode: the PCM rate; privacy mode: 0 (each message carries its rate)
+    sample_rate: int  # raw mode: the PCM rate; privacy mode: 0 (ignored: each feature message carries its rate)
     call_id: str
-    keep: bool  # the caller consents to the edge keeping this call's features and label (MLOps)
+    keep: bool  # the caller consents to the edge keeping this call's features and label (MLOps; privacy mode only)
     label: int | None  # the call's known label (0 bona fide, 1 fake) when the operator labels it
 
 
 def parse_hello(text: str | bytes, privacy_only: bool = False) -> Hello:
-    """The first frame of a call; a :class:`ProtocolError` ``bad_hello`` / ``bad_sample_rate`` otherwise."""
+    """The first frame of a call; a :class:`ProtocolError` ``bad_hello`` / ``bad_sample_rate`` otherwise.
+    Defaults (docs/serve.md): ``protocol`` bench.serve/1, ``mode`` raw, ``sample_rate`` 16000 (raw; ignored in
+    privacy mode), ``call_id`` "", ``keep`` false, ``label`` null; other fields are ignored."""
     if isinstance(text, bytes):
         raise ProtocolError("bad_hello", "the first frame must be a JSON text frame {\"type\": \"hello\", ...}")
     try:
@@ -92,8 +107,13 @@ def parse_hello(text: str | bytes, privacy_only: bool = False) -> Hello:
     call_id = d.get("call_id", "")
     if not isinstance(call_id, str) or len(call_id) > 128:
         raise ProtocolError("bad_hello", "call_id must be a string of at most 128 characters")
-    return Hello(mode=mode, sample_rate=int(rate) if mode == "raw" else 0, call_id=call_id,
-                 keep=bool(d.get("keep", False)), label=label)
+    keep = d.get("keep", False)
+    if not isinstance(keep, bool):
+        raise ProtocolError("bad_hello", f"keep must be true or false, not {str(keep)[:40]!r}")
+    if keep and mode == "raw":
+        raise ProtocolError("bad_hello", "keep: true needs mode \"privacy\": the server keeps feature messages, "
+                                         "never raw audio")
+    return Hello(mode=mode, sample_rate=int(rate) if mode == "raw" else 0, call_id=call_id, keep=keep, label=label)
 
 
 def hello(mode: str = "raw", sample_rate: int = 16000, call_id: str = "", keep: bool = False,

@@ -3,8 +3,9 @@
 One asyncio event loop does the network: the HTTP upgrade (token check, connection cap), the calls'
 frames (parsing, limits, timeouts, backpressure) and the replies; the :class:`~bench.serve.engine.InferenceEngine`
 threads do the scoring. ``GET /healthz`` and ``GET /metrics`` (Prometheus text format) share the port.
-A bad frame gets an ``error`` frame and touches nothing but its own chunk; a call is closed only for a bad
-hello, a timeout, or a frame above the hard size cap (WebSocket close code 1009).
+A bad frame gets an ``error`` frame and touches nothing but its own chunk; a call is closed only after a fatal
+error frame (a bad hello, a timeout, a server failure: close code 1000, the error code as the reason), after
+``call_end`` (1000), or for a frame above the hard size cap (1009).
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from bench.featuremsg import MessageError
 from bench.outdir import check_writable_dir
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.protocol import (
-    FATAL,
+    CLOSE_NORMAL,
     KEPT_PATH,
     PROTOCOL,
+    SUBPROTOCOL,
+    TOKEN_SUBPROTOCOL_PREFIX,
     WS_PATH,
     ProtocolError,
     decode_pcm,
+    is_fatal,
     now_ms,
     parse_hello,
     split_messages,
@@ -214,11 +218,11 @@ class EdgeServer:
             return resp
         if path not in (WS_PATH, KEPT_PATH):
             return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; calls go to {WS_PATH}\n")
-        auth = request.headers.get("Authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else ""
-        if not hmac.compare_digest(given.encode(), self.config.token.encode()):
+        if not token_matches(request.headers, self.config.token):
             self.metrics.rejected.labels("token").inc()
-            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token (Authorization: Bearer ...)\n")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token (Authorization: Bearer TOKEN, "
+                                                               f"or subprotocols {SUBPROTOCOL}, "
+                                                               f"{TOKEN_SUBPROTOCOL_PREFIX}TOKEN)\n")
         if path == KEPT_PATH:
             return self._kept_archive(connection)
         if self.sessions >= self.config.max_connections:
@@ -267,10 +271,15 @@ class EdgeServer:
         await ws.send(json.dumps(frame, allow_nan=False))
 
     async def _error(self, ws: Any, call: Call | None, code: str, message: str, seq: int | None = None) -> None:
+        """An error frame; a fatal one (:func:`is_fatal`, the flag it carries) is followed by the close of the call
+        (code 1000, the error code as the reason): the flag and the close are decided here, together."""
         self.metrics.errors.labels(code).inc()
         if call is not None:
             call.errors += 1
-        await self._send(ws, {"type": "error", "code": code, "message": message, "seq": seq, "fatal": code in FATAL})
+        fatal = is_fatal(code)
+        await self._send(ws, {"type": "error", "code": code, "message": message, "seq": seq, "fatal": fatal})
+        if fatal:
+            await ws.close(CLOSE_NORMAL, code)
 
     async def _handle(self, ws: Any) -> None:
         cfg = self.config
@@ -294,11 +303,7 @@ class EdgeServer:
                 await self._error(ws, None, "bad_hello", f"model {self.engine.current.ref} is not a split model: "
                                                          "privacy mode needs one (devox, deepdetection)")
                 return
-            await ws.send(json.dumps({"type": "ready", "protocol": PROTOCOL, "session": session, "mode": hello.mode,
-                                      "sample_rate": hello.sample_rate, "max_frame_bytes": cfg.max_frame_bytes,
-                                      "chunk_seconds": [cfg.min_chunk_seconds, cfg.max_chunk_seconds],
-                                      "call_alert_chunks": cfg.call_alert_chunks,
-                                      **self.engine.current.describe()}))
+            await ws.send(json.dumps(self._ready(session, hello)))
             ends = time.monotonic() + cfg.max_call_seconds
             while True:
                 left = ends - time.monotonic()
@@ -331,6 +336,7 @@ class EdgeServer:
                 await asyncio.gather(*inflight)
             await ws.send(json.dumps({"type": "call_end", "session": session, "call_id": hello.call_id,
                                       **call.summary()}))
+            await ws.close(CLOSE_NORMAL)
         except Exception as exc:  # noqa: BLE001 - a closed connection or a bug ends this call only
             from websockets.exceptions import ConnectionClosed
 
@@ -346,6 +352,17 @@ class EdgeServer:
                 t.cancel()
             self.sessions -= 1
             self.metrics.sessions.dec()
+
+    def _ready(self, session: str, hello: Any) -> dict[str, Any]:
+        """The ``ready`` frame: the call's settings, the limits and the model (docs/serve.md). In privacy mode
+        ``sample_rate`` is the rate every feature message header must carry (the device half's feature rate)."""
+        cfg, model = self.config, self.engine.current.describe()
+        rate = model["feature_sample_rate"] if hello.mode == "privacy" else hello.sample_rate
+        keep = bool(hello.keep and self._keep is not None)
+        return {"type": "ready", "protocol": PROTOCOL, "session": session, "mode": hello.mode, "sample_rate": rate,
+                "keep": keep, "max_frame_bytes": cfg.max_frame_bytes,
+                "chunk_seconds": [cfg.min_chunk_seconds, cfg.max_chunk_seconds],
+                "call_alert_chunks": cfg.call_alert_chunks, **model}
 
     async def _control(self, ws: Any, call: Call, text: str) -> bool:
         """A text frame during a call; True when it ends the call."""
@@ -503,6 +520,7 @@ class EdgeServer:
         watcher = asyncio.ensure_future(self._watch())
         try:
             async with serve(self._handle, cfg.host, cfg.port, process_request=self._process_request,
+                             select_subprotocol=select_subprotocol,
                              max_size=4 * cfg.max_frame_bytes, ssl=self._ssl(), compression=None,
                              ping_interval=20, ping_timeout=20, max_queue=cfg.max_inflight * 4) as server:
                 sock = next(iter(server.sockets))
@@ -522,6 +540,33 @@ class EdgeServer:
     def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
+
+
+def token_matches(headers: Any, token: str) -> bool:
+    """Whether the upgrade request carries ``token``: ``Authorization: Bearer TOKEN`` (the scheme name in any case,
+    RFC 7235) or, for browsers, the subprotocol ``bearer.TOKEN`` offered beside :data:`SUBPROTOCOL`. Compared in
+    constant time."""
+    given = []
+    scheme, _, value = headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        given.append(value.strip())
+    offered = offered_subprotocols(headers)
+    if SUBPROTOCOL in offered:
+        given += [p[len(TOKEN_SUBPROTOCOL_PREFIX):] for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
+    ok = False
+    for g in given:
+        ok |= hmac.compare_digest(g.encode(), token.encode())
+    return ok
+
+
+def offered_subprotocols(headers: Any) -> list[str]:
+    """The subprotocols a WebSocket upgrade offers (every ``Sec-WebSocket-Protocol`` header, comma-separated)."""
+    return [p.strip() for value in headers.get_all("Sec-WebSocket-Protocol") for p in value.split(",") if p.strip()]
+
+
+def select_subprotocol(_connection: Any, offered: Any) -> str | None:
+    """The subprotocol the server answers with: :data:`SUBPROTOCOL` when offered (never the token), else none."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def following(model: str) -> str | None:
