@@ -101,7 +101,7 @@ class CMScore(Component):
 
     def load(self) -> None:
         if self._scorer is None:
-            self._scorer = self.detector.load_scorer()
+            self._scorer = self.detector.protocol_scorer()
 
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
         from bench.audio import load_entry
@@ -167,10 +167,11 @@ class CMDetector(Detector):
         self.entry()
         self.score_protocol()
 
-    def score_protocol(self) -> ScoreProtocol:
-        """The chosen protocol of the chosen model: ``bench`` (its card's input rule and semantics, the score
-        rule ``logit-difference``) or one its card declares; one-line BenchError for any other name."""
-        card = self.entry().card
+    def score_protocol(self, entry: ModelEntry | None = None) -> ScoreProtocol:
+        """The chosen protocol of model ``entry`` (default: the chosen model): ``bench`` (its card's input rule
+        and semantics, the score rule ``logit-difference``) or one its card declares; one-line BenchError for any
+        other name."""
+        card = (entry or self.entry()).card
         if self.protocol == BENCH_PROTOCOL:
             return ScoreProtocol(
                 name=BENCH_PROTOCOL, input=InputSpec.from_dict(card.input) if card.input else self.input_spec,
@@ -232,11 +233,16 @@ class CMDetector(Detector):
                 torch.set_num_threads(self.threads)
             except ImportError:
                 pass
+        return self.build_scorer(self.entry())
+
+    def protocol_scorer(self) -> Scorer:
+        """:meth:`load_scorer`, checked to apply the chosen protocol (a detector whose scorer knows only bench's
+        rules refuses another protocol its model's card declares, in one line, rather than mislabel scores)."""
+        scorer = self.load_scorer()
         protocol = self.score_protocol()
-        scorer = self.build_scorer(self.entry())
         if scorer.protocol != protocol.name:
             raise BenchError(f"detector {self.meta.name} cannot score with protocol {protocol.name!r} (model "
-                             f"{self.entry().card.ref}); use --protocol {BENCH_PROTOCOL}")
+                             f"{self.entry().card.ref}); use protocol {BENCH_PROTOCOL}")
         return scorer
 
     @abstractmethod
@@ -249,7 +255,7 @@ class CMDetector(Detector):
         than the model's minimum input (``min_samples`` of its input rule) is refused, not scored."""
         from bench.audio import audio_problem, decode, resample
 
-        scorer = self.load_scorer()
+        scorer = self.protocol_scorer()
         card = self.entry().card
         protocol = self.score_protocol()
         sem = protocol.semantics

@@ -108,7 +108,7 @@ class TorchCMDetector(CMDetector):
     # ------------------------------------------------------------------ scoring
     def build_scorer(self, entry: ModelEntry) -> TorchScorer:
         """The networks of ``entry`` with the chosen protocol's input rule, score rule and network settings."""
-        protocol: ScoreProtocol = self.score_protocol()
+        protocol: ScoreProtocol = self.score_protocol(entry)
         modules, device = self.load_networks(entry, protocol.network)
         card = entry.card
         return TorchScorer(modules, protocol.input, card.seeds, card.fake_index, device, rule=protocol.score,

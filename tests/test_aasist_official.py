@@ -165,3 +165,31 @@ def test_a_card_protocol_is_checked_before_it_is_trusted():
                                   ("x", {"extra": 1}, "unknown key")]:
         with pytest.raises(ValueError, match=message):
             ScoreProtocol.checked(name, {**d, **change})
+
+
+def test_a_detector_that_cannot_apply_a_declared_protocol_refuses_it(clips, capfd, tmp_path):
+    """A split detector's scorer knows only bench's rules: a card (randomly initialised deepdetection weights)
+    declaring an official protocol is refused in one line, never scored under the wrong label."""
+    import io
+
+    from bench.countermeasure import card_for
+    from bench.detectors.aasist import OFFICIAL_PROTOCOL
+    from bench.modelstore import hash_files, write_card
+    from bench.registry import DETECTORS
+
+    det = DETECTORS.create("deepdetection")
+    params = det.network_params({**det.training_defaults(), "users": "a,b"})
+    torch.manual_seed(0)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    buf = io.BytesIO()
+    torch.save(det.build(params).state_dict(), buf)
+    (folder / "weights.pt").write_bytes(buf.getvalue())
+    card = card_for(det, "dd", architecture="deepdetection", params=params, files=hash_files(folder, ["weights.pt"]),
+                    protocols={"official": {**OFFICIAL_PROTOCOL.to_dict(), "network": {},
+                                            "input": {"samples": 1000, "min_samples": 1000}}})
+    write_card(folder, card)
+    res = invoke(["score", str(clips / "short.wav"), "-d", "deepdetection", "-m", str(folder), "--protocol",
+                  "official"], capfd)
+    assert res.code == 2 and len(res.lines) == 1 and "cannot score with protocol 'official'" in res.stderr
+    assert invoke(["score", str(clips / "short.wav"), "-d", "deepdetection", "-m", str(folder)], capfd).code == 0
