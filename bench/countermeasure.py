@@ -9,6 +9,10 @@ classifier on utterance-level features), declares its metadata, and is done.
 A model may hold several seeds (``bench train --seeds 0,1,2``): every seed scores every
 sample, the reported score is their mean, and each seed's own score is kept
 (``cm.score_seed<N>``) so the metrics can be given as mean +- std over seeds.
+
+A model is scored with bench's protocol (its card's input rule, fake logit minus bona fide
+logit) unless ``protocol`` names another one its card declares (:class:`bench.scoring.ScoreProtocol`,
+e.g. ``official`` for a published checkpoint: the official evaluation's input and score rules).
 """
 
 from __future__ import annotations
@@ -25,11 +29,22 @@ from bench import SAMPLE_RATE
 from bench.detection import Component, Detector, Sample
 from bench.errors import BenchError
 from bench.modelstore import ModelCard, ModelEntry, resolve
-from bench.scoring import LOG_ODDS, POLARITY, InputSpec, ScoreSemantics, check_finite_scores, windows
+from bench.scoring import (
+    BENCH_PROTOCOL,
+    LOG_ODDS,
+    POLARITY,
+    InputSpec,
+    ScoreProtocol,
+    ScoreSemantics,
+    check_finite_scores,
+    windows,
+)
 
 
 class Scorer:
     """A loaded model: waveforms (16 kHz float32) -> scores, one row per seed."""
+
+    protocol: str = BENCH_PROTOCOL  # the protocol it applies (:class:`bench.scoring.ScoreProtocol`)
 
     def __init__(self, spec: InputSpec, seeds: list[int]) -> None:
         self.spec = spec
@@ -74,7 +89,9 @@ class CMScore(Component):
     name = "cm"
 
     def __init__(self, detector: CMDetector, ref: str, fingerprint: str) -> None:
+        protocol = detector.protocol
         super().__init__(detector=detector.meta.name, model=ref, fingerprint=fingerprint,
+                         **({"protocol": protocol} if protocol != BENCH_PROTOCOL else {}),  # bench's keeps its key
                          device=detector.device, batch_size=detector.batch_size)
         self.detector = detector
         self._scorer: Scorer | None = None
@@ -87,7 +104,7 @@ class CMScore(Component):
 
     def load(self) -> None:
         if self._scorer is None:
-            self._scorer = self.detector.load_scorer()
+            self._scorer = self.detector.protocol_scorer()
 
     def compute(self, samples: list[Sample]) -> list[dict[str, Any]]:
         from bench.audio import load_entry
@@ -114,21 +131,24 @@ class CMDetector(Detector):
 
     Settings: ``model`` (``NAME@VERSION``, ``NAME``, a model folder, or a packaged model's
     name; default: the detector's :attr:`default_model`), ``device`` (cpu, cuda, cuda:N),
-    ``batch_size``, ``threads`` (compute threads per worker: torch's, or the classifier library's).
+    ``batch_size``, ``threads`` (compute threads per worker: torch's, or the classifier library's),
+    ``protocol`` (``bench``, or a protocol the model's card declares, e.g. ``official``).
     """
 
     input_spec: ClassVar[InputSpec] = InputSpec()
     semantics: ClassVar[ScoreSemantics] = LOG_ODDS
     default_model: ClassVar[str | None] = None
 
-    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 1) -> None:
-        super().__init__(model=model, device=device, batch_size=batch_size, threads=threads)
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 1,
+                 protocol: str = BENCH_PROTOCOL) -> None:
+        super().__init__(model=model, device=device, batch_size=batch_size, threads=threads, protocol=protocol)
         if batch_size < 1 or threads < 1:
             raise BenchError(f"{self.meta.name}: batch_size and threads must be at least 1")
         self.model_ref = model or self.default_model
         self.device = device
         self.batch_size = batch_size
         self.threads = threads
+        self.protocol = protocol
         self._entry: ModelEntry | None = None
 
     # ------------------------------------------------------------------ model
@@ -148,6 +168,22 @@ class CMDetector(Detector):
     def check(self, corpus_dir: str) -> None:
         self.meta.check_device(self.device)
         self.entry()
+        self.score_protocol()
+
+    def score_protocol(self, entry: ModelEntry | None = None) -> ScoreProtocol:
+        """The chosen protocol of model ``entry`` (default: the chosen model): ``bench`` (its card's input rule
+        and semantics, the score rule ``logit-difference``) or one its card declares; one-line BenchError for any
+        other name."""
+        card = (entry or self.entry()).card
+        if self.protocol == BENCH_PROTOCOL:
+            return ScoreProtocol(
+                name=BENCH_PROTOCOL, input=InputSpec.from_dict(card.input) if card.input else self.input_spec,
+                semantics=ScoreSemantics.from_dict(card.semantics) if card.semantics else self.semantics,
+                description="bench's convention for every model")
+        if self.protocol not in card.protocols:
+            raise BenchError(f"model {card.ref} declares no protocol {self.protocol!r}; its protocols: "
+                             f"{', '.join([BENCH_PROTOCOL, *card.protocols])}")
+        return ScoreProtocol.checked(self.protocol, card.protocols[self.protocol])
 
     @classmethod
     def training_report(cls, training: dict[str, Any]) -> list[str]:
@@ -162,6 +198,7 @@ class CMDetector(Detector):
             e = self.entry()
             d["model"] = e.card.ref
             d["model_files"] = e.card.files
+            d["protocol_rule"] = self.score_protocol().summary()
         return d
 
     def components(self) -> list[Component]:
@@ -175,9 +212,9 @@ class CMDetector(Detector):
         return self.entry().card.training_speakers() or None
 
     def score_semantics(self) -> ScoreSemantics:
-        """What the scores of the chosen model mean (its card's, else the detector's)."""
-        card = self.entry().card
-        return ScoreSemantics.from_dict(card.semantics) if card.semantics else self.semantics
+        """What the scores of the chosen model under the chosen protocol mean (its card's, else the
+        detector's)."""
+        return self.score_protocol().semantics
 
     def scores_are_llrs(self) -> bool:
         return self.score_semantics().llr
@@ -185,7 +222,10 @@ class CMDetector(Detector):
     @property
     def notes(self) -> list[str]:
         card = self.entry().card
-        return [f"model {card.ref}: trained on {card.trained_on or 'unknown data'}"]
+        notes = [f"model {card.ref}: trained on {card.trained_on or 'unknown data'}"]
+        if self.protocol != BENCH_PROTOCOL:
+            notes.append(f"model {card.ref} scored with its {self.score_protocol().summary()}")
+        return notes
 
     def load_scorer(self) -> Scorer:
         """Load the model for scoring, in this process (one torch thread per worker by default)."""
@@ -198,24 +238,36 @@ class CMDetector(Detector):
                 pass
         return self.build_scorer(self.entry())
 
+    def protocol_scorer(self) -> Scorer:
+        """:meth:`load_scorer`, checked to apply the chosen protocol (a detector whose scorer knows only bench's
+        rules refuses another protocol its model's card declares, in one line, rather than mislabel scores)."""
+        scorer = self.load_scorer()
+        protocol = self.score_protocol()
+        if scorer.protocol != protocol.name:
+            raise BenchError(f"detector {self.meta.name} cannot score with protocol {protocol.name!r} (model "
+                             f"{self.entry().card.ref}); use protocol {BENCH_PROTOCOL}")
+        return scorer
+
     @abstractmethod
     def build_scorer(self, entry: ModelEntry) -> Scorer:
         """A :class:`Scorer` for the model ``entry`` on ``self.device``."""
 
     # ------------------------------------------------------------------ single files
     def score_files(self, paths: list[str]) -> list[dict[str, Any]]:
-        """``bench score``: score each audio file (any format soundfile reads, any sample rate)."""
+        """``bench score``: score each audio file (any format soundfile reads, any sample rate); a file shorter
+        than the model's minimum input (``min_samples`` of its input rule) is refused, not scored."""
         from bench.audio import audio_problem, decode, resample
 
-        scorer = self.load_scorer()
+        scorer = self.protocol_scorer()
         card = self.entry().card
-        sem = self.score_semantics()
+        protocol = self.score_protocol()
+        sem = protocol.semantics
         out = []
         for p in paths:
             t0 = time.perf_counter()
             x, sr = decode(p)
             x = resample(x, sr)
-            problem = audio_problem(x)
+            problem = too_short(x, protocol.input) or audio_problem(x)
             if problem:
                 raise BenchError(f"{p}: {problem}")
             s = scorer.scores([x], self.batch_size)
@@ -224,8 +276,8 @@ class CMDetector(Detector):
                         "verdict": sem.verdict(score), "polarity": POLARITY, "meaning": sem.scale,
                         "threshold_source": sem.threshold_source, "detector": self.meta.name, "model": card.ref,
                         "seconds": round(len(x) / SAMPLE_RATE, 3), "sample_rate_in": sr,
-                        "input": InputSpec.from_dict(card.input).describe() if card.input else
-                        self.input_spec.describe(),
+                        "protocol": protocol.name, "score_rule": protocol.score,
+                        "input": protocol.input.describe(),
                         **({"seed_scores": [float(v) for v in s[:, 0]]} if s.shape[0] > 1 else {}),
                         "time_s": round(time.perf_counter() - t0, 3)})
         return out
@@ -251,6 +303,14 @@ class CMDetector(Detector):
             raise BenchError(f"{self.meta.name}: unknown training setting(s) {', '.join(unknown)}; known: "
                              f"{', '.join(out) or 'none'}")
         return {**out, **settings}
+
+
+def too_short(x: np.ndarray, spec: InputSpec) -> str | None:
+    """Why ``x`` (16 kHz) is too short for a model with input rule ``spec``, or None."""
+    if len(x) >= spec.min_samples:
+        return None
+    return (f"too short for this model: {len(x)} sample(s) ({len(x) / SAMPLE_RATE:.3f} s) at {SAMPLE_RATE} Hz, "
+            f"it needs at least {spec.min_samples} ({spec.min_samples / SAMPLE_RATE:.3f} s); no score is given")
 
 
 class TrainingData:

@@ -55,6 +55,9 @@ class ModelCard(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict, description="bench.scoring.InputSpec")
     semantics: dict[str, Any] = Field(default_factory=dict, description="bench.scoring.ScoreSemantics")
     fake_index: int = 1  # which output class is "fake" (the official AASIST weights: 0)
+    protocols: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="bench.scoring.ScoreProtocol by name, beside bench's own (a published "
+                                          "checkpoint's official evaluation: input rule, score rule)")
     n_params: int | None = None
     license: str = "unknown"
     reference: str | None = None
@@ -137,6 +140,15 @@ class ModelCard(BaseModel):
                 ScoreSemantics.from_dict(v)
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"semantics: {exc}") from None
+        return v
+
+    @field_validator("protocols")
+    @classmethod
+    def _protocols(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from bench.scoring import ScoreProtocol
+
+        for name, d in v.items():
+            ScoreProtocol.checked(name, d)
         return v
 
     @property

@@ -11,12 +11,18 @@
   recipes' data loaders do, or zero-padded) or longer (scored in consecutive windows whose
   scores are averaged, or cropped to the first window, as the official recipes do).
   :func:`windows` applies it, and the rule travels with the model card.
+- **Protocols**: bench scores every model one way (its card's input rule, the fake logit minus
+  the bona fide logit). A published checkpoint's card may also declare the official
+  evaluation's rules (:class:`ScoreProtocol`: input rule, score rule, network settings), which
+  ``--protocol NAME`` selects, so that bench reproduces the official scores file for file
+  (sign flipped where needed, so that the polarity above holds).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+import re
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -171,3 +177,70 @@ LOG_ODDS = ScoreSemantics(
     threshold_source="0: the two classes are equally likely under the training priors (training is class-"
                      "weighted, so the priors are balanced); bench evaluate also reports the EER threshold",
     llr=True)  # balanced training priors: the posterior log-odds are the log-likelihood ratio
+
+
+BENCH_PROTOCOL = "bench"
+"""The protocol every model has: its card's input rule and semantics, the score rule ``logit-difference``."""
+
+SCORE_RULES = {
+    "logit-difference": "the fake logit minus the bona fide logit",
+    "negated-bona-fide-logit": "minus the bona fide logit (an official evaluation that writes the bona fide logit "
+                               "as the score: official score = -bench score)",
+}
+"""How a two-class network's logits become a score (higher = more likely fake)."""
+
+_PROTOCOL_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_MAX_NETWORK_SETTINGS = 16
+
+
+@dataclass(frozen=True)
+class ScoreProtocol:
+    """One way of scoring with a model: the input rule, the score rule (:data:`SCORE_RULES`), the network
+    settings that override the card's ``params`` (e.g. how fixed filters are built; they never change the
+    weights' names or shapes) and what the score means. A card declares any beyond :data:`BENCH_PROTOCOL` in
+    its ``protocols``."""
+
+    name: str
+    input: InputSpec
+    semantics: ScoreSemantics
+    score: str = "logit-difference"
+    network: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card's entry (without the name, which is its key)."""
+        return {"description": self.description, "input": self.input.to_dict(), "score": self.score,
+                "network": dict(self.network), "semantics": self.semantics.to_dict()}
+
+    def summary(self) -> str:
+        """One line for ``bench score`` and a result: the protocol, its score rule and its input rule."""
+        return f"protocol {self.name}: score = {SCORE_RULES[self.score]}; input: {self.input.describe()}"
+
+    @classmethod
+    def checked(cls, name: str, d: Any) -> ScoreProtocol:
+        """The protocol ``name`` a card declares, checked before anything trusts it; ValueError (one line)
+        otherwise."""
+        if not isinstance(name, str) or not _PROTOCOL_NAME.fullmatch(name) or name == BENCH_PROTOCOL:
+            raise ValueError(f"protocols: {name!r} is not a protocol name (lower-case letters, digits, '-'; "
+                             f"not {BENCH_PROTOCOL!r}, which every model has)")
+        if not isinstance(d, dict):
+            raise ValueError(f"protocols.{name}: not an object")
+        unknown = sorted(set(d) - {"description", "input", "score", "network", "semantics"})
+        if unknown:
+            raise ValueError(f"protocols.{name}: unknown key(s) {', '.join(unknown)}")
+        if d.get("score", "logit-difference") not in SCORE_RULES:
+            raise ValueError(f"protocols.{name}: score must be one of {', '.join(SCORE_RULES)}")
+        network = d.get("network") or {}
+        if not isinstance(network, dict) or len(network) > _MAX_NETWORK_SETTINGS or not all(
+                isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in network.items()):
+            raise ValueError(f"protocols.{name}: network must map at most {_MAX_NETWORK_SETTINGS} setting names "
+                             "to plain values")
+        if not isinstance(d.get("input"), dict) or not isinstance(d.get("semantics"), dict):
+            raise ValueError(f"protocols.{name}: needs an input rule and semantics")
+        try:
+            spec = InputSpec.checked(d["input"])
+            semantics = ScoreSemantics.from_dict(d["semantics"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"protocols.{name}: {exc}") from None
+        return cls(name=name, input=spec, semantics=semantics, score=d.get("score", "logit-difference"),
+                   network=dict(network), description=str(d.get("description", "")))

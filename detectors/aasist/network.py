@@ -26,8 +26,8 @@ Pipeline (shapes for the default config and a 64,600-sample input)::
          [max|T|, mean T, max|S|, mean S, master]  (B, 5 * gat_dims[1])
       -> linear -> logits (B, 2); index 1 = bona fide, index 0 = spoof.
 
-Only ``torch`` and ``math`` are imported (no numpy, no torchaudio); the
-sinc filters are built with torch and live on the input's device.
+Only ``torch``, ``math`` and (for the official filter construction) ``numpy`` are
+imported (no torchaudio); the sinc filters live on the input's device.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "MIN_SAMPLES",
     "NB_SAMP",
     "SAMPLE_RATE",
+    "SINC_FILTERS",
     "build_aasist",
     "min_num_samples",
 ]
@@ -95,8 +96,14 @@ def _mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-def sinc_filterbank(n_filters: int, kernel_size: int,
-                    sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+#: How the fixed sinc filters are built: ``float64`` (bench's default: computed in float64, rounded to float32
+#: once) or ``official`` (the official code's construction, whose sinc runs in float32: the filters differ by up
+#: to 1.5e-7, the logits by up to about 1e-5; needed to reproduce the official scores of a published checkpoint).
+SINC_FILTERS = ("float64", "official")
+
+
+def sinc_filterbank(n_filters: int, kernel_size: int, sample_rate: int = SAMPLE_RATE,
+                    construction: str = "float64") -> torch.Tensor:
     """Fixed (non-learnable) mel-spaced band-pass sinc filters.
 
     The band edges are ``n_filters + 1`` points equally spaced on the mel
@@ -104,10 +111,15 @@ def sinc_filterbank(n_filters: int, kernel_size: int,
     ideal low-pass sinc responses (cut-offs ``edge[i+1]`` and ``edge[i]``)
     multiplied by a symmetric Hamming window.  Computed in float64 and
     returned as float32 of shape ``(n_filters, kernel_size)``.
-    ``kernel_size`` must be odd (symmetric filters).
+    ``kernel_size`` must be odd (symmetric filters). ``construction="official"``
+    returns :func:`official_sinc_filterbank` instead.
     """
     if kernel_size % 2 != 1:
         raise ValueError("kernel_size must be odd")
+    if construction not in SINC_FILTERS:
+        raise ValueError(f"sinc_filters must be one of {', '.join(SINC_FILTERS)}, not {construction!r}")
+    if construction == "official":
+        return official_sinc_filterbank(n_filters, kernel_size, sample_rate)
     dt, cpu = torch.float64, "cpu"  # fixed filters: computed on the CPU even under a `meta` device context
     nyquist = sample_rate // 2
     # The official code evaluates the mel scale on a 257-point grid (NFFT=512)
@@ -122,6 +134,29 @@ def sinc_filterbank(n_filters: int, kernel_size: int,
     bandpass = lowpass[1:] - lowpass[:-1]                            # (n_filters, K)
     window = torch.hamming_window(kernel_size, periodic=False, dtype=dt, device=cpu)
     return (bandpass * window).to(torch.float32)
+
+
+def official_sinc_filterbank(n_filters: int, kernel_size: int, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    """The same filters, built with the precision of each step of the official ``CONV`` layer (clovaai/aasist
+    ``models/AASIST.py``, run under NumPy 2): band edges in float64 (the mel scale's ends taken from a
+    257-point frequency grid), the sinc argument and ``np.sinc`` in float32, the low-pass gain product and the
+    band-pass difference in float64, rounded to float32 and multiplied by the float32 Hamming window. Bit for
+    bit equal to the official filters (tests/test_aasist_official.py)."""
+    import numpy as np
+
+    grid = (sample_rate // 2) * np.linspace(0.0, 1.0, 257)          # NFFT = 512
+    mel = 2595.0 * np.log10(1.0 + grid / 700.0)
+    edges = 700.0 * (10.0 ** (np.linspace(mel.min(), mel.max(), n_filters + 1) / 2595.0) - 1.0)
+    half = (kernel_size - 1) // 2
+    t = np.arange(-half, half + 1, dtype=np.float32)
+    sr32 = np.float32(sample_rate)
+
+    def lowpass(cut: np.float64) -> np.ndarray:                     # float64 gain x float32 sinc -> float64
+        return np.float64(2 * cut / sample_rate) * np.sinc(t * np.float32(2 * cut) / sr32)
+
+    window = np.hamming(kernel_size).astype(np.float32)
+    rows = [window * (lowpass(edges[i + 1]) - lowpass(edges[i])).astype(np.float32) for i in range(n_filters)]
+    return torch.from_numpy(np.stack(rows))
 
 
 class SincConv(nn.Module):
@@ -140,7 +175,7 @@ class SincConv(nn.Module):
 
     def __init__(self, out_channels: int, kernel_size: int,
                  sample_rate: int = SAMPLE_RATE, in_channels: int = 1,
-                 stride: int = 1, padding: int = 0, dilation: int = 1):
+                 stride: int = 1, padding: int = 0, dilation: int = 1, construction: str = "float64"):
         super().__init__()
         if in_channels != 1:
             raise ValueError(f"SincConv needs a single input channel, got {in_channels}")
@@ -153,7 +188,7 @@ class SincConv(nn.Module):
         self.padding = padding
         self.dilation = dilation
         self.register_buffer("band_pass",
-                             sinc_filterbank(out_channels, kernel_size, sample_rate),
+                             sinc_filterbank(out_channels, kernel_size, sample_rate, construction),
                              persistent=False)
 
     def filters(self, x: torch.Tensor, freq_aug: bool = False) -> torch.Tensor:
@@ -376,6 +411,10 @@ class AASIST(nn.Module):
         first_conv: sinc filter length (rounded up to odd: 128 -> 129 taps).
         nb_samp: the input length the model was trained on (64,600); stored
             for reference only, the forward pass does not crop or pad.
+        sinc_filters: how the fixed sinc filters are built (:data:`SINC_FILTERS`):
+            ``float64`` (default) or ``official`` (the official code's float32
+            construction, to reproduce a published checkpoint's scores exactly).
+            The filters are not in the state_dict: both load the same weights.
 
     Input: ``(batch, samples)`` float waveform at 16 kHz, nominally
     ``nb_samp = 64,600`` samples (4.04 s), the official training/eval crop
@@ -400,7 +439,7 @@ class AASIST(nn.Module):
 
     def __init__(self, *, filts: Sequence, gat_dims: Sequence[int],
                  pool_ratios: Sequence[float], temperatures: Sequence[float],
-                 first_conv: int = 128, nb_samp: int = NB_SAMP):
+                 first_conv: int = 128, nb_samp: int = NB_SAMP, sinc_filters: str = "float64"):
         super().__init__()
         filts = [filts[0]] + [list(f) for f in filts[1:]]
         self.filts = filts
@@ -413,7 +452,9 @@ class AASIST(nn.Module):
         d_enc = filts[-1][-1]
         d_gat, d_htrg = self.gat_dims
 
-        self.conv_time = SincConv(out_channels=filts[0], kernel_size=first_conv, in_channels=1)
+        self.sinc_filters = sinc_filters
+        self.conv_time = SincConv(out_channels=filts[0], kernel_size=first_conv, in_channels=1,
+                                  construction=sinc_filters)
         self.first_bn = nn.BatchNorm2d(num_features=1)
         self.drop = nn.Dropout(0.5, inplace=True)
         self.drop_way = nn.Dropout(0.2, inplace=True)
@@ -503,7 +544,7 @@ class AASIST(nn.Module):
 
 def build_aasist(config: dict[str, object]) -> AASIST:
     """Build from a config dict (official ``model_config`` keys; extra keys ignored)."""
-    keys = ("filts", "gat_dims", "pool_ratios", "temperatures", "first_conv", "nb_samp")
+    keys = ("filts", "gat_dims", "pool_ratios", "temperatures", "first_conv", "nb_samp", "sinc_filters")
     return AASIST(**{k: config[k] for k in keys if k in config})
 
 
