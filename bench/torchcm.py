@@ -70,7 +70,8 @@ def load_state(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: cannot be read as model weights ({type(exc).__name__})") from None
 
 
-def check_state(state: Any, shapes: dict[str, tuple[int, ...]], what: str) -> dict[str, Any]:
+def check_state(state: Any, shapes: dict[str, tuple[int, ...]], what: str, architecture: str = "declared"
+                ) -> dict[str, Any]:
     """``state`` if it is a state dict with exactly the tensor names and ``shapes`` expected and only finite
     numbers; one-line BenchError otherwise (checked before any network is allocated)."""
     import torch
@@ -79,13 +80,12 @@ def check_state(state: Any, shapes: dict[str, tuple[int, ...]], what: str) -> di
         raise BenchError(f"{what} is not a state dict of tensors")
     missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
     if missing or extra:
-        first = (missing or extra)[0]
-        raise BenchError(f"{what} does not fit the architecture its card declares ({len(missing)} tensor(s) "
-                         f"missing, {len(extra)} unexpected, e.g. {first!r})")
+        raise BenchError(f"{what} does not fit the {architecture} architecture its card declares "
+                         f"({len(missing)} tensor(s) missing, {len(extra)} unexpected, e.g. {(missing or extra)[0]!r})")
     for k, v in state.items():
         if tuple(v.shape) != shapes[k]:
-            raise BenchError(f"{what}: tensor {k!r} has shape {tuple(v.shape)}, the declared architecture "
-                             f"needs {shapes[k]}")
+            raise BenchError(f"{what} does not fit the {architecture} architecture its card declares (tensor "
+                             f"{k!r} has shape {tuple(v.shape)}, the architecture needs {shapes[k]})")
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
             raise BenchError(f"{what}: tensor {k!r} holds NaN or infinite values; the weights are corrupt")
     return state
@@ -129,7 +129,9 @@ class TorchCMDetector(CMDetector):
         states = []
         for seed in card.seeds:
             name = weights_name(seed, card)
-            states.append((name, check_state(load_state(entry.path(name)), shapes, f"model {card.ref}: {name}")))
+            state = check_state(load_state(entry.path(name)), shapes, f"model {card.ref}: {name}",
+                                card.architecture or "declared")
+            states.append((name, state))
         modules = []
         for name, state in states:
             net = self.build(params)
