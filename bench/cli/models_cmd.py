@@ -135,6 +135,12 @@ def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder
         if m:
             lines.append(f"{split} speakers: {seed_summary(m)}")
     lines += training_report_lines(card)
+    if card.protocols:
+        from bench.scoring import ScoreProtocol
+
+        lines.append("protocols: bench (default; its input and score above)")
+        lines += [f"  {ScoreProtocol.checked(name, d).summary()} (--protocol {name})"
+                  for name, d in card.protocols.items()]
     if card.reference:
         lines.append(f"reference: {card.reference}")
     for line in lines:
