@@ -53,6 +53,10 @@ def test_the_harness_measures_every_chunk_of_every_caller(measured, zoo_inputs):
     assert "isolated inference time (one chunk alone" in stdout and "compute floor (MACs / peak MAC rate)" in stdout
     assert f"{a['false_alarm_chunks']} of 6 real chunks, {a['false_alarm_calls']} of 3 calls" in stdout
     assert "chunk AUROC of the streamed calls" in stdout
+    # a detector that does not separate the calls gets its alert times flagged, in the result and the CLI
+    assert (a["caveat"] is not None) == (a["chunk_auroc"] < 0.75 or a["false_alarm_chunks"] == 6)
+    assert (a["caveat"] is not None) == ("warning: the detector does not separate these calls" in stdout)
+    assert (a["caveat"] is not None) == (a["caveat"] in r.notes)
 
 
 @pytest.mark.slow
@@ -142,3 +146,28 @@ def test_bad_latency_arguments_are_one_line_errors(tmp_path):
         res = run_bench("latency", "--model", "x@1", "--profile", "core-gpu", "--out", str(tmp_path / "gpu"))
         assert res.returncode == 0 and "skipped: the core-gpu profile needs a CUDA GPU" in res.stdout + res.stderr
         assert not (tmp_path / "gpu" / "latency.json").exists()
+
+
+def _verdicts(scores_by_call: list[list[float]], threshold: float = 0.0) -> tuple[list[dict], list[dict]]:
+    """Verdict rows and caller infos of calls of 1-s chunks turning fake at 2 s, scored ``scores_by_call``."""
+    rows, info = [], []
+    for k, scores in enumerate(scores_by_call):
+        info.append({"sent": len(scores), "t0_wall": 0.0, "n_frames": len(scores), "fake_start": 2.0})
+        rows += [{"caller": k, "seq": i, "score": s, "alert": s > threshold, "t_client_received": 1000.0 * (i + 1)}
+                 for i, s in enumerate(scores)]
+    return rows, info
+
+
+def test_alert_times_come_with_false_alarms_and_the_chunk_auroc():
+    from bench.latency import _alerts
+
+    # a detector that alerts on everything: every call "alerted 1 s after the fake", and every real chunk too
+    everything = _alerts(*_verdicts([[1.0, 1.0, 1.0, 1.0]] * 3), chunk_s=1.0)
+    assert everything["alerted"] == 3 and everything["p50_ms"] == pytest.approx(2000.0)
+    assert everything["false_alarm_chunks"] == everything["real_chunks"] == 6
+    assert everything["false_alarm_calls"] == everything["calls"] == 3
+    assert everything["chunk_auroc"] == 0.5 and "does not separate these calls" in everything["caveat"]
+    # one that separates the calls: no false alarm, AUROC 1, no caveat
+    good = _alerts(*_verdicts([[-1.0, -0.5, 0.5, 1.0], [-2.0, -1.0, 2.0, 3.0]]), chunk_s=1.0)
+    assert good["false_alarm_chunks"] == good["false_alarm_calls"] == 0 and good["real_chunks"] == 4
+    assert good["chunk_auroc"] == 1.0 and good["caveat"] is None and good["alerted"] == 2

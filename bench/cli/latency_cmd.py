@@ -98,6 +98,10 @@ def reference_lines(res: Any) -> list[str]:
         fa = (f"false alarms before the fake: {a.get('false_alarm_chunks', '?')} of {a.get('real_chunks', '?')} real "
               f"chunks, {a.get('false_alarm_calls', '?')} of {a.get('calls', '?')} calls; chunk AUROC of the "
               f"streamed calls {'-' if auc is None else f'{100 * auc:.1f}%'}")
-        lines.append(f"alerts: {a['alerted']} of {a['calls_turning_fake']} calls alerted after turning fake (p50 "
-                     f"{a.get('p50_ms', 0):,.0f} ms, p95 {a.get('p95_ms', 0):,.0f} ms from the fake's start); {fa}")
+        when = (f" (p50 {a['p50_ms']:,.0f} ms, p95 {a['p95_ms']:,.0f} ms from the fake's start)"
+                if a.get("p50_ms") is not None else "")
+        lines.append(f"alerts: {a['alerted']} of {a['calls_turning_fake']} calls alerted after turning fake{when}; "
+                     f"{fa}")
+        if a.get("caveat"):
+            lines.append(f"warning: {a['caveat']}")
     return lines
