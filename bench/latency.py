@@ -41,6 +41,8 @@ DEVOX_TABLE3 = {"source": "DevoX Table 3 (quoted)", "transmission_ms_mean": 968.
 PARTS = ("transmission", "queueing", "inference", "server", "reply", "end_to_end")
 ENGINES = ("batched", "naive")
 BACKENDS = ("auto", "onnx", "torch")
+#: below this chunk AUROC the streamed calls are not separated, and the alert times get a caveat
+SEPARATES = 0.75
 FILES_PER_CALLER = 2  #: open files a caller needs across this process and the server (a socket at each end)
 
 
@@ -373,6 +375,7 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
         parts["reply"].append(r["t_client_received"] - r["t_sent"])
         parts["end_to_end"].append(r["t_client_received"] - r["t_client_sent"])
     stats = {p: percentiles(v) for p, v in parts.items()}
+    isolated = (health.get("isolated_inference_ms") or {}).get(mode)
     floor = (health.get("compute_floor_ms") or {}).get(mode)
     e2e = stats["end_to_end"]
     alerts = _alerts(rows, info, chunk_seconds) if realtime else {"note": "measured in real-time runs only"}
@@ -390,16 +393,21 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
         parts={k: Percentiles(**v) for k, v in stats.items()},
         batch_size={"mean": float(np.mean([r["batch_size"] for r in rows])) if rows else 0.0,
                     "max": float(max((r["batch_size"] for r in rows), default=0))},
-        compute_floor_ms=floor,
-        end_to_end_over_floor={k: (e2e.get(f"{k}_ms") / floor if floor and e2e.get(f"{k}_ms") else None)
-                               for k in ("p50", "p95", "p99")},
+        isolated_inference_ms=isolated, compute_floor_ms=floor,
+        compute_floor={"macs_per_chunk": (health.get("macs_per_chunk") or {}).get(mode),
+                       "peak_macs_per_s": health.get("peak_macs_per_s"), "device": prof["device"],
+                       "definition": "MACs of the model's torch layers to score one chunk as the server does (all "
+                                     "its windows; privacy: the server half) / the peak float32 matmul MAC rate "
+                                     "measured in the server process (CPU: one thread)"},
+        end_to_end_over_isolated=_over(e2e, isolated), end_to_end_over_floor=_over(e2e, floor),
         alerts=alerts, server_peak_rss_mb=rss, corpus=corpus_info, simulated=corpus_info["simulated"],
         paper=[DEVOX_TABLE3],
         timings={"latency": {"p50_ms": e2e.get("p50_ms"), "p95_ms": e2e.get("p95_ms"), "p99_ms": e2e.get("p99_ms"),
                              "samples_ms": [float(v) for v in samples], "profile": profile, "callers": callers}},
         run=run_info(command),
         notes=["loopback: transmission and reply are the local network stack's, not a phone uplink's"]
-        + (["simulated speech: the alert times describe the simulation"] if corpus_info["simulated"] else []),
+        + (["simulated speech: the alert times describe the simulation"] if corpus_info["simulated"] else [])
+        + ([alerts["caveat"]] if alerts.get("caveat") else []),
     )
     res.save(out / "latency.json")
     return res
@@ -407,18 +415,30 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
 
 def _alerts(rows: list[dict[str, Any]], info: list[dict[str, Any]], chunk_s: float) -> dict[str, Any]:
     """Per caller's first pass through its call: ms from the moment the fake segment starts (in the call's
-    audio time) to the first alert on a chunk at or after it; calls with no such alert are misses."""
+    audio time) to the first alert on a chunk at or after it (calls with no such alert are misses), beside the
+    false alarms before it (chunks, and calls with any) and the chunk-level AUROC of the streamed chunks (a
+    chunk before the fake's start is real, 0; at or after it fake, 1), without which an alert time means
+    little: a detector that alerts on everything alerts on every call's first fake chunk too."""
+    from bench.metrics import auroc
+
     by: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["caller"], []).append(r)
-    times, missed, false_alarms, n = [], 0, 0, 0
+    times, missed, false_chunks, false_calls, n = [], 0, 0, 0, 0
+    labels: list[int] = []
+    scores: list[float] = []
     for k, inf in enumerate(info):
         start_chunk = int(np.ceil(inf["fake_start"] / chunk_s - 1e-9))
+        mine = sorted((r for r in by.get(k, []) if r["seq"] < inf["n_frames"]), key=lambda r: r["seq"])
+        for r in mine:
+            labels.append(int(r["seq"] >= start_chunk))
+            scores.append(float(r["score"]))
+        before = sum(1 for r in mine if r["seq"] < start_chunk and r["alert"])
+        false_chunks += before
+        false_calls += before > 0
         if inf["sent"] <= start_chunk:
             continue
         n += 1
-        mine = sorted((r for r in by.get(k, []) if r["seq"] < inf["n_frames"]), key=lambda r: r["seq"])
-        false_alarms += sum(1 for r in mine if r["seq"] < start_chunk and r["alert"])
         hit = next((r for r in mine if r["seq"] >= start_chunk and r["alert"]), None)
         if hit is None:
             missed += 1
@@ -426,11 +446,27 @@ def _alerts(rows: list[dict[str, Any]], info: list[dict[str, Any]], chunk_s: flo
         # chunk i holds audio [i, i + 1) chunk lengths and is sent when recorded, at t0 + i chunk lengths
         fake_starts_at = inf["t0_wall"] + (inf["fake_start"] - chunk_s) * 1000.0
         times.append(hit["t_client_received"] - fake_starts_at)
-    return {"calls_turning_fake": n, "alerted": len(times), "missed": missed,
-            "false_alarm_chunks_before_the_fake": false_alarms, **percentiles(times),
+    n_real = len(labels) - sum(labels)
+    chunk_auc = auroc(labels, scores) if labels else float("nan")
+    caveat = None
+    if (not np.isnan(chunk_auc) and chunk_auc < SEPARATES) or (n_real and false_chunks == n_real):
+        auc_text = "unknown" if np.isnan(chunk_auc) else f"{100 * chunk_auc:.1f}%"
+        caveat = (f"the detector does not separate these calls (chunk AUROC {auc_text}, {false_chunks} of {n_real} "
+                  "real chunks alerted): the alert times say nothing about detection")
+    return {"calls_turning_fake": n, "alerted": len(times), "missed": missed, "caveat": caveat,
+            "real_chunks": n_real, "fake_chunks": sum(labels), "false_alarm_chunks": false_chunks,
+            "false_alarm_calls": false_calls, "calls": sum(1 for k in range(len(info)) if by.get(k)),
+            "chunk_auroc": None if np.isnan(chunk_auc) else chunk_auc, **percentiles(times),
             "definition": "client receive time of the first alert on a chunk at or after the fake segment's start, "
                           "minus the moment the fake segment starts in real time (chunks are sent once recorded, so "
-                          "at least one chunk length)"}
+                          "at least one chunk length); false alarms: alerts on chunks before the fake's start "
+                          "(false_alarm_calls: calls with any); chunk_auroc: the verdict scores of every answered "
+                          "chunk of the calls' first pass, real (before the fake) vs fake (at or after it)"}
+
+
+def _over(e2e: dict[str, Any], ref_ms: float | None) -> dict[str, float | None]:
+    """End-to-end p50/p95/p99 as multiples of ``ref_ms`` (None where either is unknown)."""
+    return {k: (e2e[f"{k}_ms"] / ref_ms if ref_ms and e2e.get(f"{k}_ms") else None) for k in ("p50", "p95", "p99")}
 
 
 def _throughput(rows: list[dict[str, Any]]) -> float:

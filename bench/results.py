@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import BenchError, first_line
 from bench.fileio import read_json, write_atomic
@@ -201,10 +201,21 @@ class Percentiles(BaseModel):
     max_ms: float | None = None
 
 
-class LatencyResult(BaseModel):
-    """A ``bench latency`` run: the edge server under a profile, driven by simulated callers."""
+#: ``bench latency`` results have their own schema version (1.2 was shared with detection results)
+LATENCY_SCHEMA_VERSION = "1.3"
 
-    schema_version: Literal["1.2"] = SCHEMA_VERSION
+
+class LatencyResult(BaseModel):
+    """A ``bench latency`` run: the edge server under a profile, driven by simulated callers.
+
+    Schema 1.3 names the two references a chunk's time is read against: ``isolated_inference_ms`` (the model
+    scoring one chunk alone in the server process) and ``compute_floor_ms`` (the MACs to score one chunk over
+    the processor's measured peak MAC rate, :mod:`bench.compute_floor`). A 1.2 file's ``compute_floor_ms`` was
+    the isolated inference time: it is read as ``isolated_inference_ms`` (its MAC floor unknown), see
+    :meth:`upgrade_1_2`.
+    """
+
+    schema_version: Literal["1.3"] = LATENCY_SCHEMA_VERSION
     kind: Literal["latency"] = "latency"
     created: str
     detector: Component  # name, version, config {"model": NAME@VERSION}
@@ -226,11 +237,20 @@ class LatencyResult(BaseModel):
     parts: dict[str, Percentiles] = Field(description="transmission, queueing, inference, server, reply, "
                                           "end_to_end: per chunk")
     batch_size: dict[str, float] = Field(default_factory=dict)
-    compute_floor_ms: float | None = Field(None, description="median ms to score one chunk alone in the server "
-                                           "process (batch 1)")
-    end_to_end_over_floor: dict[str, float | None] = Field(default_factory=dict)
+    isolated_inference_ms: float | None = Field(None, description="median ms to score one chunk alone in the "
+                                                "server process (batch 1), measured at load")
+    compute_floor_ms: float | None = Field(None, description="MACs to score one chunk as the server does (all its "
+                                           "windows) / the server core's measured peak float32 MAC rate; None "
+                                           "when unknown (a model that is not torch, a schema 1.2 file)")
+    compute_floor: dict[str, Any] = Field(default_factory=dict, description="macs_per_chunk, peak_macs_per_s, "
+                                          "device: what compute_floor_ms is made of")
+    end_to_end_over_isolated: dict[str, float | None] = Field(default_factory=dict, description="end-to-end "
+                                                              "p50/p95/p99 over isolated_inference_ms")
+    end_to_end_over_floor: dict[str, float | None] = Field(default_factory=dict, description="end-to-end "
+                                                           "p50/p95/p99 over compute_floor_ms")
     alerts: dict[str, Any] = Field(default_factory=dict, description="time from the start of a fake segment to "
-                                   "the first alert, over calls that turn fake")
+                                   "the first alert, over calls that turn fake, beside the false alarms before "
+                                   "it and the chunk-level AUROC of the streamed calls")
     server_peak_rss_mb: float | None = None
     corpus: dict[str, Any] = Field(default_factory=dict)
     simulated: bool = True
@@ -239,6 +259,28 @@ class LatencyResult(BaseModel):
                                     "samples, read as a detection result's timings.latency is (gate, leaderboard)")
     run: RunInfo = Field(default_factory=RunInfo)
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def upgrade_1_2(cls, data: Any) -> Any:
+        """Schema 1.2 -> 1.3 in memory: its ``compute_floor_ms`` (the isolated inference time) becomes
+        ``isolated_inference_ms`` and ``end_to_end_over_floor`` ``end_to_end_over_isolated``; the MAC floor,
+        the false-alarm calls and the chunk AUROC were not measured (absent); a note says so."""
+        if not isinstance(data, dict) or data.get("schema_version") != "1.2":
+            return data
+        out = {**data, "schema_version": LATENCY_SCHEMA_VERSION, "isolated_inference_ms": data.get("compute_floor_ms"),
+               "compute_floor_ms": None, "end_to_end_over_isolated": data.get("end_to_end_over_floor") or {},
+               "end_to_end_over_floor": {}}
+        alerts = data.get("alerts")
+        if isinstance(alerts, dict) and "false_alarm_chunks_before_the_fake" in alerts:
+            alerts = {**alerts}
+            alerts["false_alarm_chunks"] = alerts.pop("false_alarm_chunks_before_the_fake")
+            out["alerts"] = alerts
+        if isinstance(data.get("notes", []), list):
+            out["notes"] = [*data.get("notes", []), "read from latency schema 1.2: its compute_floor_ms was the "
+                            "isolated inference time (now isolated_inference_ms); no MAC floor, false-alarm calls "
+                            "or chunk AUROC were measured"]
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
         write_atomic(path, self.model_dump_json(indent=2).encode())
@@ -254,8 +296,9 @@ def load_latency(path: str | os.PathLike) -> LatencyResult:
     data = read_json(p, "latency result")
     if data.get("kind") != "latency":
         raise BenchError(f"{p}: not a latency result (kind {data.get('kind')!r})")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads {SCHEMA_VERSION}")
+    if data.get("schema_version") not in (LATENCY_SCHEMA_VERSION, "1.2"):
+        raise BenchError(f"{p}: schema version {data.get('schema_version')!r}, this bench reads latency results "
+                         f"{LATENCY_SCHEMA_VERSION} and 1.2")
     return _validated(LatencyResult, data, p, "latency result")
 
 

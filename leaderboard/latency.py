@@ -9,7 +9,9 @@ from typing import Any
 from bench.results import load_latency
 
 COLUMNS = ["system", "profile", "server", "mode", "callers", "end-to-end p50 / p95 / p99 ms", "inference p95 ms",
-           "transmission p95 ms", "chunks / s", "dropped", "p95 / compute floor", "alert after fake p50 ms"]
+           "transmission p95 ms", "chunks / s", "dropped", "isolated inference ms (p95 / it)",
+           "compute floor ms, MACs / peak (p95 / it)", "alert after fake p50 ms", "false alarms before the fake",
+           "chunk AUROC"]
 
 
 def _ms(x: float | None) -> str:
@@ -28,9 +30,31 @@ def load_latency_rows(paths: list[str | Path]) -> list[dict[str, Any]]:
                      "inference_p95_ms": r.parts["inference"].p95_ms,
                      "transmission_p95_ms": r.parts["transmission"].p95_ms,
                      "throughput": r.throughput_chunks_per_s, "dropped": r.dropped, "sent": r.chunks_sent,
-                     "over_floor_p95": r.end_to_end_over_floor.get("p95"), "alert_p50_ms": r.alerts.get("p50_ms"),
+                     "isolated_ms": r.isolated_inference_ms, "over_isolated_p95": r.end_to_end_over_isolated.get("p95"),
+                     "floor_ms": r.compute_floor_ms, "over_floor_p95": r.end_to_end_over_floor.get("p95"),
+                     "alert_p50_ms": r.alerts.get("p50_ms"), "false_alarm_chunks": r.alerts.get("false_alarm_chunks"),
+                     "real_chunks": r.alerts.get("real_chunks"), "false_alarm_calls": r.alerts.get("false_alarm_calls"),
+                     "calls": r.alerts.get("calls"), "chunk_auroc": r.alerts.get("chunk_auroc"),
                      "simulated": r.simulated, "created": r.created})
     return rows
+
+
+def _ref(ms: float | None, over: float | None) -> str:
+    """A reference time and the p95's multiple of it: "1.62 (2.4x)"."""
+    if ms is None:
+        return "–"
+    return f"{ms:,.2f}" + ("" if over is None else f" ({over:,.1f}x)")
+
+
+def _false_alarms(r: dict[str, Any]) -> str:
+    """"2 of 40 chunks, 1 of 4 calls"; "–" when the run did not count them (not real time, or an old result)."""
+    if r.get("false_alarm_chunks") is None:
+        return "–"
+    def known(key: str) -> Any:
+        return "?" if r.get(key) is None else r[key]
+
+    calls = "" if r.get("false_alarm_calls") is None else f", {r['false_alarm_calls']} of {known('calls')} calls"
+    return f"{r['false_alarm_chunks']} of {known('real_chunks')} chunks{calls}"
 
 
 def _cells(r: dict[str, Any]) -> list[str]:
@@ -38,14 +62,19 @@ def _cells(r: dict[str, Any]) -> list[str]:
             r["mode"], f"{r['callers']}{'' if r['realtime'] else ' (as fast as possible)'}",
             f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])} / {_ms(r['p99_ms'])}", _ms(r["inference_p95_ms"]),
             _ms(r["transmission_p95_ms"]), f"{r['throughput']:.1f}", f"{r['dropped']} of {r['sent']}",
-            "–" if r["over_floor_p95"] is None else f"{r['over_floor_p95']:.1f}x", _ms(r["alert_p50_ms"])]
+            _ref(r["isolated_ms"], r["over_isolated_p95"]), _ref(r["floor_ms"], r["over_floor_p95"]),
+            _ms(r["alert_p50_ms"]), _false_alarms(r),
+            "–" if r.get("chunk_auroc") is None else f"{100 * r['chunk_auroc']:.1f}%"]
 
 
 QUOTED = ["DevoX Table 3 (quoted): edge server, 1 CPU core, 8 GB", "edge (CPU)", "socket + inference containers",
           "raw", "1", "mean 2,118 (968 transmission + 1,150 inference)", "mean 1,150 (range 320-1,717)",
-          "mean 968 (phone to edge)", "–", "–", "–", "–"]
+          "mean 968 (phone to edge)", "–", "–", "–", "–", "–", "–", "–"]
 NOTE = ("Measured by `bench latency` on loopback (transmission is the local network stack's, not a phone "
-        "uplink's); DevoX's row is quoted from its Table 3, measured from a phone over a network.")
+        "uplink's); DevoX's row is quoted from its Table 3, measured from a phone over a network. Isolated "
+        "inference: one chunk scored alone in the server process; compute floor: the MACs to score one chunk "
+        "over the server core's measured peak MAC rate. An alert time means something only beside few false "
+        "alarms and a high chunk AUROC (real chunks before the fake vs fake chunks after it).")
 
 
 def markdown(rows: list[dict[str, Any]]) -> list[str]:

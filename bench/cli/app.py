@@ -22,6 +22,7 @@ from bench.cli import (
     serve_cmd,
     train_cmd,
 )
+from bench.cli.output import json_commands_print_json_only
 
 app = typer.Typer(
     name="bench",
@@ -63,3 +64,4 @@ app.command("privacy")(privacy_cmd.privacy)
 app.command("serve")(serve_cmd.serve)
 app.command("stream")(serve_cmd.stream)
 app.command("latency")(latency_cmd.latency)
+json_commands_print_json_only(app)  # with --json, stdout is the JSON document only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -58,19 +59,49 @@ def latency(
     for p in PARTS:
         s = res.parts[p]
         table.add_row(p.replace("_", "-"), *(f"{v:.2f}" if v is not None else "-"
-                                             for v in (s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms)), quoted.get(p, "-"))
+                                             for v in (s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms)), quoted.get(p, "-"),
+                      end_section=p == PARTS[-1])
+    for label, v in (("isolated inference time (one chunk alone)", res.isolated_inference_ms),
+                     ("compute floor (MACs / peak MAC rate)", res.compute_floor_ms)):
+        table.add_row(label, "-" if v is None else f"{v:.2f}", "", "", "", "-")
     console.print(table)
-    floor = res.compute_floor_ms
-    ratio = res.end_to_end_over_floor.get("p95")
     console.print(f"{res.verdicts} verdicts of {res.chunks_sent} chunks sent ({res.dropped} dropped, errors "
                   f"{res.errors or 'none'}); {res.throughput_chunks_per_s:.1f} chunks/s; batch size mean "
-                  f"{res.batch_size.get('mean', 0):.2f}, max {res.batch_size.get('max', 0):.0f}; compute floor "
-                  f"{floor:.2f} ms (p95 end-to-end = {ratio:.1f}x); server peak RSS "
+                  f"{res.batch_size.get('mean', 0):.2f}, max {res.batch_size.get('max', 0):.0f}; server peak RSS "
                   f"{res.server_peak_rss_mb or 0:.0f} MB", markup=False, highlight=False)
+    for line in reference_lines(res):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {Path(out) / 'latency.json'}", markup=False)
+
+
+def _ms(v: float | None, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:,.{digits}f} ms"
+
+
+def _times(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f}x"
+
+
+def reference_lines(res: Any) -> list[str]:
+    """What a chunk's time is read against (isolated inference time, compute floor from MACs and peak) and the
+    alert times beside the false alarms and chunk AUROC they depend on."""
+    cf = res.compute_floor or {}
+    macs, peak = cf.get("macs_per_chunk"), cf.get("peak_macs_per_s")
+    made_of = f" = {macs / 1e6:,.0f} MMAC per chunk / {peak / 1e9:.1f} GMAC/s peak" if macs and peak else ""
+    lines = [f"isolated inference time (one chunk alone, batch 1, in the server): {_ms(res.isolated_inference_ms)}; "
+             f"p95 end-to-end = {_times(res.end_to_end_over_isolated.get('p95'))} of it",
+             f"compute floor (MACs / measured peak MAC rate): {_ms(res.compute_floor_ms)}{made_of}; p95 end-to-end "
+             f"= {_times(res.end_to_end_over_floor.get('p95'))} of it"]
     a = res.alerts
     if a.get("calls_turning_fake"):
-        console.print(f"alerts: {a['alerted']} of {a['calls_turning_fake']} calls alerted after turning fake "
-                      f"(p50 {a.get('p50_ms', 0):.0f} ms, p95 {a.get('p95_ms', 0):.0f} ms from the fake's start); "
-                      f"{a['false_alarm_chunks_before_the_fake']} alert(s) on real chunks", markup=False,
-                      highlight=False)
-    console.print(f"wrote {Path(out) / 'latency.json'}", markup=False)
+        auc = a.get("chunk_auroc")
+        fa = (f"false alarms before the fake: {a.get('false_alarm_chunks', '?')} of {a.get('real_chunks', '?')} real "
+              f"chunks, {a.get('false_alarm_calls', '?')} of {a.get('calls', '?')} calls; chunk AUROC of the "
+              f"streamed calls {'-' if auc is None else f'{100 * auc:.1f}%'}")
+        when = (f" (p50 {a['p50_ms']:,.0f} ms, p95 {a['p95_ms']:,.0f} ms from the fake's start)"
+                if a.get("p50_ms") is not None else "")
+        lines.append(f"alerts: {a['alerted']} of {a['calls_turning_fake']} calls alerted after turning fake{when}; "
+                     f"{fa}")
+        if a.get("caveat"):
+            lines.append(f"warning: {a['caveat']}")
+    return lines

@@ -3,9 +3,13 @@ problems on stderr."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,44 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 def print_json(obj: Any) -> None:
     """Print JSON on stdout, unstyled, so it can be piped."""
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+@contextlib.contextmanager
+def json_stdout() -> Iterator[None]:
+    """Inside the block stdout is kept for the JSON document (:func:`print_json`): everything the shared
+    ``console`` prints (progress, tables, 'wrote ...') goes to stderr instead."""
+    before = console.stderr
+    console.stderr = True
+    try:
+        yield
+    finally:
+        console.stderr = before
+
+
+def _json_aware(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` run inside :func:`json_stdout` when called with ``as_json=True`` (Typer reads the parameters
+    of the wrapped function, so its options are unchanged)."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("as_json"):
+            return command(*args, **kwargs)
+        with json_stdout():
+            return command(*args, **kwargs)
+
+    return run
+
+
+def json_commands_print_json_only(app: Any) -> None:
+    """Every command of the Typer ``app`` (and its sub-apps) that has an ``as_json`` parameter (``--json``)
+    prints only its JSON document on stdout when given ``--json``: called once, where the app is assembled,
+    so new commands get it too."""
+    infos = [*app.registered_commands, *([app.registered_callback] if app.registered_callback else [])]
+    for info in infos:  # commands, and a group callback that runs a command itself (bench train --detector)
+        if info.callback is not None and "as_json" in inspect.signature(info.callback).parameters:
+            info.callback = _json_aware(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            json_commands_print_json_only(group.typer_instance)
 
 
 def resolve_workers(workers: int | None) -> int:

@@ -32,6 +32,7 @@ class ModelSlot:
     """One loaded model version: its detector, scorer, score semantics and what calls may send it."""
 
     def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64, backend: str = "auto") -> None:
+        from bench.compute_floor import floor_ms, peak_mac_rate
         from bench.splitcm import SplitScorer
 
         entry, det = load_detector(ref, device, batch_size)
@@ -44,26 +45,50 @@ class ModelSlot:
         self.version = self.scorer.version if self.split else model_version(entry.fingerprint())
         self.spec = self.scorer.spec
         self.seeds = list(self.scorer.seeds)
+        self.macs_per_chunk = self.count_chunk_macs()  # on the torch networks, before a backend replaces them
         self.backend, self.backend_note = choose_backend(self.scorer, self.ref, backend, device)
         self.score_raw([np.zeros(16_000, np.float32)])  # warm up (lazy imports, first-call allocations)
-        self.floor_ms = self.compute_floor()
+        self.isolated_ms = self.isolated_inference()
+        self.peak_macs_per_s = peak_mac_rate(device) if self.macs_per_chunk else None
+        self.floor_ms = {k: floor_ms(v, self.peak_macs_per_s) for k, v in self.macs_per_chunk.items()}
 
-    def compute_floor(self, repeats: int = 15) -> dict[str, float]:
-        """The model's compute floor in this process: median milliseconds to score one 1-second chunk alone
+    def isolated_inference(self, repeats: int = 15) -> dict[str, float]:
+        """The isolated inference time in this process: median milliseconds to score one 1-second chunk alone
         (batch 1; ``raw``: the whole model, ``privacy``: the server half only), on a chunk of noise."""
-        rng = np.random.default_rng(0)
-        chunk = (0.1 * rng.standard_normal(16_000)).astype(np.float32)
+        chunk = _noise_chunk()
         out = {"raw": median_ms(lambda: self.score_raw([chunk]), repeats)}
         if self.split:
             msgs = self.scorer.device_messages(chunk)
             out["privacy"] = median_ms(lambda: self.score_messages([msgs]), repeats)
         return out
 
+    def count_chunk_macs(self) -> dict[str, int]:
+        """MACs of the torch networks to score one 1-second chunk as the server does (every window and seed;
+        ``privacy``: the server half only); empty for a model that is not torch."""
+        import torch
+
+        from bench.compute_floor import macs_during
+
+        nets = getattr(self.scorer, "modules", None)
+        if not nets or not all(isinstance(n, torch.nn.Module) for n in nets):
+            return {}
+        chunk = _noise_chunk()
+        with macs_during(nets) as raw:
+            self.score_raw([chunk])
+        out = {"raw": raw.total}
+        if self.split:
+            msgs = self.scorer.device_messages(chunk)
+            with macs_during(nets) as server_half:
+                self.score_messages([msgs])
+            out["privacy"] = server_half.total
+        return {k: v for k, v in out.items() if v}
+
     def describe(self) -> dict[str, Any]:
         """What the ready frame and /healthz say about the model."""
         d = {"model": self.ref, "detector": self.detector.meta.name, "model_version": self.version,
              "threshold": self.semantics.threshold, "score_scale": self.semantics.scale, "seeds": self.seeds,
-             "privacy_mode": self.split, "compute_floor_ms": self.floor_ms, "backend": self.backend,
+             "privacy_mode": self.split, "isolated_inference_ms": self.isolated_ms, "compute_floor_ms": self.floor_ms,
+             "macs_per_chunk": self.macs_per_chunk, "peak_macs_per_s": self.peak_macs_per_s, "backend": self.backend,
              "backend_note": self.backend_note}
         if self.split:  # what a privacy call's feature messages must be (docs/serve.md, "Privacy mode")
             msg = self.scorer.message_spec()
@@ -113,7 +138,9 @@ def load_detector(ref: str, device: str = "cpu", batch_size: int = 64) -> tuple[
     name = entry.card.detector
     if name not in DETECTORS:
         raise BenchError(f"model {entry.card.ref} needs detector {name!r}, which is not installed")
-    det = DETECTORS.create(name, model=str(entry.folder), device=device, batch_size=batch_size, threads=1)
+    # a packaged model is named (its folder is the package's, not a bench model folder); a stored one by folder
+    model = entry.card.ref if entry.card.source == "packaged" else str(entry.folder)
+    det = DETECTORS.create(name, model=model, device=device, batch_size=batch_size, threads=1)
     if not isinstance(det, CMDetector):
         raise BenchError(f"detector {name} scores no single model; bench serve takes a trained model")
     det.check("")
@@ -162,6 +189,11 @@ def check_servable(ref: str, *, backend: str = "auto", device: str = "cpu", mode
         raise BenchError(f"model {entry.card.ref} is not a split model: privacy mode needs devox or deepdetection")
     choose_backend(scorer, entry.card.ref, backend, device, convert=backend == "onnx")
     return entry
+
+
+def _noise_chunk() -> np.ndarray:
+    """The 1-second chunk of noise the per-chunk costs are measured on."""
+    return (0.1 * np.random.default_rng(0).standard_normal(16_000)).astype(np.float32)
 
 
 def median_ms(fn: Any, repeats: int) -> float:
