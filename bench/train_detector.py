@@ -263,7 +263,7 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     check_output(out, "train --detector", params, inputs=inputs, overwrite=overwrite)
     if not overwrite:  # what an earlier run left is read before anything is written (--overwrite empties it)
         finished_seeds(out, seeds)
-        if register and stored_version(out) is not None:  # finished and stored: no audio to load
+        if stored_version(out) is not None and register:  # finished and stored: no audio to load
             with folder_lock(out, "bench train"):
                 if (stored := _report_stored(out, say)) is not None:
                     return stored
