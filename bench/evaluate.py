@@ -33,7 +33,7 @@ from bench.comparison import paper_comparison, rank_challenges, summary
 from bench.corpus import known_hashes, open_dataset, read_manifest, unusable_references
 from bench.detection import Component as DetComponent
 from bench.detection import Detector, Sample
-from bench.errors import BenchError, RunFailed
+from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import write_atomic
 from bench.metrics import eer
 from bench.outdir import check_output, claim_output
@@ -203,6 +203,23 @@ def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[s
     return corpus_ds, fakes_ds, cm, fm
 
 
+def check_model_loads(detector: Detector) -> None:
+    """Load a trained-model detector's model once now, before anything is written: a model that exists and
+    matches its checksums but cannot be loaded (weights that do not fit, a file torch refuses) is one line and
+    exit 2 here, not a failed batch in every worker after the output folder was claimed."""
+    from bench.countermeasure import CMDetector
+
+    if not isinstance(detector, CMDetector):
+        return
+    try:
+        detector.load_scorer()
+    except BenchError as exc:  # whatever its kind (a worker's FatalError...), here it is bad input
+        raise BenchError(str(exc)) from None
+    except Exception as exc:  # a model file the detector's own loader does not guard
+        raise BenchError(f"model {detector.model_ref}: cannot be loaded ({type(exc).__name__}: "
+                         f"{first_line(exc)})") from None
+
+
 def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str | Path,
              config: dict[str, Any] | None = None, workers: int = 1, cache: str | Path | None = None,
              threshold: float | None = None, n_boot: int = 1000, seed: int = 0, top_threshold: float = 0.70,
@@ -227,6 +244,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     out = Path(out)
     detector: Detector = DETECTORS.create(detector_name, **(config or {}))
     detector.check(str(corpus))
+    check_model_loads(detector)
     corpus_rows, fake_rows = corpus_ds.to_list(), fakes_ds.to_list()
     samples = build_samples(corpus_rows, fake_rows, unusable_references(corpus_rows))
     skipped = [{"utterance_id": s.utterance_id, "error": problem} for s in samples

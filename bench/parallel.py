@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -82,8 +83,10 @@ def _checked(outcome: Outcome[T, R]) -> Outcome[T, R]:
 
 def _init_worker(initializer: Callable[[], None] | None) -> None:
     # Ctrl-C reaches the whole process group: a worker finishes the item it is on and skips the rest,
-    # while the parent stops handing out items (see _stop_early)
+    # while the parent stops handing out items (see _stop_early). The worker was started with SIGINT
+    # blocked (see _sigint_held): one that arrived meanwhile is handled here, never a KeyboardInterrupt
     signal.signal(signal.SIGINT, _request_stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
@@ -194,10 +197,11 @@ def _pool_items(fn: Callable[[T], R], items: list[T], workers: int, initializer:
     try:
         pending = set()
         queue = iter(items)
-        for item in queue:  # keep a bounded number of tasks in flight
-            pending.add(pool.submit(_call, fn, item))
-            if len(pending) >= workers * 4:
-                break
+        with _sigint_held():  # the first submit forks the workers
+            for item in queue:  # keep a bounded number of tasks in flight
+                pending.add(pool.submit(_call, fn, item))
+                if len(pending) >= workers * 4:
+                    break
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -218,6 +222,18 @@ def _pool_items(fn: Callable[[T], R], items: list[T], workers: int, initializer:
             pool.shutdown(wait=True)
         else:
             _stop_early(pool)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back while worker processes start: they inherit the blocked signal and handle it once their
+    own handler is in place (a Ctrl-C in between would otherwise die in the worker as a KeyboardInterrupt
+    traceback). This process gets a held Ctrl-C when the block ends."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _stop_early(pool: ProcessPoolExecutor) -> None:

@@ -27,6 +27,7 @@ import math
 import os
 import random
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,14 +144,42 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
     write_atomic(path, buf.getvalue())
 
 
+def plain_state(obj: Any) -> Any:
+    """``obj`` with only what ``torch.load(weights_only=True)`` reads back: tensors, dicts, lists, tuples,
+    sets, str, bytes, numbers, bools and None (NumPy values become Python ones or lists, paths strings).
+    Anything else is a TypeError here, at save time, never a checkpoint that cannot be resumed."""
+    import torch
+
+    if isinstance(obj, np.generic | np.ndarray):  # first: np.float64 is also a float
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor | str | bytes | bool | int | float | torch.dtype | torch.device) or obj is None:
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, dict):
+        items = ((plain_state(k), plain_state(v)) for k, v in obj.items())
+        return OrderedDict(items) if isinstance(obj, OrderedDict) else dict(items)  # state_dicts stay ordered
+    if isinstance(obj, tuple):
+        return tuple(plain_state(v) for v in obj)
+    if isinstance(obj, set | frozenset):
+        return {plain_state(v) for v in obj}
+    if isinstance(obj, list):
+        return [plain_state(v) for v in obj]
+    raise TypeError(f"a training checkpoint cannot hold a {type(obj).__name__}")
+
+
 class Checkpoint:
-    """A resumable training checkpoint, written atomically (temporary file + rename)."""
+    """A resumable training checkpoint, written atomically (temporary file + rename).
+
+    It holds only plain data (:func:`plain_state`) and is read with ``weights_only=True``:
+    a checkpoint never runs code, whoever wrote the file.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
     def save(self, state: dict[str, Any]) -> None:
-        save_torch(self.path, state)
+        save_torch(self.path, plain_state(state))
 
     def load(self) -> dict[str, Any] | None:
         import torch
@@ -158,10 +187,17 @@ class Checkpoint:
         if not self.path.is_file():
             return None
         try:
-            return torch.load(self.path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a torn or foreign file: start again rather than crash
-            raise BenchError(f"{self.path}: unreadable training checkpoint ({type(exc).__name__}); delete it to "
-                             "start this training again") from None
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torn, foreign, an older bench's, or crafted to run code: refused, never run
+            raise self.refused(type(exc).__name__) from None
+        if not isinstance(state, dict):
+            raise self.refused(type(state).__name__)
+        return state
+
+    def refused(self, why: str) -> BenchError:
+        """The one-line error for a checkpoint that cannot be resumed (``why``: what was wrong, briefly)."""
+        return BenchError(f"{self.path}: not a training checkpoint this bench can resume ({why}); delete it to "
+                          "start this training again")
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -229,16 +265,19 @@ def fit_torch(module, x_train, y_train: np.ndarray, x_val=None, y_val: np.ndarra
     start = 1
     state = checkpoint.load() if checkpoint else None
     if state is not None:
-        if state.get("settings") != (settings or {}):
+        if state.get("settings") != plain_state(settings or {}):
             raise BenchError(f"{checkpoint.path}: a checkpoint of another training (different settings) is "
                              "there; use another --out or --overwrite")
-        module.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        best_loss, best_epoch, best_state, bad = state["best_loss"], state["best_epoch"], state["best_state"], \
-            state["bad"]
-        history, start = state["history"], state["epoch"] + 1
+        try:
+            module.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            best_loss, best_epoch, best_state, bad = state["best_loss"], state["best_epoch"], state["best_state"], \
+                state["bad"]
+            history, start = list(state["history"]), int(state["epoch"]) + 1
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # plain data, but not this loop's state
+            raise checkpoint.refused(f"{type(exc).__name__}: {exc}"[:120]) from None
     resumed_from = start - 1
     has_val = x_val is not None and y_val is not None and len(y_val) > 0
     stopped = bool(has_val and bad >= cfg.patience)

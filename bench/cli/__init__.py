@@ -9,12 +9,15 @@ line, the traceback with ``BENCH_DEBUG=1``).
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from typing import NoReturn
 
 from bench.errors import BenchError
 
 INTERRUPTED = 130
 INTERNAL_ERROR = 70
+_sigint_seen = False  # set by the first Ctrl-C of this run, whatever a library then does with its KeyboardInterrupt
 
 
 def _say(message: str) -> None:
@@ -23,17 +26,63 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _interrupted() -> None:
+def _interrupted() -> NoReturn:
+    """Ctrl-C: further ones are ignored (the process is already stopping), one line, exit 130."""
+    while True:
+        try:  # signal.signal first runs the handler of a Ctrl-C still pending: that one raises, and we retry
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            break
+        except KeyboardInterrupt:
+            continue
+        except ValueError:  # not the main thread: signals are not ours to change
+            break
     _say("interrupted: finished items are kept; run the same command again to resume")
     sys.exit(INTERRUPTED)
 
 
+def _on_sigint(signum: int, frame: object) -> None:
+    global _sigint_seen
+    _sigint_seen = True
+    raise KeyboardInterrupt
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Clear CPython's record of a KeyboardInterrupt that escaped a nested ``PyRun_String``.
+
+    Cython modules register their types with ``abc`` through ``PyRun_String`` while they are
+    imported (numpy.random, pandas, scipy...). A Ctrl-C that lands there sets a process-wide
+    flag, and ``python -m bench`` then kills itself with SIGINT at exit (return code -2)
+    whatever exit code ``main`` chose. Every ``PyRun_String`` clears that flag on entry, so an
+    empty one run here leaves the exit code ours.
+    """
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"")
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - not CPython
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``bench`` console script."""
+    global _sigint_seen
+    _sigint_seen = False
+    previous = signal.getsignal(signal.SIGINT)
     try:
+        if previous is signal.default_int_handler:  # not when started with Ctrl-C ignored (nohup, background)
+            try:
+                signal.signal(signal.SIGINT, _on_sigint)
+            except ValueError:  # not the main thread: the caller's handling stays
+                pass
         _run(argv)
+        if _sigint_seen:  # a library swallowed the KeyboardInterrupt (Cython module init can): still a Ctrl-C
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         _interrupted()
+    finally:
+        _forget_unhandled_interrupt()
+        if signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, previous)  # in-process callers (tests) get their handler back
 
 
 def _run(argv: list[str] | None) -> None:

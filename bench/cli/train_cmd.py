@@ -22,10 +22,20 @@ app = typer.Typer(help="Train detector models: a waveform detector on a corpus +
                   no_args_is_help=True, invoke_without_command=True)
 
 
-def _settings(items: list[str]) -> dict[str, object]:
-    from bench.cli.generate_cmd import parse_params
+def _settings(items: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` options as texts: bench train parses each as the type the detector declares for it."""
+    from bench.errors import BenchError
 
-    return parse_params(items)
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BenchError(f"--set expects KEY=VALUE, got {item!r}")
+        if key in out:
+            raise BenchError(f"--set {key} given twice")
+        out[key] = value.strip()
+    return out
 
 
 @app.callback()
