@@ -41,6 +41,7 @@ from bench.parallel import run_items
 from bench.registry import DETECTORS
 from bench.result_metrics import estimates, metric_settings, metrics_for, seed_spread
 from bench.results import ChallengeResult, Component, Estimate, Result, now, run_info, write_scores
+from bench.scoring import check_finite_scores
 
 UNIT_SIZE = 16
 
@@ -280,6 +281,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     for s in samples:
         comp_values = {c.name: values[c.name][s.utterance_id] for c in components}
         derived = detector.combine(comp_values, s)
+        check_finite_scores(derived["score"], f"the {detector.meta.name} score of {s.utterance_id}")
         flat = {f"{c}.{k}": v for c, d in comp_values.items() for k, v in d.items()}
         rows.append({"utterance_id": s.utterance_id, "label": s.label, "challenge": s.challenge,
                      "subject": s.subject, "source_subject": s.source_subject, "device": s.device,

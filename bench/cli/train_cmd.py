@@ -79,6 +79,8 @@ def _train(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise BenchError(f"--seeds {seeds!r}: give integers separated by commas, e.g. 0,1,2") from None
+    if len(set(seed_list)) != len(seed_list):
+        raise BenchError(f"--seeds {seeds!r}: a seed is repeated; each seed trains one network, give each once")
     from bench.train_detector import train_detector
 
     log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False, highlight=False))
