@@ -292,6 +292,7 @@ def _escaping_member(tar) -> None:
 def test_a_hostile_kept_archive_from_the_network_is_refused(extra, needle, kept, store, tmp_path, capfd):
     token = tmp_path / "token"
     token.write_text(TOKEN)
+    token.chmod(0o600)  # bench refuses token files others can read
     with FakeEdge(_tar(kept, extra)) as edge:
         _refused(["mlops", "cycle", "--model", "devox-small", "--fetch", "--server", edge.url, "--token-file",
                   str(token), "--out", str(tmp_path / "out")], capfd, needle, store)
