@@ -264,6 +264,8 @@ async def stream_wave(url: str, token: str, wave: np.ndarray, sample_rate: int, 
         if reader is not None and not reader.done():
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+        elif reader is not None and not reader.cancelled():
+            reader.exception()  # retrieved: a Ctrl-C that landed in the reader is the caller's to report
         await call.close()
     return {"ready": call.ready, "replies": replies, "call_end": end}
 

@@ -8,6 +8,7 @@ line, the traceback with ``BENCH_DEBUG=1``).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -36,6 +37,9 @@ def _interrupted() -> NoReturn:
             continue
         except ValueError:  # not the main thread: signals are not ours to change
             break
+    # asyncio tasks the Ctrl-C landed in would be reported as "exception never retrieved" when they are
+    # collected on the way out: the interrupt is reported here, once
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     _say("interrupted: finished items are kept; run the same command again to resume")
     sys.exit(INTERRUPTED)
 
