@@ -32,3 +32,13 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (its type name if the message is empty), for one-line errors."""
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def validation_line(exc: BaseException) -> str:
+    """The first problem of a pydantic ``ValidationError`` as ``field.path: message`` (any other error: its
+    :func:`first_line`), for one-line errors about a validated file."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return first_line(exc)
+    first = errors()[0]
+    return f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}".strip(": ")

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from bench.errors import BenchError
+from bench.errors import BenchError, validation_line
 from bench.fileio import check_relative_name, confined, write_atomic
 from bench.models import cache_root, sha256_file
 
@@ -236,20 +236,10 @@ def read_card(folder: str | os.PathLike, within: str | os.PathLike | None = None
     try:
         card = ModelCard.model_validate(json.loads(path.read_text()))
     except (ValueError, TypeError, RecursionError) as exc:
-        raise BenchError(f"{path}: not a valid model card ({_validation_line(exc)})") from None
+        raise BenchError(f"{path}: not a valid model card ({validation_line(exc)})") from None
     if card.format != CARD_FORMAT:
         raise BenchError(f"{path}: model card format {card.format!r}, this bench reads {CARD_FORMAT!r}")
     return card
-
-
-def _validation_line(exc: Exception) -> str:
-    """The first error of a pydantic ValidationError (or any error) as one line."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg', '')}".strip(": ")
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def write_card(folder: str | os.PathLike, card: ModelCard) -> None:

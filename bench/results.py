@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bench.errors import BenchError, first_line
+from bench.errors import BenchError, first_line, validation_line
 from bench.fileio import read_json, write_atomic
 from bench.taxonomy_version import TAXONOMY_VERSION, check_version
 
@@ -325,8 +325,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any], path: Path, what: s
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise BenchError(f"{path}: invalid {what} ({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+        raise BenchError(f"{path}: invalid {what} ({validation_line(exc)})") from None
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
