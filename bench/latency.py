@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, RunFailed, first_line
+from bench.serve.eventloop import loop_factory
+from bench.serve.eventloop import run as run_loop
 
 PROFILES: dict[str, dict[str, Any]] = {
     "edge-cpu": {"cores": 1, "threads": 1, "memory_gb": 8.0, "device": "cpu",
@@ -112,7 +114,7 @@ class ServerProcess:
 
     def __init__(self, model: str, token: str, profile: dict[str, Any], *, engine: str, threads: int,
                  max_batch: int, batch_wait_ms: float, max_connections: int, cpus: list[int] | None,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", loop: str = "auto") -> None:
         from bench.cli.params import TOKEN_ENV
 
         # the token goes in the child's environment (readable by this user only), never on its command line
@@ -120,7 +122,7 @@ class ServerProcess:
                "--threads", str(threads), "--device", "cuda" if profile["device"] == "cuda" else "cpu",
                "--engine", engine, "--max-batch", str(max_batch), "--batch-wait-ms", str(batch_wait_ms),
                "--max-connections", str(max_connections), "--watch-seconds", "0", "--idle-timeout", "120",
-               "--backend", backend]
+               "--backend", backend, "--loop", loop]
         mem = profile.get("memory_gb")
 
         def limit() -> None:  # in the child, before exec
@@ -281,7 +283,7 @@ def open_files_for(callers: int) -> None:
 
 
 def check_args(profile: str, callers: int, duration: float, chunk_seconds: float, mode: str, engine: str,
-               backend: str, corpus: str | None, fakes: str | None) -> None:
+               backend: str, corpus: str | None, fakes: str | None, loop: str = "auto") -> None:
     """Every flag of ``bench latency`` that can be checked without the model, as one-line BenchErrors."""
     import math
 
@@ -295,6 +297,7 @@ def check_args(profile: str, callers: int, duration: float, chunk_seconds: float
         raise BenchError(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
     if backend not in BACKENDS:
         raise BenchError(f"--backend must be {', '.join(BACKENDS)}, not {backend!r}")
+    loop_factory(loop)  # an unknown --loop, or uvloop asked for and not installed
     if (corpus is None) != (fakes is None):
         raise BenchError("give both --corpus and --fakes, or neither (a small corpus is then simulated)")
     for flag, p in (("--corpus", corpus), ("--fakes", fakes)):
@@ -306,7 +309,7 @@ def check_args(profile: str, callers: int, duration: float, chunk_seconds: float
 def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", callers: int = 1, duration: float = 30.0,
                 mode: str = "raw", realtime: bool = True, corpus: str | None = None, fakes: str | None = None,
                 engine: str = "batched", threads: int | None = None, cores: int | None = None, max_batch: int = 32,
-                batch_wait_ms: float = 0.0, chunk_seconds: float = 1.0, backend: str = "auto",
+                batch_wait_ms: float = 0.0, chunk_seconds: float = 1.0, backend: str = "auto", loop: str = "auto",
                 command: str | None = None, overwrite: bool = False,
                 progress: Callable[[str], None] | None = None) -> Any:
     """Measure; writes OUT/latency.json (:class:`~bench.results.LatencyResult`) and returns it, or None with a
@@ -318,7 +321,7 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     from bench.serve.engine import check_servable
 
     say = progress or (lambda _m: None)
-    check_args(profile, callers, duration, chunk_seconds, mode, engine, backend, corpus, fakes)
+    check_args(profile, callers, duration, chunk_seconds, mode, engine, backend, corpus, fakes, loop)
     prof = dict(PROFILES[profile])
     if prof["device"] == "cuda":
         import torch
@@ -336,27 +339,32 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     params = {"model": entry.card.ref, "profile": profile, "callers": callers, "duration": duration, "mode": mode,
               "realtime": realtime, "corpus": corpus, "fakes": fakes, "engine": engine, "threads": threads,
               "cores": cores, "max_batch": max_batch, "batch_wait_ms": batch_wait_ms, "chunk_seconds": chunk_seconds,
-              "backend": backend}
+              "backend": backend, "loop": loop}
     claim_output(out, "latency", params, inputs=[entry.folder, corpus, fakes], overwrite=overwrite)
     server_cpus = allowed[:n_cores]
     prof.update({"cores": n_cores, "server_cpus": server_cpus, "threads": threads or prof["threads"],
-                 "backend_asked": backend})
+                 "backend_asked": backend, "loop_asked": loop})
     calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say)
     encode_calls(calls, mode, entry.card.ref, chunk_seconds)
     token = secrets.token_urlsafe(24)
     say(f"starting bench serve ({engine}) on cpus {server_cpus} with {prof['threads']} inference thread(s)")
     server = ServerProcess(entry.card.ref, token, prof, engine=engine, threads=prof["threads"],
                            max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_connections=callers + 10,
-                           cpus=server_cpus if len(server_cpus) < len(allowed) or cores else None, backend=backend)
+                           cpus=server_cpus if len(server_cpus) < len(allowed) or cores else None, backend=backend,
+                           loop=loop)
     try:
         health = server.health()
         prof["backend"] = health.get("backend")
+        prof["server_event_loop"] = health.get("event_loop")
+        prof["callers_event_loop"] = loop_factory(loop)[1]
         rest = [c for c in allowed if c not in server_cpus]
         if rest:
             os.sched_setaffinity(0, rest)  # the callers stay off the server's cores
         say(f"{callers} caller(s), {'real time' if realtime else 'as fast as possible'}, {duration:g} s")
-        rows, info, errors = asyncio.run(drive(server.url, token, calls, callers, duration, mode, chunk_seconds,
-                                               realtime))
+        t_drive = time.perf_counter()
+        rows, info, errors = run_loop(drive(server.url, token, calls, callers, duration, mode, chunk_seconds,
+                                            realtime), loop)
+        cpu = server_cpu(health, server.health(), time.perf_counter() - t_drive)
         rss = server.peak_rss_mb()
     finally:
         os.sched_setaffinity(0, allowed)
@@ -400,7 +408,7 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
                                      "its windows; privacy: the server half) / the peak float32 matmul MAC rate "
                                      "measured in the server process (CPU: one thread)"},
         end_to_end_over_isolated=_over(e2e, isolated), end_to_end_over_floor=_over(e2e, floor),
-        alerts=alerts, server_peak_rss_mb=rss, corpus=corpus_info, simulated=corpus_info["simulated"],
+        alerts=alerts, server_peak_rss_mb=rss, server_cpu=cpu, corpus=corpus_info, simulated=corpus_info["simulated"],
         paper=[DEVOX_TABLE3],
         timings={"latency": {"p50_ms": e2e.get("p50_ms"), "p95_ms": e2e.get("p95_ms"), "p99_ms": e2e.get("p99_ms"),
                              "samples_ms": [float(v) for v in samples], "profile": profile, "callers": callers}},
@@ -411,6 +419,22 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     )
     res.save(out / "latency.json")
     return res
+
+
+def server_cpu(before: dict[str, Any], after: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """The server's CPU per chunk while the callers ran, from two /healthz readings: in its inference threads'
+    scoring, and outside it (the event loop: WebSocket frames, decoding, JSON, futures; the hand-over to the
+    inference threads), and how busy the process was (CPU seconds over wall seconds; 1.0 = one core)."""
+    b, a = before.get("cpu") or {}, after.get("cpu") or {}
+    chunks = a.get("chunks", 0) - b.get("chunks", 0)
+    if not chunks or "process_cpu_s" not in a or "process_cpu_s" not in b:
+        return {}
+    proc = a["process_cpu_s"] - b["process_cpu_s"]
+    inf = a["inference_cpu_s"] - b["inference_cpu_s"]
+    return {"chunks": chunks, "wall_s": wall_s, "process_cpu_s": proc, "inference_cpu_s": inf,
+            "inference_ms_per_chunk": 1000.0 * inf / chunks,
+            "outside_inference_ms_per_chunk": 1000.0 * (proc - inf) / chunks,
+            "cores_busy": proc / wall_s if wall_s > 0 else None}
 
 
 def _alerts(rows: list[dict[str, Any]], info: list[dict[str, Any]], chunk_s: float) -> dict[str, Any]:

@@ -242,6 +242,11 @@ class LatencyResult(BaseModel):
     compute_floor_ms: float | None = Field(None, description="MACs to score one chunk as the server does (all its "
                                            "windows) / the server core's measured peak float32 MAC rate; None "
                                            "when unknown (a model that is not torch, a schema 1.2 file)")
+    server_cpu: dict[str, Any] = Field(default_factory=dict, description="the server's CPU while the callers ran: "
+                                       "inference_ms_per_chunk (its inference threads scoring), "
+                                       "outside_inference_ms_per_chunk (the rest of the process: event loop, "
+                                       "frames, JSON, hand-over), cores_busy (CPU s / wall s); empty in files "
+                                       "written before it was measured")
     compute_floor: dict[str, Any] = Field(default_factory=dict, description="macs_per_chunk, peak_macs_per_s, "
                                           "device: what compute_floor_ms is made of")
     end_to_end_over_isolated: dict[str, float | None] = Field(default_factory=dict, description="end-to-end "

@@ -102,7 +102,9 @@ def windows(x: np.ndarray, spec: InputSpec) -> np.ndarray:
         if len(x) < spec.min_samples:
             x = _fill(x, spec.min_samples, spec.shorter)
         return x[None, :]
-    if len(x) <= n:
+    if len(x) == n:
+        return x[None, :]
+    if len(x) < n:
         return _fill(x, n, spec.shorter)[None, :]
     if spec.longer == "crop":
         return x[None, :n]

@@ -164,6 +164,7 @@ CASES = [
     ("serve-keep-dir-file", [*SERVE, "--keep-dir", f"{W}/call.wav"], "not a folder"),
     ("serve-call-seconds-inf", [*SERVE, "--max-call-seconds", "inf"], "max-call-seconds"),
     ("serve-idle-nan", [*SERVE, "--idle-timeout", "nan"], "idle-timeout"),
+    ("serve-loop-unknown", [*SERVE, "--loop", "trio"], "--loop"),
     ("serve-engine-bogus", [*SERVE, "--engine", "bogus"], "engine"),
     ("serve-backend-bogus", [*SERVE, "--backend", "bogus"], "backend"),
     ("serve-tls-key-missing", [*SERVE, "--tls-cert", f"{W}/call.wav"], "--tls-key"),

@@ -40,6 +40,14 @@ def test_the_harness_measures_every_chunk_of_every_caller(measured, zoo_inputs):
         1000 * r.compute_floor["macs_per_chunk"] / r.compute_floor["peak_macs_per_s"])
     assert 0 < r.compute_floor_ms < r.isolated_inference_ms
     assert r.end_to_end_over_floor["p95"] == pytest.approx(p["end_to_end"].p95_ms / r.compute_floor_ms)
+    # the server's CPU per chunk while the callers ran, in its inference threads and outside them
+    c = r.server_cpu
+    assert c["chunks"] == 9 and c["inference_cpu_s"] > 0 and c["process_cpu_s"] >= c["inference_cpu_s"]
+    assert c["inference_ms_per_chunk"] == pytest.approx(1000 * c["inference_cpu_s"] / 9)
+    assert c["outside_inference_ms_per_chunk"] == pytest.approx(1000 * (c["process_cpu_s"] - c["inference_cpu_s"]) / 9)
+    assert 0 < c["cores_busy"] <= 1.05  # pinned to one core
+    assert "server CPU per chunk while the callers ran" in stdout
+    assert r.profile_settings["server_event_loop"] == r.profile_settings["callers_event_loop"] == "uvloop"
     a = r.alerts
     assert a["calls_turning_fake"] == 3 and a["alerted"] + a["missed"] == 3
     # 3 s of each 4-s call (fake from 2 s): chunks 0 and 1 real, chunk 2 fake; false alarms and AUROC beside
@@ -138,7 +146,8 @@ def test_bad_latency_arguments_are_one_line_errors(tmp_path):
 
     cases = [(["--model", "x@1", "--profile", "moon", "--out", str(tmp_path / "a")], "unknown profile"),
              (["--model", "nosuchmodel@3", "--out", str(tmp_path / "b")], "nosuchmodel"),
-             (["--model", "x@1", "--mode", "video", "--out", str(tmp_path / "c")], "--mode")]
+             (["--model", "x@1", "--mode", "video", "--out", str(tmp_path / "c")], "--mode"),
+             (["--model", "x@1", "--loop", "trio", "--out", str(tmp_path / "d")], "--loop")]
     for args, message in cases:
         res = run_bench("latency", *args)
         assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -182,7 +182,8 @@ def test_wrong_or_missing_token_is_rejected_and_health_and_metrics_answer(svm_mo
         base = st.url.replace("ws://", "http://").replace("/v1/call", "")
         health = json.loads(urllib.request.urlopen(base + "/healthz", timeout=10).read())
         metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
-    assert health["status"] == "ok" and health["model"] == "svm@1"
+    assert health["status"] == "ok" and health["model"] == "svm@1" and health["event_loop"] == "uvloop"
+    assert health["cpu"]["chunks"] == 2 and health["cpu"]["process_cpu_s"] >= health["cpu"]["inference_cpu_s"] > 0
     assert 'bench_serve_rejected_connections_total{reason="token"} 2.0' in metrics
     assert 'bench_serve_chunks_total{mode="raw"} 2.0' in metrics and "bench_serve_inference_seconds_bucket" in metrics
 
@@ -433,7 +434,7 @@ def test_idle_and_call_timeouts_and_the_connection_cap(svm_model, store):
         again = await EdgeCall.connect(url, TOKEN)  # a freed slot is usable again
         await again.close()
 
-    with _server("svm@1", idle_timeout=0.5) as st:
+    with _server("svm@1", idle_timeout=0.5, loop="asyncio") as st:  # the call clock on asyncio's loop too
         d = asyncio.run(idle(st.url))
     assert d["type"] == "error" and d["code"] == "idle_timeout" and d["fatal"]
     with _server("svm@1", max_call_seconds=1.0) as st:

@@ -76,6 +76,24 @@ def test_devox_halves_shapes_and_sizes():
     assert len(base.server_half.encoder.layers) == 12 and base.server_half.config.hidden_size == 768
 
 
+@pytest.mark.parametrize("factor", [2, 3])
+@pytest.mark.parametrize("n", [1, 63, 100, 16_000, 16_001, 64_600])
+def test_devox_block_decimation_equals_the_strided_filter(factor, n):
+    """The device half's low-pass + decimation, computed over blocks (fast in ONNX Runtime), gives the strided
+    one-channel convolution's outputs, whatever the length."""
+    import torch
+
+    from bench.detectors.devox.network import block_filter, decimate, halfband_filter
+
+    h = halfband_filter()
+    x = torch.randn(3, n, generator=torch.Generator().manual_seed(n))
+    want = torch.nn.functional.conv1d(x[:, None], torch.from_numpy(h).view(1, 1, -1), stride=factor,
+                                      padding=len(h) // 2)[:, 0]
+    got = decimate(x, block_filter(h, factor), len(h), factor)
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=1e-6, rtol=1e-5)
+
+
 def test_devox_contrastive_term_trains_the_quantiser_only_in_training():
     import torch
 

@@ -30,6 +30,8 @@ def latency(
     max_batch: int = typer.Option(32, min=1, help="Most chunks per inference batch."),
     batch_wait_ms: float = typer.Option(0.0, parser=number(0.0, 1000.0), help="Wait for more chunks before a batch."),
     backend: str = typer.Option("auto", help="The server's inference backend: auto, onnx or torch."),
+    loop: str = typer.Option("auto", help="Event loop of the server and the callers: auto (uvloop where installed), "
+                                          "uvloop or asyncio."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     overwrite: bool = overwrite_option("--out"),
 ) -> None:
@@ -40,7 +42,7 @@ def latency(
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
                       realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,
                       engine=engine, threads=threads, cores=cores, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
-                      backend=backend, overwrite=overwrite,
+                      backend=backend, loop=loop, overwrite=overwrite,
                       command=" ".join(["bench", *sys.argv[1:]]),
                       progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
     if res is None:
@@ -69,7 +71,7 @@ def latency(
                   f"{res.errors or 'none'}); {res.throughput_chunks_per_s:.1f} chunks/s; batch size mean "
                   f"{res.batch_size.get('mean', 0):.2f}, max {res.batch_size.get('max', 0):.0f}; server peak RSS "
                   f"{res.server_peak_rss_mb or 0:.0f} MB", markup=False, highlight=False)
-    for line in reference_lines(res):
+    for line in reference_lines(res) + cpu_lines(res):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {Path(out) / 'latency.json'}", markup=False)
 
@@ -80,6 +82,16 @@ def _ms(v: float | None, digits: int = 2) -> str:
 
 def _times(v: float | None) -> str:
     return "-" if v is None else f"{v:,.1f}x"
+
+
+def cpu_lines(res: Any) -> list[str]:
+    """The server's CPU per chunk, inside and outside inference, while the callers ran."""
+    c = res.server_cpu or {}
+    if not c:
+        return []
+    return [f"server CPU per chunk while the callers ran: {_ms(c['inference_ms_per_chunk'], 3)} scoring (inference "
+            f"threads), {_ms(c['outside_inference_ms_per_chunk'], 3)} outside it (event loop, frames, JSON, "
+            f"hand-over); {c['cores_busy']:.2f} core(s) busy on average"]
 
 
 def reference_lines(res: Any) -> list[str]:

@@ -42,11 +42,12 @@ def serve(
                                                "per request: the baseline bench latency compares with)."),
     backend: str = typer.Option("auto", help="auto (ONNX Runtime where the model converts, else torch), onnx or "
                                              "torch."),
+    loop: str = typer.Option("auto", help="Event loop: auto (uvloop where installed, else asyncio's), uvloop or "
+                                          "asyncio."),
 ) -> None:
     """The edge detection server: calls stream 1-second chunks (16-bit PCM, or a split detector's feature
     messages) over a WebSocket and get a verdict per chunk (protocol: docs/serve.md)."""
-    import asyncio
-
+    from bench.serve.eventloop import run
     from bench.serve.server import EdgeServer, ServeConfig
 
     token = read_token(token_file, required=False)
@@ -59,12 +60,23 @@ def serve(
                       privacy_only=privacy_only, watch_seconds=watch_seconds,
                       tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
                       keep_dir=str(keep_dir) if keep_dir else None, engine=engine,
-                      backend=backend)
+                      backend=backend, loop=loop)
     server = EdgeServer(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    freeze_startup_objects()
     try:
-        asyncio.run(server.run())
+        run(server.run(), cfg.loop)
     except OSError as exc:
         raise BenchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def freeze_startup_objects() -> None:
+    """Move everything loaded so far (the model, torch, the libraries: about a million objects) out of the
+    garbage collector's sight: its full collections, triggered by the objects each chunk allocates, otherwise scan
+    them all every few seconds (about a sixth of the event loop's CPU at 700 callers; BENCHMARKS.md, "Capacity")."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def stream(

@@ -233,6 +233,7 @@ class InferenceEngine:
         self.max_batch, self.batch_wait = max_batch, batch_wait_ms / 1000.0
         self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.on_batch = on_batch
+        self._cpu = CpuTally()
         self._set_torch_threads()
         self.threads = [threading.Thread(target=self._work, name=f"bench-infer-{i}", daemon=True)
                         for i in range(threads)]
@@ -314,8 +315,13 @@ class InferenceEngine:
             for jobs in groups.values():
                 self._run(jobs)
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds the inference threads spent scoring, and the chunks they scored, since the start."""
+        return self._cpu.read()
+
     def _run(self, jobs: list[Job]) -> None:
         slot = jobs[0].slot
+        c0 = time.thread_time()
         t0 = time.time() * 1000.0
         try:
             if jobs[0].kind == "raw":
@@ -326,17 +332,36 @@ class InferenceEngine:
         except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the server
             scores, error = [None] * len(jobs), exc
         t1 = time.time() * 1000.0
+        self._cpu.add(time.thread_time() - c0, len(jobs))
         for job, score in zip(jobs, scores, strict=True):
             job.t_start, job.t_end, job.batch_size = t0, t1, len(jobs)
             job.result = {"score": score, "error": error}
-            self.loop.call_soon_threadsafe(_resolve, job)
+        self.loop.call_soon_threadsafe(_resolve, jobs)  # one wake-up of the event loop per batch, not per chunk
         if self.on_batch is not None:
             self.on_batch(len(jobs), (t1 - t0) / 1000.0)
 
 
-def _resolve(job: Job) -> None:
-    if not job.future.done():
-        job.future.set_result(job)
+class CpuTally:
+    """CPU seconds and chunks summed over the threads that score (each thread measures its own CPU time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds, self.chunks = 0.0, 0
+
+    def add(self, seconds: float, chunks: int) -> None:
+        with self._lock:
+            self.seconds += seconds
+            self.chunks += chunks
+
+    def read(self) -> dict[str, float]:
+        with self._lock:
+            return {"inference_cpu_s": self.seconds, "chunks": self.chunks}
+
+
+def _resolve(jobs: list[Job]) -> None:
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_result(job)
 
 
 class NaiveEngine(InferenceEngine):
@@ -350,6 +375,7 @@ class NaiveEngine(InferenceEngine):
         self.loop = loop
         self.queue: queue.Queue[Job | None] = queue.Queue()  # stays empty: /healthz reads its size
         self.on_batch = None
+        self._cpu = CpuTally()
         self.threads = []
         try:
             import os

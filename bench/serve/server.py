@@ -30,6 +30,8 @@ from bench.errors import BenchError, first_line
 from bench.featuremsg import MessageError
 from bench.outdir import check_writable_dir
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
+from bench.serve.eventloop import KINDS as LOOP_KINDS
+from bench.serve.eventloop import loop_factory
 from bench.serve.protocol import (
     CLOSE_NORMAL,
     KEPT_PATH,
@@ -74,6 +76,7 @@ class ServeConfig:
     keep_dir: str | None = None  # where opted-in privacy calls' features and labels are kept (MLOps)
     engine: str = "batched"  # batched | naive (one inference per request: the baseline bench latency compares)
     backend: str = "auto"  # auto (ONNX Runtime where the model converts, else torch) | onnx | torch
+    loop: str = "auto"  # the event loop: auto (uvloop where installed) | uvloop | asyncio (bench.serve.eventloop)
 
     def check(self) -> None:
         """A one-line BenchError for any setting the server cannot run with (before anything is written)."""
@@ -91,6 +94,9 @@ class ServeConfig:
             raise BenchError(f"engine must be batched or naive, not {self.engine!r}")
         if self.backend not in ("auto", "onnx", "torch"):
             raise BenchError(f"--backend must be auto, onnx or torch, not {self.backend!r}")
+        if self.loop not in LOOP_KINDS:
+            raise BenchError(f"--loop must be one of {', '.join(LOOP_KINDS)}, not {self.loop!r}")
+        loop_factory(self.loop)  # --loop uvloop without uvloop installed: the one-line error, before anything starts
         if not 0 < self.min_chunk_seconds <= self.max_chunk_seconds:
             raise BenchError("need 0 < min_chunk_seconds <= max_chunk_seconds")
         if self.keep_dir:
@@ -161,6 +167,12 @@ class Call:
         self.total = 0.0
         self.first_alert_seq: int | None = None
         self.errors = 0
+        # the call's clock (EdgeServer._expire_calls): last frame and end (time.monotonic()), whether its handler is
+        # waiting for a frame, the handler task, and why it was ended when it was
+        self.last = self.ends = 0.0
+        self.receiving = False
+        self.task: asyncio.Task | None = None
+        self.expired: tuple[str, str] | None = None
 
     def add(self, seq: int, score: float, fake: bool) -> dict[str, Any]:
         self.chunks += 1
@@ -198,6 +210,7 @@ class EdgeServer:
         if self._keep is not None and not self._keep.exists():
             self._keep.mkdir(parents=True, mode=0o700)  # kept features identify speakers: owner only
         self.following = following(config.model)
+        self._calls: set[Call] = set()  # calls past their hello, watched by _expire_calls
         self.swap_error: dict[str, str] | None = None  # the last promoted version that failed to load, and why
 
     # ------------------------------------------------------------------ HTTP side
@@ -208,6 +221,8 @@ class EdgeServer:
                                "uptime_s": round(time.time() - self.started, 1),
                                "queue": self.engine.queue.qsize() if self.engine else 0,
                                "following": self.following, "swap_error": self.swap_error,
+                               "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+                               "cpu": {"process_cpu_s": time.process_time(), **self.engine.cpu()},
                                **self.engine.current.describe()})
             resp = connection.respond(HTTPStatus.OK, body + "\n")
             resp.headers["Content-Type"] = "application/json"
@@ -304,19 +319,25 @@ class EdgeServer:
                                                          "privacy mode needs one (devox, deepdetection)")
                 return
             await ws.send(json.dumps(self._ready(session, hello)))
-            ends = time.monotonic() + cfg.max_call_seconds
+            call.task, call.last = asyncio.current_task(), time.monotonic()
+            call.ends = call.last + cfg.max_call_seconds
+            self._calls.add(call)
             while True:
-                left = ends - time.monotonic()
-                if left <= 0:
+                if time.monotonic() >= call.ends:
                     await self._error(ws, call, "session_timeout", f"calls last at most {cfg.max_call_seconds:g} s")
                     return
+                call.receiving = True
                 try:
-                    frame = await asyncio.wait_for(ws.recv(), min(cfg.idle_timeout, left))
-                except TimeoutError:
-                    if time.monotonic() >= ends:
-                        continue
-                    await self._error(ws, call, "idle_timeout", f"no frame for {cfg.idle_timeout:g} s")
+                    frame = await ws.recv()
+                except asyncio.CancelledError:
+                    if call.expired is None:  # the server is stopping
+                        raise
+                    call.task.uncancel()
+                    await self._error(ws, call, *call.expired)
                     return
+                finally:
+                    call.receiving = False
+                call.last = time.monotonic()
                 t_recv = now_ms()
                 if isinstance(frame, str):
                     if await self._control(ws, call, frame):
@@ -350,6 +371,7 @@ class EdgeServer:
         finally:
             for t in inflight:
                 t.cancel()
+            self._calls.discard(call)
             self.sessions -= 1
             self.metrics.sessions.dec()
 
@@ -456,6 +478,26 @@ class EdgeServer:
         with open_private(folder / f"{call.session}.bfm", os.O_WRONLY | os.O_CREAT | os.O_APPEND) as f:
             f.write(len(frame).to_bytes(4, "little") + frame)
 
+    async def _expire_calls(self) -> None:
+        """End every call that waits for a frame past its idle timeout or its length limit, checked a few times a
+        second for all calls at once (a timer per frame cost about a tenth of the event loop's CPU at 700
+        callers: BENCHMARKS.md, "Capacity"). The handler, cancelled inside ``recv``, sends the error frame."""
+        cfg = self.config
+        tick = min(0.25, cfg.idle_timeout / 4)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for call in list(self._calls):
+                if not call.receiving or call.expired is not None:
+                    continue
+                if now >= call.ends:
+                    call.expired = ("session_timeout", f"calls last at most {cfg.max_call_seconds:g} s")
+                elif now - call.last >= cfg.idle_timeout:
+                    call.expired = ("idle_timeout", f"no frame for {cfg.idle_timeout:g} s")
+                else:
+                    continue
+                call.task.cancel()
+
     # ------------------------------------------------------------------ model updates
     async def _watch(self) -> None:
         """Follow the model's name: swap to the version PROMOTED names whenever it changes (loaded off the event
@@ -518,6 +560,7 @@ class EdgeServer:
                                       batch_wait_ms=cfg.batch_wait_ms, max_queue=cfg.max_queue,
                                       on_batch=lambda n, _s: self.metrics.batch.observe(n))
         watcher = asyncio.ensure_future(self._watch())
+        clock = asyncio.ensure_future(self._expire_calls())
         try:
             async with serve(self._handle, cfg.host, cfg.port, process_request=self._process_request,
                              select_subprotocol=select_subprotocol,
@@ -535,6 +578,7 @@ class EdgeServer:
                 await self._stop.wait()
         finally:
             watcher.cancel()
+            clock.cancel()
             self.engine.close()
 
     def stop(self) -> None:
@@ -643,7 +687,7 @@ class ServerThread:
         self.thread = threading.Thread(target=self._main, name="bench-serve", daemon=True)
 
     def _main(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop_factory(self.server.config.loop)[0]()
         try:
             self.loop.run_until_complete(self.server.run(ready=self._on_ready))
         except BaseException as exc:  # noqa: BLE001 - reported by start()
