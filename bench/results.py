@@ -242,6 +242,9 @@ class LatencyResult(BaseModel):
     compute_floor_ms: float | None = Field(None, description="MACs to score one chunk as the server does (all its "
                                            "windows) / the server core's measured peak float32 MAC rate; None "
                                            "when unknown (a model that is not torch, a schema 1.2 file)")
+    all_connected: dict[str, Any] = Field(default_factory=dict, description="end-to-end n/mean/p50/p95/p99/max "
+                                          "(ms) of the chunks sent once every caller was connected (from_s: "
+                                          "seconds after the first connection); empty in older files")
     server_cpu: dict[str, Any] = Field(default_factory=dict, description="the server's CPU while the callers ran: "
                                        "inference_ms_per_chunk (its inference threads scoring), "
                                        "outside_inference_ms_per_chunk (the rest of the process: event loop, "

@@ -47,6 +47,10 @@ def test_the_harness_measures_every_chunk_of_every_caller(measured, zoo_inputs):
     assert c["outside_inference_ms_per_chunk"] == pytest.approx(1000 * (c["process_cpu_s"] - c["inference_cpu_s"]) / 9)
     assert 0 < c["cores_busy"] <= 1.05  # pinned to one core
     assert "server CPU per chunk while the callers ran" in stdout
+    # end-to-end once every caller was connected: the chunks the last caller to connect and the others sent after
+    ac = r.all_connected
+    assert 3 <= ac["n"] <= 9 and ac["from_s"] >= 0 and ac["p50_ms"] <= ac["p95_ms"] <= ac["max_ms"]
+    assert "end-to-end once all 3 caller(s) were connected" in stdout
     assert r.profile_settings["server_event_loop"] == r.profile_settings["callers_event_loop"] == "uvloop"
     a = r.alerts
     assert a["calls_turning_fake"] == 3 and a["alerted"] + a["missed"] == 3

@@ -85,13 +85,19 @@ def _times(v: float | None) -> str:
 
 
 def cpu_lines(res: Any) -> list[str]:
-    """The server's CPU per chunk, inside and outside inference, while the callers ran."""
-    c = res.server_cpu or {}
-    if not c:
-        return []
-    return [f"server CPU per chunk while the callers ran: {_ms(c['inference_ms_per_chunk'], 3)} scoring (inference "
-            f"threads), {_ms(c['outside_inference_ms_per_chunk'], 3)} outside it (event loop, frames, JSON, "
-            f"hand-over); {c['cores_busy']:.2f} core(s) busy on average"]
+    """The end-to-end time once every caller was connected, and the server's CPU per chunk inside and outside
+    inference while the callers ran."""
+    c, a = res.server_cpu or {}, res.all_connected or {}
+    out = []
+    if a.get("n"):
+        out.append(f"end-to-end once all {res.callers} caller(s) were connected ({a['from_s']:.1f} s after the first; "
+                   f"{a['n']} chunks): p50 {_ms(a['p50_ms'])}, p95 {_ms(a['p95_ms'])}, p99 {_ms(a['p99_ms'])}, max "
+                   f"{_ms(a['max_ms'])}")
+    if c:
+        out.append(f"server CPU per chunk while the callers ran: {_ms(c['inference_ms_per_chunk'], 3)} scoring "
+                   f"(inference threads), {_ms(c['outside_inference_ms_per_chunk'], 3)} outside it (event loop, "
+                   f"frames, JSON, hand-over); {c['cores_busy']:.2f} core(s) busy on average")
+    return out
 
 
 def reference_lines(res: Any) -> list[str]:
