@@ -191,6 +191,14 @@ def feature_matrix(waves: list[np.ndarray], features: str = "both") -> np.ndarra
     return np.stack([utterance_features(w, features) for w in waves])
 
 
+def crops(wave: np.ndarray, n: int) -> list[np.ndarray]:
+    """Every consecutive ``n``-sample crop of ``wave`` (a shorter tail is left out; a wave shorter than ``n`` is its
+    own one crop)."""
+    if len(wave) < n:
+        return [wave]
+    return [wave[i:i + n] for i in range(0, len(wave) - n + 1, n)]
+
+
 def n_features(features: str) -> int:
     return PER_FRONT_END * len(FEATURE_SETS[check_features(features)])
 
@@ -475,26 +483,37 @@ class FeatureCMDetector(CMDetector):
         return FeatureScorer(decisions, spec, card.seeds, features)
 
     def training_defaults(self) -> dict[str, Any]:
-        return {"features": self.default_features, **self.classifier.defaults}
+        # crop_seconds: 0 trains on whole recordings; > 0 on every consecutive crop of that length of each
+        # recording (labelled as the recording): a model for the 1-second chunks bench serve scores
+        return {"features": self.default_features, "crop_seconds": 0.0, **self.classifier.defaults}
 
     def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The base rules (no unknown keys), a known feature set and the classifier's own checks."""
         out = super().resolve_settings(settings)
         try:
             check_features(out["features"])
-            return self.classifier.check(out)
+            crop = _number("crop_seconds", out["crop_seconds"], 0.0, 600.0)
+            if 0 < crop < 0.1:
+                raise BenchError(f"crop_seconds must be 0 (whole recordings) or at least 0.1, not {crop:g}")
+            return self.classifier.check({**out, "crop_seconds": float(crop)})
         except BenchError as exc:
             raise BenchError(f"{self.meta.name}: {exc}") from None
 
-    def _features(self, data: TrainingData, split: str, features: str) -> np.ndarray | None:
-        """The split's feature matrix, computed once per training run (every seed shares it)."""
+    def _features(self, data: TrainingData, split: str, features: str,
+                  crop_seconds: float = 0.0) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The split's (feature matrix, labels): one row per recording, or per crop with ``crop_seconds`` > 0;
+        computed once per training run (every seed shares it)."""
         cache = getattr(self, "_feature_cache", None)
         if cache is None or cache[0] is not data:
             cache = self._feature_cache = (data, {})
-        key = (split, features)
+        key = (split, features, crop_seconds)
         if key not in cache[1]:
-            waves = data.waves.get(split) or []
-            cache[1][key] = feature_matrix(waves, features) if waves else None
+            waves, labels = data.waves.get(split) or [], data.labels.get(split)
+            if crop_seconds > 0 and waves:
+                pairs = [(c, y) for w, y in zip(waves, labels, strict=True)
+                         for c in crops(w, round(crop_seconds * self.input_spec.sample_rate))]
+                waves, labels = [c for c, _ in pairs], np.array([y for _, y in pairs])
+            cache[1][key] = (feature_matrix(waves, features), labels) if waves else (None, None)
         return cache[1][key]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -508,17 +527,16 @@ class FeatureCMDetector(CMDetector):
         if len(set(data.labels["train"].tolist())) < 2:
             raise BenchError("the training speakers need both original recordings and fakes")
         t0 = time.perf_counter()
-        x = self._features(data, "train", s["features"])
-        x_val = self._features(data, "val", s["features"])
-        y_val = data.labels.get("val") if x_val is not None else None
+        x, y = self._features(data, "train", s["features"], s["crop_seconds"])
+        x_val, y_val = self._features(data, "val", s["features"], s["crop_seconds"])
         t_feat = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
-        info = self.classifier.fit(x, data.labels["train"], x_val, y_val, s, seed, self.threads,
-                                   out / self.classifier.file)
+        info = self.classifier.fit(x, y, x_val, y_val, s, seed, self.threads, out / self.classifier.file)
         seconds = time.perf_counter() - t0
         return {"files": [self.classifier.file], "architecture": f"{self.classifier.name}-{s['features']}",
                 "params": {"classifier": self.classifier.name, "features": s["features"],
                            "n_features": int(x.shape[1]), "front_end": FRONT_END, **info["params"]},
                 "n_params": info["n_params"], "input": self.input_spec.to_dict(), "settings": s,
-                "fit": {**info["fit"], "n_train": int(len(x)), "feature_seconds": t_feat,
+                "fit": {**info["fit"], "n_train": int(len(x)), "n_train_recordings": len(data.waves["train"]),
+                        "feature_seconds": t_feat,
                         "fit_seconds": seconds - t_feat, "seconds": seconds}}

@@ -59,11 +59,14 @@ def percentiles(values: list[float]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ calls
 def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds: float,
-               say: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+               say: Callable[[str], None], training: dict[str, Any] | None = None
+               ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Up to ``n`` distinct calls of ``seconds`` (16 kHz): a speaker's originals, then fakes of that voice from
-    the fake's start (``fake_start`` s). No corpus given: a small one is simulated into OUT/audio."""
+    the fake's start (``fake_start`` s). No corpus given: a small one is simulated into OUT/audio. When
+    ``training`` (the model card's) says the model was trained on this corpus, only its held-out test speakers
+    call: the alert figures then describe voices the model never saw."""
     from bench.audio import load_entry
-    from bench.corpus import open_dataset
+    from bench.corpus import content_hash, open_dataset
 
     if corpus is None or fakes is None:
         from bench.generate import generate
@@ -81,20 +84,48 @@ def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds
     half = int(seconds * 16000 / 2)
     calls = []
     subjects = sorted({r["subject"] for r in orig})
+    speakers = held_out_speakers(training, content_hash(orig), subjects)
+    if speakers:
+        subjects = speakers
+        say(f"callers: the model's held-out test speakers {', '.join(speakers)} (it trained on this corpus)")
+    audio = {}
     for spk in subjects:
-        real = [load_entry(r["audio"]) for r in orig if r["subject"] == spk]
-        fake = [load_entry(r["audio"]) for r in fk if r.get("target") == spk]
-        if not real or not fake:
-            continue
-        a = np.resize(np.concatenate(real), half)
-        b = np.resize(np.concatenate(fake), int(seconds * 16000) - half)
+        real = [r["audio"] for r in orig if r["subject"] == spk]
+        fake = [r["audio"] for r in fk if r.get("target") == spk]
+        if real and fake:
+            audio[spk] = (real, fake)
+    # the speakers in turn; a speaker's k-th call starts at its k-th original and k-th fake (other audio)
+    for k in range(n if audio else 0):
+        spk = list(audio)[k % len(audio)]
+        real, fake = audio[spk]
+        turn = k // len(audio)
+        if turn >= max(len(real), len(fake)):
+            break  # no new audio left for this speaker
+        a = np.resize(np.concatenate([load_entry(e) for e in _rotated(real, turn)]), half)
+        b = np.resize(np.concatenate([load_entry(e) for e in _rotated(fake, turn)]), int(seconds * 16000) - half)
         calls.append({"speaker": spk, "wave": np.concatenate([a, b]).astype(np.float32), "fake_start": half / 16000})
-        if len(calls) >= n:
-            break
     if not calls:
         raise BenchError(f"{corpus} + {fakes}: no speaker has both originals and fakes of their voice")
     return calls, {"corpus": str(corpus), "fakes": str(fakes), "name": meta.get("name"),
-                   "simulated": bool(meta.get("simulated", True))}
+                   "simulated": bool(meta.get("simulated", True)), "speakers": [c["speaker"] for c in calls],
+                   "held_out_speakers": bool(speakers)}
+
+
+def _rotated(items: list[Any], k: int) -> list[Any]:
+    """``items`` starting at its ``k``-th (modulo its length)."""
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def held_out_speakers(training: dict[str, Any] | None, corpus_hash: str, subjects: list[str]) -> list[str]:
+    """The model's held-out test speakers present in the corpus, when the model was trained on this very corpus
+    (its card's content hash); else [] (every speaker calls: the corpus is new to the model)."""
+    training = training or {}
+    trained_on = (training.get("corpus") or {}).get("content_hash")
+    test = (training.get("splits") or {}).get("test") or []
+    if not trained_on or trained_on != corpus_hash:
+        return []
+    return [s for s in subjects if s in test]
 
 
 def encode_calls(calls: list[dict[str, Any]], mode: str, model: str, chunk_s: float) -> None:
@@ -344,7 +375,8 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     server_cpus = allowed[:n_cores]
     prof.update({"cores": n_cores, "server_cpus": server_cpus, "threads": threads or prof["threads"],
                  "backend_asked": backend, "loop_asked": loop})
-    calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say)
+    calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say,
+                                    training=entry.card.training)
     encode_calls(calls, mode, entry.card.ref, chunk_seconds)
     token = secrets.token_urlsafe(24)
     say(f"starting bench serve ({engine}) on cpus {server_cpus} with {prof['threads']} inference thread(s)")

@@ -194,6 +194,35 @@ def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_
     assert row["score"] == pytest.approx(first[:, 1].mean(), abs=0.02)  # the same audio, through a 16-bit WAV
 
 
+def test_crop_seconds_trains_on_every_consecutive_crop_labelled_as_its_recording(tmp_path, monkeypatch):
+    """crop_seconds > 0: one training row per whole crop of each recording (a short recording is one crop), each
+    with its recording's label; 0 (the default): one row per recording."""
+    import bench.featurecm as fcm
+    from bench.registry import DETECTORS
+
+    seen = {}
+    real = fcm.LinearSVM.fit
+
+    def spy(x, y, x_val, y_val, settings, seed, threads, path):
+        seen.update(x=x, y=y, y_val=y_val)
+        return real(x, y, x_val, y_val, settings, seed, threads, path)
+
+    monkeypatch.setattr(fcm.LinearSVM, "fit", spy)
+    data = _training_data()
+    lengths = [len(w) for w in data.waves["train"]]
+    det = DETECTORS.create("svm")
+    info = det.train(data, tmp_path / "whole", 0, {})
+    assert len(seen["y"]) == len(lengths) and info["settings"]["crop_seconds"] == 0.0
+    info = det.train(data, tmp_path / "crops", 0, {"crop_seconds": 0.25})
+    per = [max(1, n // 4000) for n in lengths]
+    want = np.repeat(data.labels["train"], per)
+    assert len(seen["x"]) == sum(per) == info["fit"]["n_train"] and np.array_equal(seen["y"], want)
+    assert info["fit"]["n_train_recordings"] == len(lengths) and info["settings"]["crop_seconds"] == 0.25
+    assert len(seen["y_val"]) == sum(max(1, len(w) // 4000) for w in data.waves["val"])
+    assert [len(c) for c in fcm.crops(np.zeros(9000), 4000)] == [4000, 4000]
+    assert [len(c) for c in fcm.crops(np.zeros(3000), 4000)] == [3000]
+
+
 # ------------------------------------------------------------------ one-line errors
 @pytest.mark.parametrize("name, settings, message", [
     ("svm", {"C": 0}, "C must be above 0"),
@@ -206,6 +235,8 @@ def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_
     ("xgboost", {"learning_rate": 2}, "learning_rate must be above 0 and at most 1"),
     ("xgboost", {"subsample": 0}, "subsample must be above 0"),
     ("xgboost", {"early_stopping_rounds": -1}, "early_stopping_rounds must be at least 0"),
+    ("svm", {"crop_seconds": -1}, "crop_seconds must be"),
+    ("svm", {"crop_seconds": 0.05}, "crop_seconds must be 0 (whole recordings) or at least 0.1"),
 ])
 def test_bad_settings_are_one_line_errors(name, settings, message):
     from bench.registry import DETECTORS

@@ -184,3 +184,12 @@ def test_alert_times_come_with_false_alarms_and_the_chunk_auroc():
     good = _alerts(*_verdicts([[-1.0, -0.5, 0.5, 1.0], [-2.0, -1.0, 2.0, 3.0]]), chunk_s=1.0)
     assert good["false_alarm_chunks"] == good["false_alarm_calls"] == 0 and good["real_chunks"] == 4
     assert good["chunk_auroc"] == 1.0 and good["caveat"] is None and good["alerted"] == 2
+
+
+def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_on():
+    from bench.latency import held_out_speakers
+
+    training = {"corpus": {"content_hash": "abc"}, "splits": {"train": ["s1", "s2"], "test": ["s3", "s9"]}}
+    assert held_out_speakers(training, "abc", ["s1", "s2", "s3"]) == ["s3"]
+    assert held_out_speakers(training, "other", ["s1", "s2", "s3"]) == []  # a new corpus: every speaker is unseen
+    assert held_out_speakers({}, "abc", ["s1"]) == [] and held_out_speakers(None, "abc", ["s1"]) == []
