@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import subprocess
@@ -209,10 +210,19 @@ class ServerProcess:
 
 
 # ------------------------------------------------------------------ callers
+def first_slot(start: float, connected: float, chunk_s: float) -> float:
+    """A real-time caller's first send time: its planned ``start`` plus whole chunks, the first at or after the
+    moment it ``connected``. Callers keep their own phase (spread over a chunk by their planned starts) however
+    late their handshakes finish: the connection storm finishes handshakes in bursts, and starting each call at
+    its handshake bunched most chunks into a quarter of every second (a load-generator artefact, not phones)."""
+    return start + math.ceil(max(0.0, connected - start) / chunk_s) * chunk_s
+
+
 async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: float, duration: float,
                   chunk_s: float, realtime: bool, rows: list[dict[str, Any]], errors: dict[str, int]) -> dict[str, Any]:
-    """One caller: connects at ``start``, then streams for ``duration`` s from the moment it is connected (so
-    every caller that connects sends, however long the connections took); failures are counted in ``errors``."""
+    """One caller: connects at ``start``, then streams for ``duration`` s from its first chunk slot after it is
+    connected (real time: its slots are ``start`` + k chunks, so the callers' phases stay spread over a chunk
+    whenever the handshakes finish; every caller that connects sends); failures are counted in ``errors``."""
     from bench.client import EdgeCall
 
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
@@ -228,6 +238,9 @@ async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: 
     frames, sent, got = call["frames"], 0, 0
     info["t0_wall"] = time.time() * 1000.0
     t0 = time.perf_counter()
+    if realtime:
+        t0 = first_slot(start, t0, chunk_s)
+        info["t0_wall"] += 1000.0 * (t0 - time.perf_counter())
     stop = t0 + duration
     done, answered = asyncio.Event(), asyncio.Event()
 

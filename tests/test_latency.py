@@ -193,3 +193,12 @@ def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_
     assert held_out_speakers(training, "abc", ["s1", "s2", "s3"]) == ["s3"]
     assert held_out_speakers(training, "other", ["s1", "s2", "s3"]) == []  # a new corpus: every speaker is unseen
     assert held_out_speakers({}, "abc", ["s1"]) == [] and held_out_speakers(None, "abc", ["s1"]) == []
+
+
+def test_a_late_caller_keeps_its_phase():
+    from bench.latency import first_slot
+
+    assert first_slot(10.25, 10.0, 1.0) == 10.25  # connected early: its planned start
+    assert first_slot(10.25, 10.25, 1.0) == 10.25
+    assert first_slot(10.25, 11.9, 1.0) == 12.25  # connected late: the next slot of its own phase
+    assert first_slot(10.25, 12.25001, 1.0) == 13.25 and first_slot(0.0, 0.3, 0.5) == 0.5
