@@ -165,6 +165,7 @@ CASES = [
     ("serve-call-seconds-inf", [*SERVE, "--max-call-seconds", "inf"], "max-call-seconds"),
     ("serve-idle-nan", [*SERVE, "--idle-timeout", "nan"], "idle-timeout"),
     ("serve-loop-unknown", [*SERVE, "--loop", "trio"], "--loop"),
+    ("serve-frame-bytes-huge", [*SERVE, "--max-frame-bytes", str(2**31)], "max-frame-bytes"),
     ("serve-engine-bogus", [*SERVE, "--engine", "bogus"], "engine"),
     ("serve-backend-bogus", [*SERVE, "--backend", "bogus"], "backend"),
     ("serve-tls-key-missing", [*SERVE, "--tls-cert", f"{W}/call.wav"], "--tls-key"),

@@ -47,6 +47,9 @@ from bench.serve.protocol import (
     split_messages,
 )
 
+#: the largest --max-frame-bytes: what one call can make the server hold is a few frames of 4x it (docs/serve.md)
+MAX_FRAME_BYTES_CAP = 16 * 2**20
+
 
 @dataclass
 class ServeConfig:
@@ -90,6 +93,9 @@ class ServeConfig:
                 raise BenchError(f"{f}: no such file")
         if self.max_frame_bytes < 1024 or self.max_connections < 1 or self.max_inflight < 1:
             raise BenchError("max_frame_bytes must be >= 1024, max_connections and max_inflight >= 1")
+        if self.max_frame_bytes > MAX_FRAME_BYTES_CAP:
+            raise BenchError(f"--max-frame-bytes must be at most {MAX_FRAME_BYTES_CAP} (a 2-second raw chunk is 64,000 "
+                             f"bytes), not {self.max_frame_bytes}: each call may buffer a few frames of 4x it")
         if self.engine not in ("batched", "naive"):
             raise BenchError(f"engine must be batched or naive, not {self.engine!r}")
         if self.backend not in ("auto", "onnx", "torch"):
@@ -565,7 +571,7 @@ class EdgeServer:
             async with serve(self._handle, cfg.host, cfg.port, process_request=self._process_request,
                              select_subprotocol=select_subprotocol,
                              max_size=4 * cfg.max_frame_bytes, ssl=self._ssl(), compression=None,
-                             ping_interval=20, ping_timeout=20, max_queue=cfg.max_inflight * 4) as server:
+                             ping_interval=20, ping_timeout=20, max_queue=cfg.max_inflight) as server:
                 sock = next(iter(server.sockets))
                 self.port = sock.getsockname()[1]
                 scheme = "wss" if cfg.tls_cert else "ws"
