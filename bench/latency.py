@@ -67,7 +67,7 @@ def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds
     ``training`` (the model card's) says the model was trained on this corpus, only its held-out test speakers
     call: the alert figures then describe voices the model never saw."""
     from bench.audio import load_entry
-    from bench.corpus import content_hash, open_dataset
+    from bench.corpus import known_hashes, open_dataset, read_manifest
 
     if corpus is None or fakes is None:
         from bench.generate import generate
@@ -81,11 +81,11 @@ def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds
         if not Path(p).exists():
             raise BenchError(f"{p}: no such corpus")
     orig, fk = open_dataset(corpus), open_dataset(fakes)
-    meta = json.loads((Path(corpus) / "bench.json").read_text()) if (Path(corpus) / "bench.json").is_file() else {}
+    meta = read_manifest(corpus)
     half = int(seconds * 16000 / 2)
     calls = []
     subjects = sorted({r["subject"] for r in orig})
-    speakers = held_out_speakers(training, content_hash(orig), subjects)
+    speakers = held_out_speakers(training, known_hashes(meta), subjects)
     if speakers:
         subjects = speakers
         say(f"callers: the model's held-out test speakers {', '.join(speakers)} (it trained on this corpus)")
@@ -96,8 +96,9 @@ def make_calls(out: Path, corpus: str | None, fakes: str | None, n: int, seconds
         if real and fake:
             audio[spk] = (real, fake)
     # the speakers in turn; a speaker's k-th call starts at its k-th original and k-th fake (other audio)
+    order = list(audio)
     for k in range(n if audio else 0):
-        spk = list(audio)[k % len(audio)]
+        spk = order[k % len(order)]
         real, fake = audio[spk]
         turn = k // len(audio)
         if turn >= max(len(real), len(fake)):
@@ -118,13 +119,14 @@ def _rotated(items: list[Any], k: int) -> list[Any]:
     return items[k:] + items[:k]
 
 
-def held_out_speakers(training: dict[str, Any] | None, corpus_hash: str, subjects: list[str]) -> list[str]:
+def held_out_speakers(training: dict[str, Any] | None, corpus_hashes: set[str], subjects: list[str]) -> list[str]:
     """The model's held-out test speakers present in the corpus, when the model was trained on this very corpus
-    (its card's content hash); else [] (every speaker calls: the corpus is new to the model)."""
+    (its card's content hash is one the corpus is known by, :func:`bench.corpus.known_hashes`); else [] (every
+    speaker calls: the corpus is new to the model)."""
     training = training or {}
     trained_on = (training.get("corpus") or {}).get("content_hash")
     test = (training.get("splits") or {}).get("test") or []
-    if not trained_on or trained_on != corpus_hash:
+    if not trained_on or trained_on not in corpus_hashes:
         return []
     return [s for s in subjects if s in test]
 
@@ -329,8 +331,6 @@ def open_files_for(callers: int) -> None:
 def check_args(profile: str, callers: int, duration: float, chunk_seconds: float, mode: str, engine: str,
                backend: str, corpus: str | None, fakes: str | None, loop: str = "auto") -> None:
     """Every flag of ``bench latency`` that can be checked without the model, as one-line BenchErrors."""
-    import math
-
     if profile not in PROFILES:
         raise BenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if callers < 1 or not all(math.isfinite(v) and v > 0 for v in (duration, chunk_seconds)):

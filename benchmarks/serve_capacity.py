@@ -48,7 +48,7 @@ def _variants(net):
     """(name, device-half module to export, rewrite for ONNX Runtime?) from the earliest to today's."""
     import torch
 
-    from bench.serve.onnx_backend import Conv1dAs2d
+    from bench.serve.onnx_backend import Conv1dAs2d, swap_layers
 
     class StridedLowpass(torch.nn.Module):
         """The device half as it computed before issue #21: the low-pass as a strided one-channel convolution."""
@@ -65,18 +65,7 @@ def _variants(net):
             return d.feature_extractor(x)
 
     def convs_only(m):
-        import copy
-
-        out = copy.deepcopy(m)
-        todo = [out]
-        while todo:
-            mm = todo.pop()
-            for name, child in mm.named_children():
-                if isinstance(child, torch.nn.Conv1d):
-                    setattr(mm, name, Conv1dAs2d(child))
-                else:
-                    todo.append(child)
-        return out
+        return swap_layers(m, lambda layer: Conv1dAs2d(layer) if isinstance(layer, torch.nn.Conv1d) else None)
 
     dev, srv = net.device_half, net.server_half
     return [("before issue #21: strided low-pass, Conv1d, GroupNorm + Mul + Add", StridedLowpass(dev), srv, False),

@@ -190,9 +190,9 @@ def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_
     from bench.latency import held_out_speakers
 
     training = {"corpus": {"content_hash": "abc"}, "splits": {"train": ["s1", "s2"], "test": ["s3", "s9"]}}
-    assert held_out_speakers(training, "abc", ["s1", "s2", "s3"]) == ["s3"]
-    assert held_out_speakers(training, "other", ["s1", "s2", "s3"]) == []  # a new corpus: every speaker is unseen
-    assert held_out_speakers({}, "abc", ["s1"]) == [] and held_out_speakers(None, "abc", ["s1"]) == []
+    assert held_out_speakers(training, {"abc", "old"}, ["s1", "s2", "s3"]) == ["s3"]
+    assert held_out_speakers(training, {"other"}, ["s1", "s2", "s3"]) == []  # a new corpus: every speaker is unseen
+    assert held_out_speakers({}, {"abc"}, ["s1"]) == [] and held_out_speakers(None, {"abc"}, ["s1"]) == []
 
 
 def test_a_late_caller_keeps_its_phase():

@@ -68,6 +68,20 @@ def for_onnx_runtime(module: Any) -> Any:
     """A copy of ``module`` (unchanged itself) with its layers written the way ONNX Runtime's CPU provider runs
     fastest, the same arithmetic: ``Conv1d`` as :class:`Conv1dAs2d`, a per-channel ``GroupNorm`` with an affine as
     :class:`GroupNormAsInstanceNorm`. Callers check the exported outputs against eager torch."""
+
+    def swap(layer: Any) -> Any:
+        if isinstance(layer, torch.nn.Conv1d):
+            return Conv1dAs2d(layer)
+        if isinstance(layer, torch.nn.GroupNorm) and layer.affine and layer.num_groups == layer.num_channels:
+            return GroupNormAsInstanceNorm(layer)
+        return None
+
+    return swap_layers(module, swap)
+
+
+def swap_layers(module: Any, swap: Any) -> Any:
+    """A deep copy of ``module`` in which every layer that ``swap(layer)`` answers with a module (not None) is
+    replaced by it; the layers inside a replaced one are left as they are."""
     import copy
 
     out = copy.deepcopy(module)
@@ -75,13 +89,11 @@ def for_onnx_runtime(module: Any) -> Any:
     while todo:
         m = todo.pop()
         for name, child in m.named_children():
-            if isinstance(child, torch.nn.Conv1d):
-                setattr(m, name, Conv1dAs2d(child))
-            elif (isinstance(child, torch.nn.GroupNorm) and child.affine
-                  and child.num_groups == child.num_channels):
-                setattr(m, name, GroupNormAsInstanceNorm(child))
-            else:
+            new = swap(child)
+            if new is None:
                 todo.append(child)
+            else:
+                setattr(m, name, new)
     return out
 
 
