@@ -386,6 +386,15 @@ def test_stream_with_ws_to_a_tls_server_is_one_line(devox_store, tmp_path, capfd
     assert "wss://" in res.lines[0]
 
 
+def _as_from_a_terminal() -> None:
+    """In the child, before exec: Ctrl-C handled by default and not blocked, as a shell starts a command (a child
+    inherits an ignored or blocked SIGINT from this process, and bench rightly keeps an inherited ignore)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_during_bench_stream_is_the_standard_line_and_130(devox_store, tmp_path):
     import signal
 
@@ -397,7 +406,8 @@ def test_ctrl_c_during_bench_stream_is_the_standard_line_and_130(devox_store, tm
     with _server("devox-small@1") as st:
         proc = subprocess.Popen([sys.executable, "-m", "bench", "stream", str(wav), "--url", st.url,
                                  "--token-file", str(tok)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+                                text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                preexec_fn=_as_from_a_terminal)
         first = proc.stdout.readline()  # a verdict arrived: the call is live
         assert first.startswith("chunk 0"), first + proc.stderr.read()
         proc.send_signal(signal.SIGINT)

@@ -72,10 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     global _sigint_seen
     _sigint_seen = False
     previous = signal.getsignal(signal.SIGINT)
+    installed = False
     try:
         if previous is signal.default_int_handler:  # not when started with Ctrl-C ignored (nohup, background)
             try:
                 signal.signal(signal.SIGINT, _on_sigint)
+                installed = True
             except ValueError:  # not the main thread: the caller's handling stays
                 pass
         _run(argv)
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         _interrupted()
     finally:
         _forget_unhandled_interrupt()
-        if signal.getsignal(signal.SIGINT) is _on_sigint:
-            signal.signal(signal.SIGINT, previous)  # in-process callers (tests) get their handler back
+        if installed:  # in-process callers (tests) get their handler back, also after _interrupted ignored Ctrl-C
+            signal.signal(signal.SIGINT, previous)
 
 
 def _run(argv: list[str] | None) -> None:
