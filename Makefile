@@ -33,6 +33,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+	.ci/lint-layers
 
 bench-sim: install
 	$(BIN)/python benchmarks/simulation_speed.py

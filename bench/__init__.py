@@ -51,3 +51,7 @@ def _install_checkout_finder() -> None:
 
 
 _install_checkout_finder()
+
+from bench import _moved  # noqa: E402  (old import paths, kept for one release)
+
+_moved.install()

@@ -43,9 +43,9 @@ def main() -> None:
     import torch
 
     from bench.audio import load_entry
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
     from bench.detectors.pitch.compliance import ComplianceModel, TrainConfig, train_compliance
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.simulate_corpus import simulate_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = args.corpus

@@ -1,6 +1,6 @@
 """Per-detector cost of the waveform detectors: parameters, MACs for 1 s of audio, latency of one
 1-second chunk at batch 1 on one thread beside its compute floor (MACs / the core's measured peak
-multiply-accumulate rate, both from ``bench.compute_floor``, as ``bench latency`` computes its floor),
+multiply-accumulate rate, both from ``bench.serve.compute_floor``, as ``bench latency`` computes its floor),
 and scoring RTFx on one thread over 4-second windows at batch 8.
 
     python benchmarks/detector_zoo.py [--repeats 7]
@@ -22,9 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, table  # noqa: E402
 
-from bench.compute_floor import count_macs, peak_mac_rate  # noqa: E402
-from bench.registry import DETECTORS  # noqa: E402
-from bench.torchcm import n_parameters  # noqa: E402
+from bench.api.registry import DETECTORS  # noqa: E402
+from bench.countermeasures.torch_model import n_parameters  # noqa: E402
+from bench.serve.compute_floor import count_macs, peak_mac_rate  # noqa: E402
 
 SR = 16_000
 ROWS = [("aasist", "aasist"), ("aasist", "aasist-l"), ("lfcc-lcnn", "lfcc-lcnn"), ("specrnet", "specrnet"),

@@ -51,8 +51,8 @@ def scoring_rtfx(device: str, batch: int, repeats: int, zoo: list[tuple[str, str
     window and its compute floor at the device's measured peak MAC rate."""
     import torch
 
-    from bench.compute_floor import count_macs, peak_mac_rate
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
+    from bench.serve.compute_floor import count_macs, peak_mac_rate
 
     peak = peak_mac_rate(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -81,8 +81,8 @@ def scoring_rtfx(device: str, batch: int, repeats: int, zoo: list[tuple[str, str
 
 def simulate(root: Path, workers: int) -> tuple[Path, Path]:
     """A small simulated corpus (4 speakers, 3 challenges) and its WORLD fakes: callers' audio and training data."""
-    from bench.generate import generate
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.generate import generate
+    from bench.runs.simulate_corpus import simulate_corpus
 
     corpus, fakes = root / "corpus", root / "fakes"
     if not (corpus / "bench.json").is_file():
@@ -108,7 +108,7 @@ def train(detector: str, name: str, settings: list[str], corpus: Path, fakes: Pa
 def latency_row(model: str, mode: str, callers: int, duration: float, corpus: Path, fakes: Path,
                 out: Path) -> dict[str, Any]:
     """One ``bench latency --profile core-gpu`` run, summarised."""
-    from bench.latency import run_latency
+    from bench.serve.latency import run_latency
 
     folder = out / "latency" / f"{model}-{mode}-{callers}"
     r = run_latency(model, folder, profile="core-gpu", callers=callers, duration=duration, mode=mode,

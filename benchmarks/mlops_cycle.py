@@ -42,10 +42,10 @@ def main() -> None:
     import numpy as np
 
     from bench.audio import load_entry
-    from bench.client import DeviceHalf, EdgeCall
-    from bench.corpus import open_dataset
-    from bench.mlops import DEVOX_TABLE2, mlops_cycle
-    from bench.modelstore import resolve
+    from bench.data.corpus import open_dataset
+    from bench.models.store import resolve
+    from bench.serve.client import DeviceHalf, EdgeCall
+    from bench.serve.mlops import DEVOX_TABLE2, mlops_cycle
     from bench.serve.server import ServeConfig, ServerThread
 
     out = Path(args.out)

@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import header, table  # noqa: E402
 
-from bench.corpus import open_dataset  # noqa: E402
+from bench.data.corpus import open_dataset  # noqa: E402
 from bench.detectors.pitch.compliance import TrainConfig, train_compliance  # noqa: E402
 from bench.detectors.pitch.detector import PitchLite  # noqa: E402
-from bench.evaluate import build_samples  # noqa: E402
-from bench.simcorpus import simulate_corpus  # noqa: E402
+from bench.runs.evaluate import build_samples  # noqa: E402
+from bench.runs.simulate_corpus import simulate_corpus  # noqa: E402
 
 
 def main() -> None:

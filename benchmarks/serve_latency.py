@@ -5,7 +5,7 @@ Usage (models from `bench train`, e.g. the detector zoo's store):
     BENCH_MODEL_STORE=zoo/store python benchmarks/serve_latency.py --model devox-small@1 --aasist aasist-l@1 \
         --alert-model lcnn-1s@1 --corpus demo/corpus --fakes demo/fakes-world --out serve-latency
 
-Runs `bench latency` (bench.latency.run_latency) on the edge-cpu profile: the server pinned to one core
+Runs `bench latency` (bench.serve.latency.run_latency) on the edge-cpu profile: the server pinned to one core
 with one inference thread, the callers on the other core of a 2-core machine, streaming in real time at
 1, 10, 50, 200 and 700 concurrent callers (issue #21's capacity goal: 700 at p95 <= 250 ms, no chunk
 dropped), each with the naive engine and bench serve's micro-batching engine; then AASIST-L alone at 1
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", help="the servers' inference backend (auto, onnx, torch)")
     args = ap.parse_args()
 
-    from bench.latency import run_latency
+    from bench.serve.latency import run_latency
 
     out = Path(args.out)
     runs = [(engine, int(n), args.model) for n in args.callers.split(",") for engine in ("naive", "batched")]
@@ -52,7 +52,7 @@ def main() -> None:
     for engine, n, model in runs:
         folder = out / f"{model.replace('@', '-')}-{engine}-{n}"
         if (folder / "latency.json").is_file():
-            from bench.results import load_latency
+            from bench.evaluation.results import load_latency
 
             results.append(load_latency(folder))
             continue

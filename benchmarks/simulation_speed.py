@@ -19,7 +19,7 @@ from _common import header, table  # noqa: E402
 
 from bench.challenges.simulate import make_speakers, plan, render  # noqa: E402
 from bench.challenges.taxonomy import get  # noqa: E402
-from bench.simcorpus import simulate_corpus  # noqa: E402
+from bench.runs.simulate_corpus import simulate_corpus  # noqa: E402
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
         manifest = simulate_corpus(Path(tmp) / "c", speakers=args.speakers, sentences=2, seed=0,
                                    workers=args.workers)
         wall = time.perf_counter() - w0
-        from bench.corpus import open_dataset
+        from bench.data.corpus import open_dataset
         total = sum(open_dataset(Path(tmp) / "c")["duration_s"])
     print(header("Simulation speed (`bench data simulate`)"))
     print(table(["challenge", "audio s", "CPU s", "audio s / CPU s"], rows))

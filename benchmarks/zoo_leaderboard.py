@@ -5,9 +5,9 @@ Usage (after `make demo`, which makes the simulated corpus, the `world` fakes an
     python benchmarks/zoo_leaderboard.py --corpus demo/corpus --fakes demo/fakes-world \
         --compliance demo/compliance --out zoo --threads 2
 
-Each detector is trained with `bench.train_detector.train_detector` (what `bench train --detector` runs)
+Each detector is trained with `bench.runs.train.train_detector` (what `bench train --detector` runs)
 into OUT/models/<label>, stored in OUT/store (its own model store, never the user's), evaluated with
-`bench.evaluate.evaluate` (what `bench evaluate` runs) into OUT/results/<label>, on the speakers it did not
+`bench.runs.evaluate.evaluate` (what `bench evaluate` runs) into OUT/results/<label>, on the speakers it did not
 train on; the zero-shot row scores the published AASIST weights without training. Everything resumes: a
 second run skips finished models and results. Prints a Markdown section for BENCHMARKS.md (training time,
 held-out AUROC, seed spread, minDCF) and writes the leaderboard to OUT/leaderboard.
@@ -88,12 +88,12 @@ def _save(state: dict, state_path: Path) -> None:
 
 def run_rows(specs: list[tuple[str, str, dict | None, list[int]]], args: argparse.Namespace, out: Path, state: dict,
              state_path: Path, script: str) -> None:
-    """Train (``bench.train_detector``) and evaluate (``bench.evaluate``, held-out speakers) each row of
+    """Train (``bench.runs.train``) and evaluate (``bench.runs.evaluate``, held-out speakers) each row of
     ``specs`` into ``out``, recording what was measured in ``state`` (saved to ``state_path`` after each
     step, so that a second run resumes). ``args``: corpus, fakes, compliance, test_speakers, threads,
     workers, only, seeds, train_only."""
-    from bench.evaluate import evaluate
-    from bench.train_detector import train_detector
+    from bench.runs.evaluate import evaluate
+    from bench.runs.train import train_detector
 
     only = {s for s in args.only.split(",") if s}
     for label, detector, settings, seeds in specs:
@@ -140,11 +140,11 @@ def run_rows(specs: list[tuple[str, str, dict | None, list[int]]], args: argpars
 
 
 def run_privacy(state: dict, args: argparse.Namespace, out: Path, state_path: Path) -> list[Path]:
-    """``bench privacy`` (``bench.privacy.privacy_report``) for every trained split-detector row, into
+    """``bench privacy`` (``bench.serve.privacy_report.privacy_report``) for every trained split-detector row, into
     OUT/privacy/<label>; resumes (a finished report is kept). Returns the privacy.json paths."""
-    from bench.privacy import privacy_report
-    from bench.registry import DETECTORS
-    from bench.splitcm import SplitTorchCMDetector
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.split_model import SplitTorchCMDetector
+    from bench.serve.privacy_report import privacy_report
 
     paths = []
     for label, row in state.items():
@@ -164,7 +164,7 @@ def run_privacy(state: dict, args: argparse.Namespace, out: Path, state_path: Pa
 
 
 def read_card_params(ref: str) -> int | None:
-    from bench.modelstore import resolve
+    from bench.models.store import resolve
 
     return resolve(ref).card.n_params
 

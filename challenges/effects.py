@@ -61,7 +61,7 @@ def rms(x: np.ndarray) -> float:
 
 def set_active_level(x: np.ndarray, level_db: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Scale so the active frames (within 30 dB of the loudest) sit at ``level_db`` dBFS."""
-    from bench.acoustics import active_level_db
+    from bench.dsp.acoustics import active_level_db
 
     if not np.any(x):
         return x

@@ -32,7 +32,7 @@ class IssuedChallenge(BaseModel):
 
 def ranking(challenges: list[Challenge]) -> list[Challenge]:
     """The paper's top-10 (Table 4) first, each group by its Table 3 AUROC (highest first), then id."""
-    from bench.challenges.reference import paper_series, top10
+    from bench.references.pitch import paper_series, top10
 
     auroc, best = paper_series("pitch").per_challenge, set(top10())
     return sorted(challenges, key=lambda c: (c.id not in best, -auroc.get(c.id, 0.0), c.id))

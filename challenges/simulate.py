@@ -24,7 +24,7 @@ from bench.challenges import effects as fx
 from bench.challenges.espeak import Espeak, Voice
 from bench.challenges.scripts import script_for
 from bench.challenges.taxonomy import get as get_challenge
-from bench.world import analyze, synthesize, warp_envelope
+from bench.dsp.world import analyze, synthesize, warp_envelope
 
 NEUTRAL_LEVEL_DB = -28.0
 # espeak variants that give clearly different voices; the speaker's sex decides pitch.

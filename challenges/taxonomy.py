@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bench.data.taxonomy_version import TAXONOMY_VERSION
 from bench.errors import BenchError
-from bench.taxonomy_version import TAXONOMY_VERSION
 
 Device = Literal["desktop", "mobile"]
 _ID = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses

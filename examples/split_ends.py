@@ -1,7 +1,7 @@
 """The two ends of a privacy-split detector (devox, deepdetection), as two separate programs.
 
 The device end reads an audio file, runs the model's device half and writes one feature
-message per seed (``bench.featuremsg`` wire format, ``msg-seed<N>.bin``); the server end reads
+message per seed (``bench.countermeasures.feature_message`` wire format, ``msg-seed<N>.bin``); the server end reads
 only those files and prints the score as JSON. Nothing else passes between them:
 
     python examples/split_ends.py device call.wav --detector devox --model devox-small@1 --out msgs/
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="device: folder to write the messages into")
     args = ap.parse_args(argv)
 
+    from bench.api.registry import DETECTORS
     from bench.audio import decode, resample
     from bench.errors import BenchError
-    from bench.registry import DETECTORS
 
     try:
         det = DETECTORS.create(args.detector, model=args.model)

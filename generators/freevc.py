@@ -46,9 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import SAMPLE_RATE
-from bench.errors import BenchError, first_line
-from bench.generators.base import GENERATORS, Generator, PluginMeta
+from bench.api import GENERATORS, SAMPLE_RATE, BenchError, Generator, PluginMeta, first_line
 
 ENV_REPO = "BENCH_FREEVC_REPO"
 ENV_CKPT = "BENCH_FREEVC_CKPT"

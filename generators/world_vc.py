@@ -17,10 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyworld
 
-from bench import SAMPLE_RATE
-from bench.errors import BenchError
-from bench.generators.base import Generator
-from bench.registry import GENERATORS, PluginMeta
+from bench.api import GENERATORS, SAMPLE_RATE, BenchError, Generator, PluginMeta
 
 FRAME_MS = 5.0
 _FFT = pyworld.get_cheaptrick_fft_size(SAMPLE_RATE)

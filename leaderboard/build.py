@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
-from bench.challenges.reference import top10, top10_auroc
 from bench.challenges.taxonomy import all_challenges
 from bench.errors import BenchError
+from bench.evaluation.results import Result, load_result, read_scores
 from bench.fileio import write_atomic
 from bench.leaderboard.latency import html_table as latency_html
 from bench.leaderboard.latency import load_latency_rows
 from bench.leaderboard.latency import markdown as latency_markdown
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
-from bench.results import Result, load_result, read_scores
+from bench.references.pitch import top10, top10_auroc
 
 
 def _entry_id(r: Result, i: int) -> str:
@@ -238,7 +238,7 @@ def _figures(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
     from scipy.stats import norm
 
-    from bench.metrics import det_curve, roc_curve
+    from bench.evaluation.detection_metrics import det_curve, roc_curve
 
     scored = [(e, e["scores"]) for e in entries if e["scores"]]
     figs: dict[str, str] = {}

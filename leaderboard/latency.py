@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from bench.results import load_latency
+from bench.evaluation.results import load_latency
 
 COLUMNS = ["system", "profile", "server", "mode", "callers", "end-to-end p50 / p95 / p99 ms", "inference p95 ms",
            "transmission p95 ms", "chunks / s", "dropped", "isolated inference ms (p95 / it)",

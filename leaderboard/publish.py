@@ -34,7 +34,7 @@ def push(folder: str | Path, repo_id: str | None = None, repo_type: str = "datas
         return str(dest)
     from huggingface_hub import HfApi
 
-    from bench.hub import check_repo_id
+    from bench.data.hub import check_repo_id
 
     check_repo_id(repo_id)
     api = HfApi(token=token or os.environ.get("HF_TOKEN"))

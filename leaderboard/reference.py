@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.challenges.reference import headline, series, table, table_label, top10, top10_auroc
+from bench.references.pitch import headline, series, table, table_label, top10, top10_auroc
 
 #: the paper tables shown in full on the leaderboard
 SHOWN_TABLES = ("table3", "tableA3")

@@ -16,7 +16,7 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def sim_corpus(tmp_path_factory) -> Path:
     """2 speakers x 21 challenges x 2 sentences, desktop; the real simulator."""
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.simulate_corpus import simulate_corpus
 
     out = tmp_path_factory.mktemp("sim") / "corpus"
     simulate_corpus(out, speakers=2, sentences=2, seed=0, workers=2)
@@ -53,8 +53,8 @@ def evaluate_args(corpus: Path, root: Path, out: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def zoo_inputs(tmp_path_factory):
     """4 speakers x 3 challenges x 2 sentences and their WORLD fakes: enough for train/val/test speakers."""
-    from bench.generate import generate
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.generate import generate
+    from bench.runs.simulate_corpus import simulate_corpus
 
     root = tmp_path_factory.mktemp("zoo")
     simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
@@ -83,7 +83,7 @@ def devox_model(zoo_inputs, tmp_path_factory):
                     env=env)
     assert res.returncode == 0, res.stderr
     from bench.audio import load_entry, write_wav
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     wav = root / "call.wav"
     write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[5]["audio"]))

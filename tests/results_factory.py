@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.challenges.reference import top10
 from bench.challenges.taxonomy import get
-from bench.comparison import paper_comparison, rank_challenges, summary
-from bench.result_metrics import estimates, metrics_for
-from bench.results import ChallengeResult, Component, Result, now, run_info, write_scores
+from bench.evaluation.estimates import estimates, metrics_for
+from bench.evaluation.paper_comparison import paper_comparison, rank_challenges, summary
+from bench.evaluation.results import ChallengeResult, Component, Result, now, run_info, write_scores
+from bench.references.pitch import top10
 
 
 def make_result(folder: Path, separation: float, generator: str = "world", detector: str = "pitch-lite",

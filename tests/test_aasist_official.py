@@ -55,10 +55,10 @@ def official_input(x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def official_network():
     """The packaged network with the published weights (strict load) and the official sinc filters."""
+    from bench.countermeasures.torch_model import load_state
     from bench.detectors.aasist import AASIST
     from bench.detectors.aasist.network import build_aasist
-    from bench.modelstore import resolve
-    from bench.torchcm import load_state
+    from bench.models.store import resolve
 
     entry = resolve("aasist-asvspoof2019")
     entry.verify()
@@ -103,8 +103,8 @@ def test_bench_score_official_protocol_is_minus_the_official_score_file_for_file
 def test_evaluate_path_applies_and_records_the_official_protocol(clips, official_network):
     """``bench evaluate --param protocol=official``: the cm component scores a batch as the official evaluation
     does, has its own cache key, and the result records the protocol (detector config, component, notes)."""
-    from bench.detection import Sample
-    from bench.registry import DETECTORS
+    from bench.api.detector import Sample
+    from bench.api.registry import DETECTORS
 
     official = DETECTORS.create("aasist", model="aasist-asvspoof2019", protocol="official")
     bench = DETECTORS.create("aasist", model="aasist-asvspoof2019")
@@ -154,8 +154,8 @@ def test_official_sinc_filters_are_the_official_codes_bit_for_bit():
 
 
 def test_a_card_protocol_is_checked_before_it_is_trusted():
+    from bench.api.score_contract import ScoreProtocol
     from bench.detectors.aasist import OFFICIAL_PROTOCOL
-    from bench.scoring import ScoreProtocol
 
     d = OFFICIAL_PROTOCOL.to_dict()
     assert ScoreProtocol.checked("official", d) == OFFICIAL_PROTOCOL
@@ -172,10 +172,10 @@ def test_a_detector_that_cannot_apply_a_declared_protocol_refuses_it(clips, capf
     declaring an official protocol is refused in one line, never scored under the wrong label."""
     import io
 
-    from bench.countermeasure import card_for
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.base import card_for
     from bench.detectors.aasist import OFFICIAL_PROTOCOL
-    from bench.modelstore import hash_files, write_card
-    from bench.registry import DETECTORS
+    from bench.models.store import hash_files, write_card
 
     det = DETECTORS.create("deepdetection")
     params = det.network_params({**det.training_defaults(), "users": "a,b"})

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.api import BenchError
 from bench.audio import resample
 from bench.challenges.espeak import Espeak, Voice
 from bench.challenges.scripts import script_set
 from bench.challenges.taxonomy import all_challenges
 from bench.detectors.pitch.backends import ASR, Transcript
 from bench.detectors.pitch.content import CONTENT_KINDS, content_score, is_question, normalise, wer, wil
-from bench.errors import BenchError
 
 SR = 16_000
 # sentences the bundled tiny.en transcribes well from espeak-ng's default voice (measured:

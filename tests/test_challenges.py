@@ -7,11 +7,11 @@ import json
 import pytest
 from conftest import REPO, run_bench
 
+from bench.api import BenchError
 from bench.challenges.issue import issue
-from bench.challenges.reference import paper_series, row, table, top10
 from bench.challenges.scripts import scripts, use_scripts
 from bench.challenges.taxonomy import all_challenges, get, parse_selection
-from bench.errors import BenchError
+from bench.references.pitch import paper_series, row, table, top10
 
 PAPER = REPO.parent / "shared" / "papers" / "pitch.txt"
 #: Pitch Table 3's numbering and names (row #15, missing from the text extraction, as in Table A.2)

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from results_factory import make_result
 
-from bench.corpus import CORPUS_FEATURES, build_dataset, read_manifest, save
+from bench.data.corpus import CORPUS_FEATURES, build_dataset, read_manifest, save
 from bench.fileio import write_json
 
 
@@ -95,7 +95,7 @@ def _corpus_variants(corpus: Path, bad: Path) -> None:
 
 def _one_speaker(corpus: Path, fakes: Path) -> None:
     """A corpus of one speaker and 'fakes' of it: nothing to train held-out classifiers on."""
-    from bench.corpus import FAKE_FEATURES, content_hash
+    from bench.data.corpus import FAKE_FEATURES, content_hash
 
     rows = [{"utterance_id": f"s1-{c}-{k}", "subject": "s1", "challenge": c, "sentence_id": k, "script": "hello",
              "device": "desktop", "audio": {"bytes": wav_bytes(2.0, freq=200 + 50 * k), "path": None},
@@ -182,7 +182,7 @@ def ws(sim_corpus, tmp_path_factory) -> Path:
         else:
             import pyarrow as pa
 
-            from bench.results import write_scores
+            from bench.evaluation.results import write_scores
 
             write_scores(bad / name / "scores.parquet", [], table=pa.table(table))
     _one_speaker(bad / "one_speaker", bad / "one_speaker_fakes")
@@ -850,7 +850,7 @@ def test_any_audio_bytes_import_or_are_skipped_with_a_reason(tmp_path_factory, c
     assert "Traceback" not in res.stderr + res.stdout
     if res.code == 0:  # whatever was accepted decodes to speech-length, non-silent, finite audio
         from bench.audio import audio_problem, load_entry
-        from bench.corpus import open_dataset
+        from bench.data.corpus import open_dataset
 
         x = load_entry(open_dataset(out)[0]["audio"])
         assert np.isfinite(x).all() and audio_problem(x, 16000, 0.5) is None

@@ -10,8 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bench.api import BenchError
 from bench.audio import load_entry
-from bench.corpus import open_dataset, read_manifest, save
+from bench.data.corpus import open_dataset, read_manifest, save
 from bench.detectors.pitch.compliance import (
     META_FILE,
     METRICS_FILE,
@@ -23,7 +24,6 @@ from bench.detectors.pitch.compliance import (
     split_speakers,
     train_compliance,
 )
-from bench.errors import BenchError
 
 CHALLENGES = [0, 3, 5, 19]  # no challenge, whisper, high pitch, instrumental playback
 FAST = TrainConfig(epochs=12, workers=1, seed=0)  # default 5 folds, capped at the 3 training speakers
@@ -32,7 +32,7 @@ FAST = TrainConfig(epochs=12, workers=1, seed=0)  # default 5 folds, capped at t
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """4 speakers x 4 challenges x 3 sentences (48 clips), the real simulator."""
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.simulate_corpus import simulate_corpus
 
     out = tmp_path_factory.mktemp("compliance") / "corpus"
     simulate_corpus(out, speakers=4, sentences=3, challenges=CHALLENGES, seed=0, workers=2)
@@ -287,7 +287,7 @@ def test_a_run_that_trains_nothing_fails(tmp_path):
     import numpy as np
 
     from bench.audio import encode_wav
-    from bench.corpus import build_dataset, save
+    from bench.data.corpus import build_dataset, save
     from bench.detectors.pitch.compliance import TrainConfig, split_speakers, train_compliance
     from bench.errors import RunFailed
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.api import Component, Sample
 from bench.audio import encode_wav
-from bench.detectors.base import Component, Sample
-from bench.evaluate import compute_components
+from bench.runs.evaluate import compute_components
 
 
 class Loudness(Component):

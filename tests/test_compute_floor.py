@@ -1,4 +1,4 @@
-"""bench.compute_floor: MACs counted by forward hooks (per forward pass and over whatever a scorer runs for one
+"""bench.serve.compute_floor: MACs counted by forward hooks (per forward pass and over whatever a scorer runs for one
 chunk), the measured peak MAC rate, and the floor they make; the edge server reports both the isolated
 inference time and this floor for the packaged AASIST checkpoint as for any torch model."""
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bench.compute_floor import count_macs, floor_ms, mac_breakdown, macs_during, peak_mac_rate
+from bench.serve.compute_floor import count_macs, floor_ms, mac_breakdown, macs_during, peak_mac_rate
 
 
 class Tiny(nn.Module):
@@ -39,7 +39,7 @@ def test_macs_are_counted_per_layer_by_hand():
 
 
 def test_aasist_l_counts_what_benchmarks_md_quotes():
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     det = DETECTORS.create("aasist")
     net = det.build(det.architectures["aasist-l"]).eval()

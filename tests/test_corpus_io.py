@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 from conftest import run_bench
 
+from bench.api import BenchError
 from bench.audio import load, load_entry, trim_silence, write_atomic
-from bench.corpus import content_hash, open_dataset, read_manifest
-from bench.errors import BenchError
-from bench.localcorpus import import_local
+from bench.data.corpus import content_hash, open_dataset, read_manifest
+from bench.runs.import_corpus import import_local
 
 
 def _tone(sr: int, seconds: float = 1.0, channels: int = 1) -> np.ndarray:

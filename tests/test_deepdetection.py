@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from bench.errors import BenchError
+from bench.api import BenchError
 
 SR = 16_000
 PITCH = {"ann": 110.0, "bob": 190.0, "cat": 300.0, "dan": 150.0, "eve": 240.0, "fay": 135.0}
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("at_most_two_torch_threads")
 
 
 def _detector(**kw):
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     return DETECTORS.create("deepdetection", **kw)
 
@@ -49,9 +49,9 @@ SPLITS = {"train": ["ann", "bob", "cat", "fay"], "val": ["dan"], "test": ["eve"]
 
 
 def _training_data(n_orig: int = 10, n_fake: int = 5):
-    """TrainingData as bench.train_detector builds it: per split, originals (speaker = source) and fakes (speaker =
+    """TrainingData as bench.runs.train builds it: per split, originals (speaker = source) and fakes (speaker =
     the target, source = the imposter: the next speaker of the split)."""
-    from bench.countermeasure import TrainingData
+    from bench.countermeasures.base import TrainingData
 
     waves, labels, ids, speakers, sources = {}, {}, {}, {}, {}
     seed = 0
@@ -75,9 +75,9 @@ def _training_data(n_orig: int = 10, n_fake: int = 5):
 def test_layers_have_the_papers_lengths_and_the_counted_parameters():
     """Encoder 1000 -> 988 -> 978 -> 163 (8 channels); classifier 163 -> 149 -> 135 -> 121 -> 107, flattened to
     856, FC 64 and 21 (20 users + deep voice, last); the decoder maps back to 1,000 samples."""
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import n_parameters
     from bench.detectors.deepdetection.network import DeepDetectionNet
-    from bench.registry import DETECTORS
-    from bench.torchcm import n_parameters
 
     det = _detector()
     torch.manual_seed(0)
@@ -141,9 +141,9 @@ def test_the_decoder_needs_the_pooling_indices_to_invert_the_encoder():
 
 # ------------------------------------------------------------------ the autoencoder stage
 def test_the_autoencoder_stage_lowers_the_reconstruction_error_and_resumes(tmp_path):
+    from bench.api.score_contract import InputSpec, windows
     from bench.detectors.deepdetection import reconstruction_mse, train_autoencoder
     from bench.detectors.deepdetection.network import DeepDetectionNet
-    from bench.scoring import InputSpec, windows
 
     spec = InputSpec(samples=1000)
     x = torch.from_numpy(np.concatenate([windows(_clip(s, k % 2 == 1, k), spec)
@@ -284,9 +284,9 @@ def test_report_measures_on_hand_made_probabilities():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Train on 3 of the 4 training speakers (fay is not enrolled), 2 autoencoder and <= 12 classifier epochs,
-    then write a model card as bench.train_detector does."""
-    from bench.countermeasure import card_for
-    from bench.modelstore import hash_files, write_card
+    then write a model card as bench.runs.train does."""
+    from bench.countermeasures.base import card_for
+    from bench.models.store import hash_files, write_card
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     det = _detector(threads=2)
@@ -303,9 +303,9 @@ def trained(tmp_path_factory):
 
 
 def test_training_stores_a_model_that_loads_strictly(trained):
-    from bench.modelstore import ModelEntry
-    from bench.registry import DETECTORS
-    from bench.torchcm import load_state
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import load_state
+    from bench.models.store import ModelEntry
 
     det, _, folder, card, info, ticks = trained
     assert info["files"] == ["weights.pt"] and info["architecture"] == "deepdetection"
@@ -322,7 +322,7 @@ def test_training_stores_a_model_that_loads_strictly(trained):
     assert not (folder / "seed-0" / "checkpoint.pt").exists() and not (folder / "seed-0" / "autoencoder.pt").exists()
     state = load_state(folder / "seed-0" / "weights.pt")
     assert set(state) == set(det.build(info["params"]).state_dict()) and any(k.startswith("decoder.") for k in state)
-    json.dumps(info)  # what bench.train_detector writes to done.json and the card
+    json.dumps(info)  # what bench.runs.train writes to done.json and the card
     loaded = DETECTORS.create("deepdetection", model=str(folder))
     loaded.check("")
     assert loaded.score_semantics().threshold == 0.5 and not loaded.scores_are_llrs()
@@ -336,9 +336,9 @@ def test_training_stores_a_model_that_loads_strictly(trained):
 def test_the_trained_model_identifies_its_users_on_held_out_recordings(trained):
     """The report (held-out 20 % by recording + the never-enrolled speakers) and fresh clips of the enrolled
     users: well above chance (1 in 4 classes)."""
+    from bench.api.score_contract import windows
     from bench.detectors.deepdetection import slice_probabilities
-    from bench.modelstore import ModelEntry
-    from bench.scoring import windows
+    from bench.models.store import ModelEntry
 
     det, _, folder, card, info, _ = trained
     rep = info["authentication"]
@@ -366,10 +366,10 @@ def test_the_trained_model_identifies_its_users_on_held_out_recordings(trained):
 
 
 def test_scores_through_the_message_are_the_mean_slice_probability_of_deep_voice(trained):
-    from bench.metrics import auroc
-    from bench.modelstore import ModelEntry
-    from bench.scoring import windows
-    from bench.splitcm import SplitScorer
+    from bench.api.score_contract import windows
+    from bench.countermeasures.split_model import SplitScorer
+    from bench.evaluation.detection_metrics import auroc
+    from bench.models.store import ModelEntry
 
     det, data, folder, card, _, _ = trained
     scorer = det.build_scorer(ModelEntry(folder, card))
@@ -394,8 +394,8 @@ def test_scores_through_the_message_are_the_mean_slice_probability_of_deep_voice
 
 
 def test_the_plugin_is_registered_and_cheap_to_import():
-    from bench.registry import DETECTORS
-    from bench.splitcm import SplitTorchCMDetector
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.split_model import SplitTorchCMDetector
 
     assert issubclass(DETECTORS.factory("deepdetection"), SplitTorchCMDetector)
     meta = DETECTORS.meta("deepdetection")

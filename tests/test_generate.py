@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 from conftest import REPO, run_bench
 
-from bench import acoustics as ac
+from bench.api import GENERATORS, FatalError, Generator, PluginMeta, RunFailed
 from bench.audio import encode_wav, load_entry
-from bench.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
-from bench.errors import FatalError, RunFailed
-from bench.generate import generate, make_pairs
-from bench.generators.base import GENERATORS, Generator, PluginMeta
+from bench.data.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
+from bench.dsp import acoustics as ac
+from bench.dsp.world import f0_track
 from bench.generators.world_vc import WorldVC, _analyze, _lt_envelope
-from bench.world import f0_track
+from bench.runs.generate import generate, make_pairs
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +167,8 @@ def test_corrupt_journal_records_are_redone(sim_corpus, tmp_path):
 
 
 def test_silent_references_are_never_used(rows):
-    from bench.corpus import unusable_references
-    from bench.evaluate import build_samples
+    from bench.data.corpus import unusable_references
+    from bench.runs.evaluate import build_samples
 
     silent = {**rows[0], "audio": {"bytes": encode_wav(np.zeros(32000, np.float32)), "path": None}}
     assert silent["challenge"] == 0

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow  # every test needs the session's trained devox-sm
 def kept(devox_model, zoo_inputs, tmp_path_factory):
     """A keep folder written by a live privacy-mode server: two labelled calls and one unlabelled one."""
     from bench.audio import load_entry
-    from bench.client import DeviceHalf, stream_wave
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
+    from bench.serve.client import DeviceHalf, stream_wave
     from bench.serve.server import ServeConfig, ServerThread
 
     _, env, _ = devox_model
@@ -185,8 +185,8 @@ def _crash_after(stage: str):
 
 
 def test_an_interrupted_cycle_finishes_its_own_candidate_and_registers_it_once(kept, store, tmp_path, capfd):
-    from bench.mlops import mlops_cycle
-    from bench.modelstore import resolve
+    from bench.models.store import resolve
+    from bench.serve.mlops import mlops_cycle
 
     out = tmp_path / "cycle"
     gate = tmp_path / "gate.toml"
@@ -313,7 +313,7 @@ def test_a_server_that_never_swaps_is_an_error_after_promotion(kept, store, tmp_
 # ------------------------------------------------------------------ privacy
 def _corpus_subset(corpus: Path, out: Path, speakers: int) -> Path:
     """A corpus of the first ``speakers`` speakers of ``corpus`` (its own content hash)."""
-    from bench.corpus import open_dataset, read_manifest, save
+    from bench.data.corpus import open_dataset, read_manifest, save
 
     ds = open_dataset(corpus)
     keep = sorted(set(ds["subject"]))[:speakers]
@@ -362,7 +362,7 @@ def test_privacy_refuses_a_corpus_it_cannot_measure_with_one_line(store, zoo_inp
 
 def test_a_figure_that_is_not_a_number_is_never_reported():
     from bench.errors import BenchError
-    from bench.privacy import _check_finite
+    from bench.serve.privacy_report import _check_finite
 
     report = {"corpus": "c", "identity": {"features": {"accuracy": 0.5}, "raw_audio_logmel": {"accuracy": 0.9},
                                           "probe": "..."},

@@ -33,8 +33,8 @@ def _card(folder: Path, **fields) -> None:
 
 
 def _svm_folder(folder: Path, scale: float = 1.0, **card) -> Path:
-    """A linear-SVM model folder (bench.featurecm.LinearSVM's file layout) with the given scaler scale."""
-    from bench.featurecm import n_features
+    """A linear-SVM model folder (LinearSVM's file layout) with the given scaler scale."""
+    from bench.countermeasures.feature_model import n_features
 
     d = n_features("mfcc")
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,7 @@ def _torch_folder(folder: Path, params_update: dict | None = None, poison: bool 
     """A model folder of a torch detector holding the real network's randomly initialised weights."""
     import torch
 
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     det = DETECTORS.create(detector)
     architecture = architecture or det.default_architecture
@@ -177,7 +177,7 @@ def test_declared_values_are_checked_before_use(tmp_path, store, wav, field, val
 
 
 def test_an_oversized_card_is_refused_before_it_is_parsed(tmp_path, store, capfd):
-    from bench.modelstore import MAX_CARD_BYTES
+    from bench.models.store import MAX_CARD_BYTES
 
     folder = _svm_folder(tmp_path / "m")
     card = json.loads((folder / "model.json").read_text())
@@ -195,8 +195,8 @@ def test_a_zero_scale_never_becomes_a_bona_fide_verdict(tmp_path, store, wav, ca
 
 
 def test_nan_scores_are_errors_not_verdicts():
+    from bench.api.score_contract import LOG_ODDS, check_finite_scores
     from bench.errors import BenchError
-    from bench.scoring import LOG_ODDS, check_finite_scores
 
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(BenchError, match="not a finite number"):
@@ -207,9 +207,9 @@ def test_nan_scores_are_errors_not_verdicts():
 
 
 def test_a_scorer_producing_nan_stops_instead_of_scoring():
-    from bench.countermeasure import Scorer
+    from bench.api.score_contract import InputSpec
+    from bench.countermeasures.base import Scorer
     from bench.errors import BenchError
-    from bench.scoring import InputSpec
 
     class NaNScorer(Scorer):  # the contract every model's scorer goes through, fed a broken model's output
         def score_windows(self, batch):

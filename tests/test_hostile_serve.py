@@ -25,7 +25,7 @@ import pytest
 from cli_harness import assert_bad_input, content_snapshot, invoke
 from conftest import REPO
 
-from bench.errors import BenchError
+from bench.api import BenchError
 
 TOKEN = "hostile-token-0123456789"
 
@@ -84,7 +84,7 @@ def test_a_token_that_spans_lines_or_holds_spaces_is_one_line_error(tmp_path, ca
 
 def test_kept_features_are_owner_only(devox_store, tmp_path):
     """The keep folder the server creates is 0700, and every kept .bfm and .json is 0600 whatever the umask."""
-    from bench.client import DeviceHalf, stream_wave
+    from bench.serve.client import DeviceHalf, stream_wave
 
     keep = tmp_path / "edge" / "kept"
     old = os.umask(0o022)
@@ -107,8 +107,8 @@ def test_kept_features_are_owner_only(devox_store, tmp_path):
 def test_bench_latency_never_puts_the_token_on_a_command_line(devox_store, tmp_path):
     """The harness's server gets its token through its environment: not in its argv (visible in ps), not in a
     file; the server accepts it."""
-    from bench.client import EdgeCall
-    from bench.latency import PROFILES, ServerProcess
+    from bench.serve.client import EdgeCall
+    from bench.serve.latency import PROFILES, ServerProcess
 
     token = "latency-secret-" + "x" * 20
     srv = ServerProcess("devox-small@1", token, dict(PROFILES["edge-cpu"]), engine="batched", threads=1,
@@ -228,7 +228,7 @@ def test_bench_stream_against_a_hostile_server_is_one_line_exit_1(tmp_path, capf
 def test_a_huge_shape_header_gets_an_error_frame_and_the_call_goes_on(devox_store):
     """shape [2**32, 2**32] (and friends) overflowed the header arithmetic and killed the call silently: each now
     gets a bad_message error frame, and the same call's next good chunk is scored."""
-    from bench.client import DeviceHalf, EdgeCall
+    from bench.serve.client import DeviceHalf, EdgeCall
 
     device = DeviceHalf("devox-small@1")
     good = device.frame(_wave(devox_store)[:16000], 0)
@@ -266,7 +266,7 @@ def test_a_nan_score_is_never_a_verdict(devox_store):
     verdict (never 'bona fide')."""
     import torch
 
-    from bench.client import stream_wave
+    from bench.serve.client import stream_wave
 
     with _server("devox-small@1") as st:  # torch backend: its weights can be poisoned in place
         with torch.no_grad():
@@ -291,7 +291,7 @@ def _wait_for(pred, timeout=120.0):
 
 def test_a_failed_hot_swap_is_reported_and_a_later_good_promotion_is_swapped_in(devox_model, tmp_path,
                                                                                 monkeypatch):
-    from bench.modelstore import add, promote, read_card, remove, write_card
+    from bench.models.store import add, promote, read_card, remove, write_card
 
     store = tmp_path / "store"
     shutil.copytree(devox_model[1]["BENCH_MODEL_STORE"], store)
@@ -481,7 +481,7 @@ def test_latency_refuses_more_callers_than_the_system_lets_it_open(devox_model, 
 
 
 def test_featuremsg_header_arithmetic_is_checked_before_allocating():
-    from bench.featuremsg import FeatureMessage, MessageError, payload_bytes
+    from bench.countermeasures.feature_message import FeatureMessage, MessageError, payload_bytes
 
     assert payload_bytes([3, 4], "float16", 24) == 24
     for shape in ([2**32, 2**32], [0, 4], [-1, 4], [], [1.0, 2], [True], "ab", None):

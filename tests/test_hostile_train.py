@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 from cli_harness import assert_bad_input, changes, invoke, stat_snapshot
 
-from bench.errors import BenchError
-from bench.modelstore import hash_files, list_models, read_card
+from bench.api import BenchError, Checkpoint
+from bench.models.store import hash_files, list_models, read_card
 from bench.runlock import folder_lock
-from bench.training import Checkpoint
 
 DETECTOR = "lfcc-lcnn"  # the cheapest network to train; one tiny epoch on 1 s crops
 TINY = ["--set", "epochs=1", "--set", "crop_seconds=1"]
@@ -33,7 +32,7 @@ def train_args(zoo: Path, out: Path, *extra: str, tiny: bool = True) -> list[str
 @pytest.fixture(scope="module")
 def trained(zoo_inputs, tmp_path_factory):
     """One finished, registered training (its --out folder and its own store): copied by the tests that change it."""
-    from bench.train_detector import train_detector
+    from bench.runs.train import train_detector
 
     root = tmp_path_factory.mktemp("hostile-train")
     env = {"BENCH_MODEL_STORE": str(root / "store")}
@@ -84,11 +83,11 @@ def test_bad_train_input_is_one_line_and_writes_nothing(zoo_inputs, tmp_path, ca
 def test_training_speakers_without_fakes_is_refused_before_writing(zoo_inputs, tmp_path, capfd):
     """Fakes that all imitate one speaker, and a split that holds that speaker out for testing: the training
     speakers have no fakes; refused before --out exists."""
-    from bench.corpus import open_dataset, unusable_references
-    from bench.evaluate import build_samples
-    from bench.generate import generate
-    from bench.train_detector import split_samples
-    from bench.training import train_val_test
+    from bench.countermeasures.training import train_val_test
+    from bench.data.corpus import open_dataset, unusable_references
+    from bench.runs.evaluate import build_samples
+    from bench.runs.generate import generate
+    from bench.runs.train import split_samples
 
     fakes = tmp_path / "fakes"
     generate(zoo_inputs / "corpus", fakes, max_targets=1, challenges=[0], workers=1)
@@ -168,7 +167,7 @@ def test_an_interrupted_training_resumes_from_its_checkpoint(zoo_inputs, tmp_pat
     epoch 2 from the checkpoint, loaded with weights_only=True."""
     import torch
 
-    from bench.train_detector import train_detector
+    from bench.runs.train import train_detector
 
     monkeypatch.setenv("BENCH_MODEL_STORE", str(tmp_path / "store"))
     out = tmp_path / "m"

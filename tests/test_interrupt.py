@@ -18,8 +18,8 @@ import pytest
 import soundfile as sf
 from conftest import REPO, evaluate_args, run_bench
 
-from bench.corpus import read_manifest
-from bench.results import load_result
+from bench.data.corpus import read_manifest
+from bench.evaluation.results import load_result
 
 INTERRUPTED = "interrupted: finished items are kept; run the same command again to resume"
 pytestmark = pytest.mark.slow

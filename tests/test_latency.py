@@ -9,7 +9,7 @@ import pytest
 from conftest import run_bench
 from results_factory import make_result
 
-from bench.results import load_latency
+from bench.evaluation.results import load_latency
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def _verdicts(scores_by_call: list[list[float]], threshold: float = 0.0) -> tupl
 
 
 def test_alert_times_come_with_false_alarms_and_the_chunk_auroc():
-    from bench.latency import _alerts
+    from bench.serve.latency import _alerts
 
     # a detector that alerts on everything: every call "alerted 1 s after the fake", and every real chunk too
     everything = _alerts(*_verdicts([[1.0, 1.0, 1.0, 1.0]] * 3), chunk_s=1.0)
@@ -187,7 +187,7 @@ def test_alert_times_come_with_false_alarms_and_the_chunk_auroc():
 
 
 def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_on():
-    from bench.latency import held_out_speakers
+    from bench.serve.latency import held_out_speakers
 
     training = {"corpus": {"content_hash": "abc"}, "splits": {"train": ["s1", "s2"], "test": ["s3", "s9"]}}
     assert held_out_speakers(training, {"abc", "old"}, ["s1", "s2", "s3"]) == ["s3"]
@@ -196,7 +196,7 @@ def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_
 
 
 def test_a_late_caller_keeps_its_phase():
-    from bench.latency import first_slot
+    from bench.serve.latency import first_slot
 
     assert first_slot(10.25, 10.0, 1.0) == 10.25  # connected early: its planned start
     assert first_slot(10.25, 10.25, 1.0) == 10.25

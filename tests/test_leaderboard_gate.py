@@ -8,7 +8,7 @@ import pytest
 from conftest import run_bench
 from results_factory import make_result
 
-from bench.results import load_result
+from bench.evaluation.results import load_result
 
 
 @pytest.fixture()

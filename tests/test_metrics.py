@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.metrics import (
+from bench.evaluation.detection_metrics import (
     ASVSPOOF5_C_FA,
     ASVSPOOF5_C_MISS,
     ASVSPOOF5_P_SPOOF,

@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 from conftest import REPO, run_bench
 
+from bench.api import BenchError
 from bench.challenges.taxonomy import get, renumbering
-from bench.corpus import open_dataset, read_manifest, save
-from bench.errors import BenchError
-from bench.migrate import migrate
-from bench.results import load_result
+from bench.data.corpus import open_dataset, read_manifest, save
+from bench.evaluation.results import load_result
+from bench.runs.migrate_data import migrate
 
 OLD_RESULT = REPO / "tests" / "data" / "result-bench-0.1.json"  # bench 0.1's demo baseline, as committed then
 
@@ -140,7 +140,7 @@ def test_an_interrupted_corpus_migration_is_finished_not_repeated(old_corpus, si
 def test_result_folder_migrates_json_and_scores_each_once(tmp_path):
     import pyarrow.parquet as pq
 
-    from bench.results import scores_version
+    from bench.evaluation.results import scores_version
 
     folder = tmp_path / "r"
     folder.mkdir()

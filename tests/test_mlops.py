@@ -21,7 +21,7 @@ LENIENT_GATE = ("[gate]\nauroc_drop = 1.0\neer_rise = 1.0\nper_challenge = false
 def _calls(zoo_inputs, n=2):
     """n original and n fake recordings (16 kHz) of the corpus, with labels."""
     from bench.audio import load_entry
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     orig = [load_entry(r["audio"]) for r in list(open_dataset(zoo_inputs / "corpus"))[:n]]
     fake = [load_entry(r["audio"]) for r in list(open_dataset(zoo_inputs / "fakes"))[:n]]
@@ -41,7 +41,7 @@ class LiveCall(threading.Thread):
         asyncio.run(self._run())
 
     async def _run(self):
-        from bench.client import EdgeCall
+        from bench.serve.client import EdgeCall
 
         call = await EdgeCall.connect(self.url, TOKEN, mode="privacy")
 
@@ -69,9 +69,9 @@ class LiveCall(threading.Thread):
 @pytest.mark.slow
 def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_model, zoo_inputs, tmp_path,
                                                                           monkeypatch):
-    from bench.client import DeviceHalf, stream_wave
-    from bench.mlops import mlops_cycle
-    from bench.modelstore import resolve
+    from bench.models.store import resolve
+    from bench.serve.client import DeviceHalf, stream_wave
+    from bench.serve.mlops import mlops_cycle
     from bench.serve.server import ServeConfig, ServerThread
 
     root, env, wav = devox_model
@@ -133,11 +133,11 @@ def test_a_version_that_fails_the_gate_is_registered_but_never_served(devox_mode
                                                                       monkeypatch):
     """The candidate is stored, but NAME keeps resolving to the running version and the server never swaps,
     also when nothing was promoted before (registering must not make the candidate the default)."""
-    import bench.gate
-    from bench.client import DeviceHalf, stream_wave
-    from bench.gate import Check
-    from bench.mlops import mlops_cycle
-    from bench.modelstore import PROMOTED_FILE, resolve, store_root
+    import bench.evaluation.gate
+    from bench.evaluation.gate import Check
+    from bench.models.store import PROMOTED_FILE, resolve, store_root
+    from bench.serve.client import DeviceHalf, stream_wave
+    from bench.serve.mlops import mlops_cycle
     from bench.serve.server import ServeConfig, ServerThread
 
     root, env, wav = devox_model
@@ -145,7 +145,7 @@ def test_a_version_that_fails_the_gate_is_registered_but_never_served(devox_mode
     running = resolve("devox-small").card.ref
     (store_root() / "devox-small" / PROMOTED_FILE).unlink(missing_ok=True)  # NAME follows the newest version
     assert resolve("devox-small").card.ref == running
-    monkeypatch.setattr(bench.gate, "compare", lambda *a, **k: [Check("overall AUROC", 0.9, 0.5, "-0.020",
+    monkeypatch.setattr(bench.evaluation.gate, "compare", lambda *a, **k: [Check("overall AUROC", 0.9, 0.5, "-0.020",
                                                                       "regression", "dropped 0.400")])
     keep = tmp_path / "kept"
     device = DeviceHalf(running)

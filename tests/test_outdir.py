@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import BenchError
+from bench.api import BenchError
 from bench.outdir import MARKER, check_output, claim_output
 
 

@@ -71,7 +71,7 @@ def _reference(url, wav, tmp_path, *args):
 
 
 def _bench_stream(url, wav, mode):
-    from bench.client import DeviceHalf, stream_file
+    from bench.serve.client import DeviceHalf, stream_file
 
     device = DeviceHalf("devox-small@1") if mode == "privacy" else None
     return stream_file(wav, url, TOKEN, mode=mode, device=device, realtime=False)
@@ -81,9 +81,9 @@ def test_the_exported_device_half_equals_benchs_and_says_what_the_message_needs(
     import onnxruntime as ort
     import torch
 
+    from bench.api.score_contract import windows
     from bench.audio import decode
-    from bench.scoring import windows
-    from bench.splitcm import load_split_detector
+    from bench.countermeasures.split_model import load_split_detector
 
     _, folder, manifest, wav = served
     assert sorted(p.name for p in folder.iterdir()) == [".bench-run.json", "device-seed0.onnx", "device-seed1.onnx",
@@ -206,8 +206,8 @@ def test_fatal_is_true_exactly_when_the_server_closes_the_call(served):
         assert ws.close_code == 1000
 
     asyncio.run(check())
-    from bench.client import EdgeCall
     from bench.errors import BenchError
+    from bench.serve.client import EdgeCall
 
     with pytest.raises(BenchError, match="--keep needs --mode privacy"):  # bench's own client says so first
         asyncio.run(EdgeCall.connect(url, TOKEN, mode="raw", keep=True))

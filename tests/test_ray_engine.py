@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_bench
 
-from bench.corpus import content_hash, open_dataset
+from bench.data.corpus import content_hash, open_dataset
 
 pytest.importorskip("ray", reason="the Ray engine needs the `ray` extra (pip install '.[ray]')")
 

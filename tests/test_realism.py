@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
-from bench import models
-from bench.errors import BenchError, NetworkError
+from bench.api import BenchError, NetworkError
+from bench.models import assets as models
 
 REPO = Path(__file__).resolve().parents[1]
 NISQA_DIR = REPO.parent / "shared" / "models" / "nisqa"

@@ -7,8 +7,7 @@ import textwrap
 
 import pytest
 
-from bench.errors import BenchError
-from bench.registry import PluginMeta, Registry
+from bench.api import BenchError, PluginMeta, Registry
 
 
 def test_register_create_and_metadata():
@@ -32,7 +31,7 @@ def test_entry_point_plugins_are_discovered(tmp_path, monkeypatch):
     pkg = tmp_path / "extplug"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent("""
-        from bench.registry import PluginMeta
+        from bench.api.registry import PluginMeta
 
         class Reverse:
             meta = PluginMeta(name="reverse", version="0.1", license="Apache-2.0")

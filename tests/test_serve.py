@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_bench
 
-from bench.errors import BenchError
+from bench.api import BenchError
 from bench.serve.protocol import (
     ProtocolError,
     decode_pcm,
@@ -63,7 +63,7 @@ def test_pcm_chunks_round_trip_and_malformed_ones_are_refused():
 
 
 def test_feature_frames_split_into_messages_and_garbage_is_refused():
-    from bench.featuremsg import FeatureMessage
+    from bench.countermeasures.feature_message import FeatureMessage
 
     msgs = [FeatureMessage("devox", "m@1", "v" * 16, s, 8000, np.ones((1, 4, 3), np.float16), seq=2) for s in (0, 1)]
     frame = b"".join(m.to_bytes() for m in msgs)
@@ -83,8 +83,8 @@ def svm_model(zoo_inputs, tmp_path_factory):
     """svm@1 trained by the CLI on zoo_inputs (its own store) and a call: 3 s of a held-out speaker's original
     recording, then 3 s of a fake of that speaker's voice."""
     from bench.audio import load_entry
-    from bench.corpus import open_dataset
-    from bench.modelstore import resolve
+    from bench.data.corpus import open_dataset
+    from bench.models.store import resolve
 
     root = tmp_path_factory.mktemp("svm")
     env = {"BENCH_MODEL_STORE": str(root / "store")}
@@ -117,13 +117,13 @@ def _server(model, **kw):
 
 
 def _stream(url, wave, **kw):
-    from bench.client import stream_wave
+    from bench.serve.client import stream_wave
 
     return asyncio.run(stream_wave(url, TOKEN, wave, 16000, realtime=kw.pop("realtime", False), **kw))
 
 
 def test_a_call_that_turns_fake_gets_alerts_for_the_fake_part(svm_model, store):
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     root, env, wave = svm_model
     store(env)
@@ -170,7 +170,7 @@ def test_backends_onnx_where_the_model_converts_and_torch_otherwise(devox_model,
 
 
 def test_wrong_or_missing_token_is_rejected_and_health_and_metrics_answer(svm_model, store):
-    from bench.client import EdgeCall
+    from bench.serve.client import EdgeCall
 
     root, env, wave = svm_model
     store(env)
@@ -220,8 +220,8 @@ def _fuzz_frames(rng: np.random.Generator, valid_msg: bytes, n: int) -> list[byt
 def test_fuzz_a_thousand_malformed_frames_while_a_good_call_keeps_its_verdicts(devox_model, store):
     """One call sends >= 1,000 malformed frames (raw and privacy); each gets an error frame and the server
     stays up; a good privacy call streaming meanwhile gets exactly the whole model's scores throughout."""
-    from bench.client import DeviceHalf, EdgeCall
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
+    from bench.serve.client import DeviceHalf, EdgeCall
 
     root, env, wav = devox_model
     store(env)
@@ -270,8 +270,8 @@ def test_fuzz_a_thousand_malformed_frames_while_a_good_call_keeps_its_verdicts(d
 
 
 def test_privacy_mode_never_takes_raw_audio_and_keeps_only_features(devox_model, store, tmp_path):
-    from bench.client import DeviceHalf, EdgeCall
-    from bench.featuremsg import FeatureMessage
+    from bench.countermeasures.feature_message import FeatureMessage
+    from bench.serve.client import DeviceHalf, EdgeCall
 
     root, env, wav = devox_model
     store(env)
@@ -317,7 +317,7 @@ def test_hot_swap_to_a_promoted_version_during_a_live_call(svm_model, zoo_inputs
     chunks; the live call loses no chunk and gets no error."""
     import threading
 
-    from bench.modelstore import promote
+    from bench.models.store import promote
 
     root, env, wave = svm_model
     store(env)
@@ -384,7 +384,7 @@ def test_tls_with_a_certificate_and_a_client_that_trusts_it(svm_model, store, tm
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl (to make a self-signed certificate) is not installed")
-    from bench.client import EdgeCall
+    from bench.serve.client import EdgeCall
 
     root, env, wave = svm_model
     store(env)
@@ -404,7 +404,7 @@ def test_tls_with_a_certificate_and_a_client_that_trusts_it(svm_model, store, tm
 
 def test_idle_and_call_timeouts_and_the_connection_cap(svm_model, store):
     """An idle call and an over-long call get a fatal error frame and are closed; calls over the cap get 503."""
-    from bench.client import EdgeCall
+    from bench.serve.client import EdgeCall
 
     root, env, wave = svm_model
     store(env)

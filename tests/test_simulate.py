@@ -6,12 +6,12 @@ import datasets
 import numpy as np
 import pytest
 
-from bench import acoustics as ac
 from bench.audio import load_entry
 from bench.challenges.simulate import Item, make_speakers, plan, render
 from bench.challenges.taxonomy import get
-from bench.corpus import open_dataset, read_manifest, summarize
-from bench.world import f0_track
+from bench.data.corpus import open_dataset, read_manifest, summarize
+from bench.dsp import acoustics as ac
+from bench.dsp.world import f0_track
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import REPO, run_bench
 
-from bench.errors import BenchError
-from bench.featuremsg import FeatureMessage, MessageError, model_version
+from bench.api import BenchError
+from bench.countermeasures.feature_message import FeatureMessage, MessageError, model_version
 
 
 def _msg(**kw) -> FeatureMessage:
@@ -58,8 +58,8 @@ def test_non_finite_features_and_odd_dtypes_are_refused():
 def test_devox_halves_shapes_and_sizes():
     import torch
 
+    from bench.api.registry import DETECTORS
     from bench.detectors.devox.network import BASE, SMALL, DevoXNet
-    from bench.registry import DETECTORS
 
     torch.manual_seed(0)
     n_params = DETECTORS.meta("devox").n_params
@@ -119,8 +119,8 @@ def test_devox_loads_a_local_wav2vec2_checkpoint(tmp_path):
     import torch
     from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2ForPreTraining
 
+    from bench.api.registry import DETECTORS
     from bench.detectors.devox.network import SMALL, wav2vec2_config
-    from bench.registry import DETECTORS
 
     torch.manual_seed(1)
     Wav2Vec2ForPreTraining(wav2vec2_config(SMALL)).save_pretrained(tmp_path / "w2v")
@@ -177,8 +177,8 @@ def test_the_server_refuses_foreign_and_broken_messages(devox_model, tmp_path):
 
     os.environ["BENCH_MODEL_STORE"] = env["BENCH_MODEL_STORE"]
     try:
+        from bench.api.registry import DETECTORS
         from bench.audio import load
-        from bench.registry import DETECTORS
 
         det = DETECTORS.create("devox", model="devox-small@1")
         msgs = det.device_messages(load(wav))
@@ -254,9 +254,9 @@ def test_privacy_of_an_unsplit_model_is_a_one_line_error(zoo_inputs, tmp_path):
 def test_window_batches_score_like_the_utterance_path(devox_model):
     import os
 
+    from bench.api.registry import DETECTORS
+    from bench.api.score_contract import windows
     from bench.audio import load
-    from bench.registry import DETECTORS
-    from bench.scoring import windows
 
     root, env, wav = devox_model
     os.environ["BENCH_MODEL_STORE"] = env["BENCH_MODEL_STORE"]

@@ -12,7 +12,7 @@ import pytest
 import torch
 from cli_harness import invoke
 
-from bench.errors import BenchError
+from bench.api import BenchError
 
 CFG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -34,7 +34,7 @@ def _expected_params(width: int, pool: int = 7, in_channels: int = 1, classes: i
 
 
 def _detector():
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     return DETECTORS.create("vgg16")
 
@@ -57,8 +57,8 @@ def _clip(kind: int, seed: int, seconds: float = 1.0) -> np.ndarray:
 def test_full_width_vgg16_is_configuration_d_with_the_documented_parameter_count():
     """Built on the meta device (no 0.5 GB of weights): 13 3x3 convs, 5 max-pools, no batch norm, FC 4096-4096-2,
     134,267,586 parameters as counted from the paper's table, as the docstring and PluginMeta say."""
-    from bench.registry import DETECTORS
-    from bench.torchcm import n_parameters
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import n_parameters
 
     det = _detector()
     with torch.device("meta"):
@@ -80,9 +80,9 @@ def test_full_width_vgg16_is_configuration_d_with_the_documented_parameter_count
 
 
 def test_small_network_size_and_the_batch_norm_variant():
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import n_parameters
     from bench.detectors.vgg16.network import VGG16
-    from bench.registry import DETECTORS
-    from bench.torchcm import n_parameters
 
     det = _detector()
     small = det.build(det.architectures["vgg16-small"])
@@ -159,8 +159,8 @@ def test_log_mel_front_end_matches_a_numpy_computation():
 
 def test_shorter_and_longer_audio_go_through_the_4s_windows():
     """1 s is tiled to one 4 s window; 9 s is three windows (0-4, 4-8 and 5-9 s) whose scores are averaged."""
-    from bench.scoring import windows
-    from bench.torchcm import TorchScorer
+    from bench.api.score_contract import windows
+    from bench.countermeasures.torch_model import TorchScorer
 
     det = _detector()
     torch.manual_seed(1)
@@ -181,8 +181,8 @@ def test_shorter_and_longer_audio_go_through_the_4s_windows():
 
 # ------------------------------------------------------------------ the plugin
 def test_the_registry_finds_vgg16_with_its_metadata(capfd):
-    from bench.registry import DETECTORS
-    from bench.torchcm import TorchCMDetector
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.torch_model import TorchCMDetector
 
     assert "vgg16" in DETECTORS.names()
     assert issubclass(DETECTORS.factory("vgg16"), TorchCMDetector)
@@ -218,7 +218,7 @@ def test_bad_training_settings_are_one_line_errors(settings, message, tmp_path):
 
 
 def _training_data(n: int):
-    from bench.countermeasure import TrainingData
+    from bench.countermeasures.base import TrainingData
 
     waves, labels, ids = {}, {}, {}
     for split, offset, count in (("train", 0, n), ("val", 1000, n // 2), ("test", 2000, n // 2)):
@@ -231,12 +231,12 @@ def _training_data(n: int):
 def test_a_tiny_training_run_loads_back_strictly_and_scores_files(tmp_path):
     """vgg16-small, 2 epochs on 16 one-second clips (tones = bona fide, noise = fake): a model folder that loads
     strictly, separates the held-out clips, and scores WAV files through score_files (bench score's path)."""
+    from bench.api.registry import DETECTORS
     from bench.audio import decode, write_wav
-    from bench.countermeasure import card_for
-    from bench.metrics import auroc
-    from bench.modelstore import ModelEntry, hash_files, write_card
-    from bench.registry import DETECTORS
-    from bench.torchcm import load_state
+    from bench.countermeasures.base import card_for
+    from bench.countermeasures.torch_model import load_state
+    from bench.evaluation.detection_metrics import auroc
+    from bench.models.store import ModelEntry, hash_files, write_card
 
     det = _detector()
     data = _training_data(16)

@@ -22,8 +22,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """All 21 challenges (#0 no challenge ... #20) with category, device support and checks."""
-    from bench.challenges.reference import paper_series, top10
     from bench.challenges.taxonomy import TAXONOMY_VERSION, all_challenges
+    from bench.references.pitch import paper_series, top10
 
     if device not in (None, "desktop", "mobile"):
         raise typer.BadParameter("must be desktop or mobile", param_hint="--device")
@@ -50,8 +50,8 @@ def list_(
 def show(challenge: str = typer.Argument(..., help="Challenge id (0-20) or key, e.g. 1 or whisper."),
          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Everything known about one challenge."""
-    from bench.challenges.reference import row, table_label, top10
     from bench.challenges.taxonomy import get
+    from bench.references.pitch import row, table_label, top10
 
     c = get(challenge)
     paper = {name: row(name, c.id) for name in ("table3", "tableA2", "tableA3", "table4")}
@@ -72,7 +72,7 @@ def show(challenge: str = typer.Argument(..., help="Challenge id (0-20) or key, 
         console.print("[dim]Pitch Table 3 has no row for this challenge in the paper's text[/dim]")
     if paper["table3"] is not None:
         console.print("[dim]Table 3 column names are inferred (the extraction lost the header); see "
-                      "challenges/data/pitch_reference.json[/dim]")
+                      "bench/references/pitch_reference.json[/dim]")
 
 
 @app.command()

@@ -37,8 +37,8 @@ def simulate(
     """Simulate an offline challenge corpus (synthetic speakers; every challenge rendered)."""
     from bench.challenges.scripts import scripts_file, use_scripts
     from bench.challenges.taxonomy import parse_selection
-    from bench.corpus import open_dataset
-    from bench.simcorpus import simulate_corpus
+    from bench.data.corpus import open_dataset
+    from bench.runs.simulate_corpus import simulate_corpus
 
     selection = parse_selection(challenges, "--challenges")
     devices = _devices(device)
@@ -62,7 +62,7 @@ def load_local(
     overwrite: bool = overwrite_option("corpus"),
 ) -> None:
     """Import recordings from a local folder (resampled to 16 kHz mono; bad or degenerate files are skipped)."""
-    from bench.localcorpus import import_local
+    from bench.runs.import_corpus import import_local
 
     manifest = import_local(src, out, layout=layout, trim=trim_silence, workers=resolve_workers(workers),
                             min_duration=min_duration, overwrite=overwrite)
@@ -75,7 +75,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Counts per subject, challenge and device; durations and sample rates."""
-    from bench.corpus import open_dataset, read_manifest, summarize
+    from bench.data.corpus import open_dataset, read_manifest, summarize
 
     ds = open_dataset(path)
     manifest = read_manifest(path)
@@ -96,8 +96,8 @@ def pull(
 ) -> None:
     """Load a corpus from the Hugging Face Hub (uses the local cache; works with HF_HUB_OFFLINE=1)."""
     from bench.challenges.taxonomy import check_ids
-    from bench.hub import pull as hub_pull
-    from bench.taxonomy_version import TAXONOMY_VERSION
+    from bench.data.hub import pull as hub_pull
+    from bench.data.taxonomy_version import TAXONOMY_VERSION
 
     manifest = hub_pull(repo_id, out, revision=revision, overwrite=overwrite,
                         check=lambda ds: check_ids(ds["challenge"], repo_id))
@@ -114,7 +114,7 @@ def migrate(
                                                  "files, written with an older challenge numbering."),
 ) -> None:
     """Renumber data written with bench's old challenge numbering to the Pitch paper's, in place."""
-    from bench.migrate import migrate as migrate_path
+    from bench.runs.migrate_data import migrate as migrate_path
 
     for path in paths:  # an error stops before the next path; what was done stays done, a re-run finishes it
         console.print(migrate_path(path), markup=False)
@@ -130,8 +130,8 @@ def push(
     overwrite: bool = overwrite_option("--to-folder"),
 ) -> None:
     """Publish a corpus to a Hub dataset repo (token from HF_TOKEN), or export the repo layout."""
-    from bench.hub import export_folder
-    from bench.hub import push as hub_push
+    from bench.data.hub import export_folder
+    from bench.data.hub import push as hub_push
 
     if (repo_id is None) == (to_folder is None):
         raise BenchError("give exactly one of --repo-id or --to-folder")
@@ -161,7 +161,7 @@ def subset(
     overwrite: bool = overwrite_option("subset"),
 ) -> None:
     """Select a hard, balanced subset: convincing fakes (speaker match, pMOS) + originals per challenge."""
-    from bench.subset import hard_subset
+    from bench.data.subset import hard_subset
 
     if not hard:
         raise BenchError("only --hard subsets exist so far; pass --hard")

@@ -25,8 +25,8 @@ def demo(
     overwrite: bool = overwrite_option("demo"),
 ) -> None:
     """Simulate a corpus, generate WORLD fakes, train + evaluate pitch-lite, build the leaderboard."""
-    from bench.demo import run_demo
-    from bench.results import load_result
+    from bench.evaluation.results import load_result
+    from bench.runs.demo import run_demo
 
     made = run_demo(out, speakers=speakers, sentences=sentences, seed=seed, workers=resolve_workers(workers),
                     log=lambda m: console.print(m, markup=False), overwrite=overwrite, size=size)

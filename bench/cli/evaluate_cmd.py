@@ -13,7 +13,7 @@ from bench.cli.output import console, report_problems, resolve_workers
 from bench.cli.params import number, overwrite_option, seed_option, workers_option
 
 if TYPE_CHECKING:
-    from bench.results import Result
+    from bench.evaluation.results import Result
 
 
 def _pct(x: float | None) -> str:
@@ -134,7 +134,7 @@ def evaluate(
 ) -> None:
     """Score originals and fakes with a detector; per-challenge AUROC/EER with bootstrap CIs."""
     from bench.errors import BenchError
-    from bench.evaluate import evaluate as run_evaluate
+    from bench.runs.evaluate import evaluate as run_evaluate
 
     config = parse_params(param)
     if compliance is not None:

@@ -32,7 +32,7 @@ def gate(
     """Compare results with a baseline: exit 1 on regression, 0 otherwise, 2 on bad input."""
     from rich.table import Table
 
-    from bench.gate import Tolerances, compare_any, load_for_gate
+    from bench.evaluation.gate import Tolerances, compare_any, load_for_gate
 
     tol = Tolerances.from_file(config) if config else Tolerances()
     for name, value in (("auroc_drop", max_auroc_drop), ("eer_rise", max_eer_rise),

@@ -57,8 +57,8 @@ def generate(
 ) -> None:
     """Generate voice-conversion deepfakes of every imposter recording towards target speakers."""
     from bench.challenges.taxonomy import parse_selection
-    from bench.corpus import open_dataset
-    from bench.generate import generate as run_generate
+    from bench.data.corpus import open_dataset
+    from bench.runs.generate import generate as run_generate
 
     config = parse_params(param)
     for key, value in (("repo", freevc_repo), ("checkpoint", checkpoint), ("device", device)):

@@ -37,7 +37,7 @@ def latency(
 ) -> None:
     """Start `bench serve` under a profile and drive it with N concurrent callers streaming real calls; report
     p50/p95/p99/max of transmission, queueing, inference and end-to-end time per chunk beside DevoX Table 3."""
-    from bench.latency import PARTS, run_latency
+    from bench.serve.latency import PARTS, run_latency
 
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
                       realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,

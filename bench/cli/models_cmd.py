@@ -25,15 +25,15 @@ def pull(
 ) -> None:
     """Install a model asset (checksum-verified into the bench cache), or add a detector model from the Hub (or a
     folder) to the local model store as its next version, every file checked against the card's SHA-256."""
-    from bench.models import MODELS
-    from bench.models import pull as pull_asset
+    from bench.models.assets import MODELS
+    from bench.models.assets import pull as pull_asset
 
     if name in MODELS:
         path = pull_asset(name, source=source)
         console.print(f"installed {name} into {path}")
         return
     from bench.errors import BenchError
-    from bench.modelhub import describe_pull, pull_model
+    from bench.models.hub import describe_pull, pull_model
 
     if source:
         raise BenchError("--from is for assets (nisqa); give a model repo or folder as the argument")
@@ -59,7 +59,7 @@ def push(
     """Publish a stored model as a Hub model repo: its files, model.json (checksums, training record) and a README
     model card; `bench models pull OWNER/NAME` brings it back."""
     from bench.errors import BenchError
-    from bench.modelhub import export_model, push_model
+    from bench.models.hub import export_model, push_model
 
     if (repo_id is None) == (to_folder is None):
         raise BenchError("give exactly one of --repo-id or --to-folder")
@@ -74,8 +74,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
     """Stored and packaged detector models, and the installed model assets."""
     from rich.table import Table
 
-    from bench.models import status
-    from bench.modelstore import list_models, store_root
+    from bench.models.assets import status
+    from bench.models.store import list_models, store_root
 
     models, assets = list_models(), status()
     if as_json:
@@ -103,8 +103,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder or a packaged model."),
          as_json: bool = typer.Option(False, "--json", help="The whole model card as JSON.")) -> None:
     """A model's card: what it is, what it was trained on, how to reproduce it, its metrics and files."""
-    from bench.modelstore import resolve
-    from bench.scoring import InputSpec
+    from bench.api.score_contract import InputSpec
+    from bench.models.store import resolve
 
     entry = resolve(ref)
     card = entry.card
@@ -136,7 +136,7 @@ def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder
             lines.append(f"{split} speakers: {seed_summary(m)}")
     lines += training_report_lines(card)
     if card.protocols:
-        from bench.scoring import ScoreProtocol
+        from bench.api.score_contract import ScoreProtocol
 
         lines.append("protocols: bench (default; its input and score above)")
         lines += [f"  {ScoreProtocol.checked(name, d).summary()} (--protocol {name})"
@@ -150,7 +150,7 @@ def show(ref: str = typer.Argument(..., help="NAME@VERSION, NAME, a model folder
 @app.command()
 def promote(ref: str = typer.Argument(..., help="NAME@VERSION to make the version NAME resolves to.")) -> None:
     """Make NAME@VERSION the default version of NAME."""
-    from bench.modelstore import promote as do_promote
+    from bench.models.store import promote as do_promote
 
     card = do_promote(ref)
     console.print(f"{card.name} now resolves to {card.ref}", markup=False)
@@ -159,7 +159,7 @@ def promote(ref: str = typer.Argument(..., help="NAME@VERSION to make the versio
 @app.command()
 def remove(ref: str = typer.Argument(..., help="NAME@VERSION to delete from the store.")) -> None:
     """Delete one stored model version (packaged models and folders outside the store are never touched)."""
-    from bench.modelstore import remove as do_remove
+    from bench.models.store import remove as do_remove
 
     folder = do_remove(ref)
     console.print(f"removed {ref} ({folder})", markup=False)

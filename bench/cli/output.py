@@ -99,7 +99,7 @@ def print_corpus_summary(ds, manifest: dict[str, Any], summary: dict[str, Any] |
     from rich.table import Table
 
     from bench.challenges.taxonomy import get
-    from bench.corpus import summarize
+    from bench.data.corpus import summarize
 
     summary = summary or summarize(ds)
     kind = manifest.get("kind", "corpus")
@@ -138,7 +138,7 @@ def seed_summary(m: dict[str, Any]) -> str:
 def training_report_lines(card: Any) -> list[str]:
     """The detector's own lines about a model card's training record (``CMDetector.training_report``);
     none when the detector is not installed or has none."""
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
 
     if card.detector not in DETECTORS:
         return []

@@ -16,6 +16,7 @@ import typer
 
 from bench.errors import BenchError
 from bench.fileio import read_text
+from bench.serve.protocol import TOKEN_ENV  # noqa: F401 - the protocol's; imported from here by the CLI
 
 
 def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
@@ -60,8 +61,6 @@ def scripts_option() -> str:
     return typer.Option(None, "--scripts", help="Script set: pitch (Pitch Table A.1, the default), bench "
                         "(bench's own sentences) or a JSON file like challenges/data/scripts/pitch.json.")
 
-
-TOKEN_ENV = "BENCH_SERVE_TOKEN"
 
 
 def _check_token(tok: str, where: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from bench.api.registry import DETECTORS, GENERATORS
 from bench.cli.output import console, err_console, print_json
-from bench.registry import DETECTORS, GENERATORS
 
 app = typer.Typer(help="Registered generator and detector plugins (built in and from entry points).",
                   no_args_is_help=True)

@@ -26,7 +26,7 @@ def privacy(
     """Play the server operator: reconstruct calls from the feature messages (ASR WIL against the original's) and
     name the speaker from the features (probe accuracy against chance and against the raw audio)."""
     from bench.errors import BenchError
-    from bench.privacy import privacy_report
+    from bench.serve.privacy_report import privacy_report
 
     if not corpus.exists():
         raise BenchError(f"{corpus}: no such corpus")

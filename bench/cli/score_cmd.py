@@ -25,9 +25,9 @@ def score(
 ) -> None:
     """Score single files: the score (higher = more likely fake), the threshold, the verdict and what the
     score means."""
-    from bench.countermeasure import CMDetector
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.base import CMDetector
     from bench.errors import BenchError
-    from bench.registry import DETECTORS
 
     meta = DETECTORS.meta(detector)
     det = DETECTORS.create(detector, **({"model": model} if model else {}), device=device, protocol=protocol) \
@@ -61,8 +61,8 @@ def score(
 
 
 def _takes_model(name: str) -> bool:
-    from bench.countermeasure import CMDetector
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.base import CMDetector
 
     factory = DETECTORS.factory(name)
     return isinstance(factory, type) and issubclass(factory, CMDetector)

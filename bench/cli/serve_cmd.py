@@ -95,7 +95,7 @@ def stream(
     as_json: bool = typer.Option(False, "--json", help="Print every reply as JSON."),
 ) -> None:
     """Stream an audio file to `bench serve` as a phone app would: 1-second chunks, a verdict for each."""
-    from bench.client import DeviceHalf, check_url, stream_file
+    from bench.serve.client import DeviceHalf, check_url, stream_file
 
     if mode not in ("raw", "privacy"):
         raise BenchError(f"--mode must be raw or privacy, not {mode!r}")

@@ -81,7 +81,7 @@ def _train(
         raise BenchError(f"--seeds {seeds!r}: give integers separated by commas, e.g. 0,1,2") from None
     if len(set(seed_list)) != len(seed_list):
         raise BenchError(f"--seeds {seeds!r}: a seed is repeated; each seed trains one network, give each once")
-    from bench.train_detector import train_detector
+    from bench.runs.train import train_detector
 
     log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False, highlight=False))
     entry = train_detector(detector, corpus, fakes, out, seeds=seed_list, settings=_settings(set_), device=device,
@@ -136,16 +136,18 @@ def compliance(
     """Train one classifier per challenge (challenge c vs #0) on original recordings, speaker-disjoint."""
     from rich.table import Table
 
+    from bench.api.registry import TOOLS
     from bench.challenges.taxonomy import parse_selection
-    from bench.detectors.pitch.compliance import METRICS_FILE, TrainConfig, metrics_table, train_compliance
+
+    training = TOOLS.create("compliance-training")
 
     selection = None if challenges.strip().lower() == "all" else parse_selection(challenges)
-    config = TrainConfig(backbone=backbone, model=model, finetune=finetune, folds=folds, test_speakers=test_speakers,
-                         epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                         workers=resolve_workers(workers), threads=threads, device=device)
+    config = training.TrainConfig(backbone=backbone, model=model, finetune=finetune, folds=folds,
+                                  test_speakers=test_speakers, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                  workers=resolve_workers(workers), threads=threads, device=device)
     log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False))
-    doc = train_compliance(corpus, out, challenges=selection, config=config, overwrite=overwrite, log=log)
-    rows = metrics_table(doc)
+    doc = training.train(corpus, out, challenges=selection, config=config, overwrite=overwrite, log=log)
+    rows = training.metrics_table(doc)
     if as_json:
         print_json({"out": str(out), "backbone": doc["backbone"], "speakers": doc["speakers"], "rows": rows,
                     "failures": doc["failures"]})
@@ -166,4 +168,4 @@ def compliance(
                   "per-challenge test accuracy was lost in the text extraction; mean 0.836)[/dim]")
     report_problems([{"utterance_id": f"#{cid}", "error": why} for cid, why in doc["failures"].items()],
                     "challenge(s) not trained")
-    console.print(f"wrote {out / 'compliance.json'}, {out / METRICS_FILE} and {len(rows)} weights file(s)")
+    console.print(f"wrote {out / 'compliance.json'}, {out / training.METRICS_FILE} and {len(rows)} weights file(s)")

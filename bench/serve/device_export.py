@@ -38,8 +38,8 @@ def export_device_half(model: str, out: str | Path, overwrite: bool = False) -> 
     manifest. The model is loaded and checked before the folder is touched."""
     import torch
 
+    from bench.countermeasures.split_model import load_split_detector
     from bench.serve.onnx_backend import onnx_bytes, session
-    from bench.splitcm import load_split_detector
 
     entry, det = load_split_detector(model)
     sc = det.split_scorer()

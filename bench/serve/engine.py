@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.countermeasures.feature_message import FeatureMessage, MessageError, model_version
 from bench.errors import BenchError
-from bench.featuremsg import FeatureMessage, MessageError, model_version
 
 
 class Overloaded(BenchError):
@@ -32,8 +32,8 @@ class ModelSlot:
     """One loaded model version: its detector, scorer, score semantics and what calls may send it."""
 
     def __init__(self, ref: str, device: str = "cpu", batch_size: int = 64, backend: str = "auto") -> None:
-        from bench.compute_floor import floor_ms, peak_mac_rate
-        from bench.splitcm import SplitScorer
+        from bench.countermeasures.split_model import SplitScorer
+        from bench.serve.compute_floor import floor_ms, peak_mac_rate
 
         entry, det = load_detector(ref, device, batch_size)
         self.detector = det
@@ -67,7 +67,7 @@ class ModelSlot:
         ``privacy``: the server half only); empty for a model that is not torch."""
         import torch
 
-        from bench.compute_floor import macs_during
+        from bench.serve.compute_floor import macs_during
 
         nets = getattr(self.scorer, "modules", None)
         if not nets or not all(isinstance(n, torch.nn.Module) for n in nets):
@@ -110,7 +110,7 @@ class ModelSlot:
     def score_raw(self, chunks: list[np.ndarray]) -> list[float]:
         """Scores (mean over windows and seeds) of 16 kHz float32 chunks: the base :meth:`Scorer.scores`, which
         batches every chunk's windows together (a split scorer's own ``scores`` goes one utterance at a time)."""
-        from bench.countermeasure import Scorer
+        from bench.countermeasures.base import Scorer
 
         return [float(v) for v in Scorer.scores(self.scorer, chunks, batch_size=1 << 16, check=False).mean(axis=0)]
 
@@ -130,9 +130,9 @@ class ModelSlot:
 def load_detector(ref: str, device: str = "cpu", batch_size: int = 64) -> tuple[Any, Any]:
     """(model store entry, checked detector) of a servable model: a trained countermeasure whose detector is
     installed; a one-line BenchError otherwise."""
-    from bench.countermeasure import CMDetector
-    from bench.modelstore import resolve
-    from bench.registry import DETECTORS
+    from bench.api.registry import DETECTORS
+    from bench.countermeasures.base import CMDetector
+    from bench.models.store import resolve
 
     entry = resolve(ref)
     name = entry.card.detector
@@ -181,7 +181,7 @@ def check_servable(ref: str, *, backend: str = "auto", device: str = "cpu", mode
     """Everything ``bench serve`` would refuse about serving ``ref`` (a model that cannot load, a backend it cannot
     run on, privacy mode on an unsplit model), checked in this process before a command writes anything;
     returns the model's store entry. ``--backend onnx`` is converted here too: its failure is part of the check."""
-    from bench.splitcm import SplitScorer
+    from bench.countermeasures.split_model import SplitScorer
 
     entry, det = load_detector(ref, device)
     scorer = det.load_scorer()

@@ -134,7 +134,7 @@ def to_onnx(scorer: Any, window_samples: int | None) -> list[str]:
     """Swap the torch networks inside ``scorer`` (a TorchScorer's modules, or a SplitScorer's device and server
     halves) for checked :class:`OnnxModule` copies; returns what was converted. Raises :class:`BenchError`
     (the scorer unchanged) when a network cannot be."""
-    from bench.splitcm import SplitScorer
+    from bench.countermeasures.split_model import SplitScorer
 
     if not window_samples:
         raise BenchError("the model takes any-length input; the ONNX backend needs a fixed window")

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from bench.countermeasures.feature_message import MAGIC, MAX_HEADER, FeatureMessage, MessageError, payload_bytes
 from bench.errors import BenchError
-from bench.featuremsg import MAGIC, MAX_HEADER, FeatureMessage, MessageError, payload_bytes
 
 PROTOCOL = "bench.serve/1"
 MODES = ("raw", "privacy")
 RAW_RATES = (8000, 16000)  #: PCM sample rates a raw-mode call may declare (telephone and wideband)
 WS_PATH = "/v1/call"
+TOKEN_ENV = "BENCH_SERVE_TOKEN"  #: the environment variable that gives bench serve and its clients the token
 #: the WebSocket subprotocol a call may negotiate; browsers, which cannot set an Authorization header, offer it
 #: with the token as a second subprotocol ``bearer.<token>`` (the server echoes only this name, never the token)
 SUBPROTOCOL = "bench.serve.v1"

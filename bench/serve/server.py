@@ -26,8 +26,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from bench.countermeasures.feature_message import MessageError
 from bench.errors import BenchError, first_line
-from bench.featuremsg import MessageError
 from bench.outdir import check_writable_dir
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.eventloop import loop_factory
@@ -506,7 +506,7 @@ class EdgeServer:
         """Follow the model's name: swap to the version PROMOTED names whenever it changes (loaded off the event
         loop). Nothing promoted: keep what is served. A version that fails to load is reported (log line,
         /healthz ``swap_error``) and not retried until PROMOTED names another version; serving goes on."""
-        from bench.modelstore import promoted
+        from bench.models.store import promoted
 
         cfg = self.config
         if self.following is None:
@@ -619,7 +619,7 @@ def select_subprotocol(_connection: Any, offered: Any) -> str | None:
 def following(model: str) -> str | None:
     """The model name a server started with ``model`` follows (hot swap): a bare store name, not NAME@VERSION,
     a folder or a packaged model."""
-    from bench.modelstore import parse_ref, store_root
+    from bench.models.store import parse_ref, store_root
 
     if os.sep in model or model.startswith(".") or Path(model).is_dir():
         return None

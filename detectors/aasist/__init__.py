@@ -26,12 +26,18 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-from bench.modelstore import ModelCard, PackagedModel, register_packaged
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec, ScoreProtocol, ScoreSemantics
-from bench.torchcm import TorchCMDetector
-from bench.training import FitConfig
+from bench.api import (
+    DETECTORS,
+    LOG_ODDS,
+    BenchError,
+    FitConfig,
+    InputSpec,
+    PluginMeta,
+    ScoreProtocol,
+    ScoreSemantics,
+    TorchCMDetector,
+)
+from bench.models.store import ModelCard, PackagedModel, register_packaged
 
 # The official model_config blocks (clovaai/aasist config/AASIST.conf and AASIST-L.conf).
 AASIST = {"nb_samp": 64600, "first_conv": 128, "filts": [70, [1, 32], [32, 32], [32, 64], [64, 64]],

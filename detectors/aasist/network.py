@@ -207,7 +207,7 @@ class SincConv(nn.Module):
                         padding=self.padding, dilation=self.dilation)
 
     def mac_count(self, inputs, output) -> int:
-        """Direct convolution: ``kernel_size`` MACs per output sample and filter (for bench.compute_floor)."""
+        """Direct convolution: ``kernel_size`` MACs per output sample and filter (for bench.serve.compute_floor)."""
         return output.numel() * self.kernel_size
 
     def extra_repr(self) -> str:

@@ -20,7 +20,8 @@ bench's reading (``network.py`` has the layer-by-layer detail and which sizes ar
 - The phone runs the encoder, the server the classifier; the classifier's classes are the enrolled
   users (setting ``users``: default every training-split speaker) and a "deep voice" class, LAST.
 - Scores: each 1,000-sample slice (16 kHz; shorter audio tiled, longer audio in consecutive slices)
-  goes through the feature message (``bench.featuremsg``) and gets P(deep voice); the utterance's score
+  goes through the feature message (``bench.countermeasures.feature_message``) and gets P(deep voice); the
+  utterance's score
   is the mean over its slices (the paper scores slices only; a call needs one number). A probability:
   threshold 0.5, not a log-likelihood ratio.
 - Training (``train``): the training split's originals of enrolled users (their user class) and its
@@ -46,13 +47,19 @@ from typing import Any
 
 import numpy as np
 
-from bench.countermeasure import CMDetector, TrainingData
-from bench.errors import BenchError
-from bench.featuremsg import DTYPES
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import InputSpec, ScoreSemantics, windows
-from bench.splitcm import SplitTorchCMDetector
-from bench.training import FitConfig
+from bench.api import (
+    DETECTORS,
+    BenchError,
+    CMDetector,
+    FitConfig,
+    InputSpec,
+    PluginMeta,
+    ScoreSemantics,
+    SplitTorchCMDetector,
+    TrainingData,
+    windows,
+)
+from bench.countermeasures.feature_message import DTYPES
 
 SLICE = 1000
 PAPER_USERS = 20
@@ -150,8 +157,8 @@ class DeepDetectionDetector(SplitTorchCMDetector):
         gives it."""
         import torch
 
-        from bench.torchcm import WEIGHTS, n_parameters
-        from bench.training import Checkpoint, fit_torch, resolve_device, save_torch, seed_everything
+        from bench.countermeasures.torch_model import WEIGHTS, n_parameters
+        from bench.countermeasures.training import Checkpoint, fit_torch, resolve_device, save_torch, seed_everything
 
         s = self.resolve_settings(settings)
         out = Path(out)
@@ -336,7 +343,7 @@ def train_autoencoder(net: Any, x: Any, path: Path, *, key: dict[str, Any], epoc
     ``path`` (a resumed run continues, or skips a finished stage)."""
     import torch
 
-    from bench.training import Checkpoint
+    from bench.countermeasures.training import Checkpoint
 
     params = [*net.device_half.parameters(), *net.decoder.parameters()]
     opt = torch.optim.Adam(params, lr=lr)

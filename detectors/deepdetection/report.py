@@ -11,7 +11,7 @@ on recordings it never trained on, at two levels:
   vote of the slices' decisions instead (user: the most frequent arg-max class, ties to the higher
   mean probability; deep voice: at least half the slices have P(deep voice) >= 0.5).
 
-Measures (``bench.metrics`` where it has them):
+Measures (``bench.evaluation.detection_metrics`` where it has them):
 
 - ``user_identification_f1``: per-class F1 of the arg-max class (one-vs-rest), macro-averaged over
   the enrolled users and the deep-voice class. ``closed_set`` uses the enrolled users' originals and the
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics import eer, f1
+from bench.evaluation.detection_metrics import eer, f1
 
 QUOTED_SOURCE = "quoted, DeepDetection Sec. 4.3 (ASVspoof 2019)"
 #: what the paper's text states (its Tables 4 and 5 were lost in the text extraction beyond these numbers)

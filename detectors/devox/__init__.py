@@ -23,7 +23,7 @@ shape, 95 M parameters; random weights unless ``--set pretrained=FOLDER`` gives 
 checkpoint, since none ships in a package here; too slow to train on 2 CPU cores) and
 ``devox-small`` (the default: the same modules, 64-channel convolutions, a 2-layer 128-wide
 transformer; trains on 2 CPU cores in minutes). Every score goes through the feature message
-(``bench.featuremsg``): what the phone would send, per window and per seed.
+(``bench.countermeasures.feature_message``): what the phone would send, per window and per seed.
 """
 
 from __future__ import annotations
@@ -31,11 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
-from bench.splitcm import SplitTorchCMDetector
-from bench.training import FitConfig
+from bench.api import DETECTORS, LOG_ODDS, BenchError, FitConfig, InputSpec, PluginMeta, SplitTorchCMDetector
 
 
 @DETECTORS.register(PluginMeta(
@@ -97,7 +93,7 @@ class DevoXDetector(SplitTorchCMDetector):
         if not path:
             return None
         from bench.detectors.devox.network import pretrained_wav2vec2
-        from bench.modelstore import sha256_file
+        from bench.models.store import sha256_file
 
         try:
             pt = pretrained_wav2vec2(path)

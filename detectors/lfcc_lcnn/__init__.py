@@ -4,17 +4,14 @@ as "LCNN": bench shows that series beside this detector's results.
 
 The network (``network.py``) is bench's implementation of the official baseline, checked
 against it: 269,729 parameters; its one logit is positive for bona fide, so bench trains and
-scores ``-logit`` (higher = fake) through :func:`bench.torchcm.two_class`.
+scores ``-logit`` (higher = fake) through :func:`bench.countermeasures.torch_model.two_class`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
-from bench.torchcm import TorchCMDetector, two_class
-from bench.training import FitConfig
+from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(

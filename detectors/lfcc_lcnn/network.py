@@ -209,7 +209,7 @@ class LFCCFrontEnd(nn.Module):
         return torch.cat([ceps, d1, d2], dim=2)
 
     def mac_count(self, inputs, output) -> int:
-        """Multiply-accumulates of the front end (used by ``bench.compute_floor.count_macs``).
+        """Multiply-accumulates of the front end (used by ``bench.serve.compute_floor.count_macs``).
 
         Counted per frame: pre-emphasis (1 per sample, amortised), window (320), real FFT
         estimated as ``n_fft * log2(n_fft)`` real MACs (a split-radix real FFT needs roughly

@@ -49,8 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError, NetworkError
-from bench.registry import PluginMeta
+from bench.api import BenchError, NetworkError, PluginMeta
 
 from .backends import ASR, ASRBackend, Transcript
 

@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import SAMPLE_RATE
+from bench.api import SAMPLE_RATE, BenchError, first_line
 from bench.detectors.pitch.compliance_config import CNN_CHANNELS, TrainConfig
-from bench.errors import BenchError, first_line
-from bench.models import sha256_file
+from bench.models.assets import sha256_file
 
 
 def centre_crop(x: np.ndarray, n: int) -> np.ndarray:

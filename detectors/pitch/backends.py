@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.registry import PluginMeta, Registry
+from bench.api import PluginMeta, Registry
 
 
 @dataclass

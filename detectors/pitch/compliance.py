@@ -38,13 +38,14 @@ This module is the public face; the work is done in:
 - :mod:`.backbones`: crops, the log-mel CNN and wav2vec2 backbones;
 - :mod:`.compliance_data`: the training plan, decoding and the cached model inputs;
 - :mod:`.compliance_train`: cross-validation, final models and :func:`train_compliance`
-  (the epoch loop is :func:`bench.training.fit_torch`);
+  (the epoch loop is :func:`bench.countermeasures.training.fit_torch`);
 - :mod:`.compliance_metrics`: AUROC/accuracy and the Table-A.2-like metrics table;
 - :mod:`.compliance_model`: the checkpoint folder's documents and :class:`ComplianceModel`.
 """
 
 from __future__ import annotations
 
+from bench.api import split_speakers
 from bench.detectors.pitch.backbones import centre_crop
 from bench.detectors.pitch.compliance_config import (
     BACKBONES,
@@ -61,8 +62,8 @@ from bench.detectors.pitch.compliance_data import TrainingPlan, plan_training
 from bench.detectors.pitch.compliance_metrics import auroc, metrics_table
 from bench.detectors.pitch.compliance_model import ComplianceModel
 from bench.detectors.pitch.compliance_train import train_compliance
-from bench.training import split_speakers
 
 __all__ = ["BACKBONES", "CACHE_DIR", "CNN_CHANNELS", "FEATURE_CHUNK", "FORMAT", "META_FILE", "METRICS_FILE",
            "ComplianceModel", "NoClassifierError", "TrainConfig", "TrainingPlan", "auroc", "centre_crop",
            "metrics_table", "plan_training", "split_speakers", "train_compliance"]
+

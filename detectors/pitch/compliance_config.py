@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.errors import BenchError
+from bench.api import BenchError
 
 META_FILE = "compliance.json"
 METRICS_FILE = "metrics.json"

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.api import BenchError, save_torch, split_speakers
 from bench.audio import entry_problem, load_entry
 from bench.detectors.pitch.backbones import Backbone, CropFn, prepare_all
 from bench.detectors.pitch.compliance_config import CACHE_DIR, FEATURE_CHUNK, TrainConfig
-from bench.errors import BenchError
-from bench.training import save_torch, split_speakers
 
 
 @dataclass
@@ -40,7 +39,7 @@ def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
     otherwise): original recordings, at least 2 speakers, #0 recordings, the challenges present, a valid
     speaker split."""
     from bench.challenges.taxonomy import check_ids
-    from bench.corpus import content_hash, read_manifest
+    from bench.data.corpus import content_hash, read_manifest
 
     ds, meta = _originals(corpus)
     subjects = meta["subject"]
@@ -67,7 +66,7 @@ def plan_training(corpus: str | os.PathLike, challenges: Sequence[int] | None,
 
 def _originals(corpus: str | os.PathLike):
     """Open a corpus of original recordings (not fakes); returns (dataset, metadata columns)."""
-    from bench.corpus import open_dataset
+    from bench.data.corpus import open_dataset
 
     ds = open_dataset(corpus)
     if "generator" in ds.column_names:

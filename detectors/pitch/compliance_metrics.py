@@ -12,8 +12,8 @@ import numpy as np
 
 
 def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """AUROC (:func:`bench.metrics.auroc`, ties count half), or None (JSON null) if a class is missing."""
-    from bench.metrics import auroc as _auroc
+    """AUROC (:func:`~bench.evaluation.detection_metrics.auroc`, ties half); None (JSON null): a class missing."""
+    from bench.evaluation.detection_metrics import auroc as _auroc
 
     value = _auroc(np.asarray(labels, dtype=int), np.asarray(scores, dtype=float))
     return None if math.isnan(value) else value
@@ -36,7 +36,7 @@ def mean_or_none(values: list[float | None]) -> float | None:
 def metrics_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Table-A.2-like rows: challenge, validation acc/AUROC (mean over folds), test acc/AUROC, and the
     paper's Table A.2 figures for the challenge (quoted; fractions)."""
-    from bench.challenges.reference import row
+    from bench.references.pitch import row
 
     def frac(x: float | None) -> float | None:
         return None if x is None else x / 100

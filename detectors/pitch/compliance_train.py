@@ -2,7 +2,7 @@
 cross-validation with early stopping, then a final model on all training speakers for the
 folds' median best epoch count, tested once) and the driver that writes a checkpoint folder.
 
-The epoch loop is :func:`bench.training.fit_torch` (AdamW, class-weighted cross-entropy), with
+The epoch loop is :func:`bench.countermeasures.training.fit_torch` (AdamW, class-weighted cross-entropy), with
 two compliance-specific hooks: BatchNorm statistics recomputed on the training inputs after each
 epoch, and the unweighted binary log-loss of P(complied) as the validation loss.
 """
@@ -19,17 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from bench import __version__
+from bench.api import FitConfig, FitOutcome, RunFailed, __version__, fit_torch, predict_logits, resolve_device
+from bench.data.taxonomy_version import TAXONOMY_VERSION
 from bench.detectors.pitch.backbones import Backbone, make_backbone
 from bench.detectors.pitch.compliance_config import FORMAT, META_FILE, TrainConfig
 from bench.detectors.pitch.compliance_data import Data, cached_inputs, has_both, plan_training
 from bench.detectors.pitch.compliance_metrics import binary_metrics, format_row, mean_or_none
 from bench.detectors.pitch.compliance_model import read_meta, write_meta
-from bench.errors import RunFailed
 from bench.fileio import write_atomic
 from bench.outdir import check_output, check_writable_dir, claim_output
-from bench.taxonomy_version import TAXONOMY_VERSION
-from bench.training import FitConfig, FitOutcome, fit_torch, predict_logits, resolve_device
 
 PREDICT_BATCH = 64  # batch size of evaluation forward passes and of the BatchNorm recalibration
 
@@ -85,7 +83,7 @@ def _recalibrate_batchnorm(module, inputs, batch_size: int, device) -> None:
 
 def _fit(backbone: Backbone, cfg: TrainConfig, x_tr, y_tr: np.ndarray, x_val=None, y_val=None, *,
          epochs: int, seed: int, tick: Callable[[], None] | None = None) -> tuple[Any, FitOutcome]:
-    """Train one classifier with :func:`bench.training.fit_torch`; early-stops on the validation loss
+    """Train one classifier with :func:`bench.countermeasures.training.fit_torch`; early-stops on the validation loss
     when validation data is given, else trains for ``epochs``."""
     device = backbone.device
     module = backbone.new_module(seed)

@@ -17,7 +17,7 @@ from functools import lru_cache
 import jiwer
 from num2words import num2words
 
-from bench.errors import BenchError
+from bench.api import BenchError
 
 CONTENT_KINDS = ("wil", "foreign_wer", "question", "none")
 
@@ -234,3 +234,4 @@ def content_score(content_kind: str, script: str | None, transcript_text: str | 
     if content_kind == "question":
         return (wil(script, transcript_text, language) + (0.0 if is_question(transcript_text) else 1.0)) / 2
     raise BenchError(f"unknown content kind {content_kind!r}; expected one of {', '.join(CONTENT_KINDS)}")
+

@@ -23,12 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.api import DETECTORS, BenchError, Component, Detector, FatalError, PluginMeta, Sample, first_line
 from bench.audio import load_entry
 from bench.challenges.scripts import PACKAGED, script_set, scripts
 from bench.challenges.taxonomy import get as get_challenge
-from bench.detectors.base import Component, Detector, Sample
-from bench.errors import BenchError, FatalError, first_line
-from bench.registry import DETECTORS, PluginMeta
 
 _MODELS: dict[str, Any] = {}
 
@@ -208,7 +206,7 @@ class PitchDetector(Detector):
     def _train_config(self, corpus_dir: str):
         """Classifiers trained when none are given: half the speakers are held out, so the evaluation has
         unseen speakers to score."""
-        from bench.corpus import open_dataset
+        from bench.data.corpus import open_dataset
         from bench.detectors.pitch.compliance import TrainConfig
 
         speakers = len(set(open_dataset(corpus_dir)["subject"]))

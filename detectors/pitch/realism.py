@@ -36,10 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import models
+from bench.api import BenchError, PluginMeta, first_line
 from bench.detectors.pitch.backends import REALISM, RealismBackend
-from bench.errors import BenchError, first_line
-from bench.registry import PluginMeta
+from bench.models import assets as models
 
 SR = 16_000
 NISQA_PIP = "pip install --no-deps nisqa==2.0.post2"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.api import BenchError, PluginMeta
 from bench.detectors.pitch.backends import SPEAKER, SpeakerBackend
-from bench.errors import BenchError
-from bench.registry import PluginMeta
 
 
 @SPEAKER.register(PluginMeta(

@@ -3,17 +3,14 @@ bank, residual blocks with filter-wise feature map scaling, a GRU and a classifi
 
 The network (``network.py``) is bench's implementation, checked against the official baseline:
 17,621,410 parameters (the 3-layer GRU of 1024 units holds most of them); its output is
-log-probabilities with class 1 = bona fide, swapped by :func:`bench.torchcm.two_class`.
+log-probabilities with class 1 = bona fide, swapped by :func:`bench.countermeasures.torch_model.two_class`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
-from bench.torchcm import TorchCMDetector, two_class
-from bench.training import FitConfig
+from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(

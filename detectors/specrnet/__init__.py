@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
-from bench.torchcm import TorchCMDetector, two_class
-from bench.training import FitConfig
+from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(

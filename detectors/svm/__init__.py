@@ -13,7 +13,7 @@ Core-Edge Cloud"; ``../shared/papers/devox.txt``) says about it, and nothing mor
   the text extraction: the SVM's own figures are not known here.
 
 DevoX does not say which features, scaling, regularisation or implementation its SVM used. Those
-are bench's choices (``bench.featurecm``): MFCC and LFCC (20 coefficients, deltas and
+are bench's choices (``bench.countermeasures.feature_model``): MFCC and LFCC (20 coefficients, deltas and
 delta-deltas, mean and std over the utterance, 240 values with both), standardised, scikit-learn's
 ``LinearSVC`` with C = 1 and balanced class weights. The score is the SVM's decision value (a
 margin, threshold 0), not a log-likelihood ratio.
@@ -21,8 +21,7 @@ margin, threshold 0), not a log-likelihood ratio.
 
 from __future__ import annotations
 
-from bench.featurecm import SVM_MARGIN, FeatureCMDetector, LinearSVM
-from bench.registry import DETECTORS, PluginMeta
+from bench.api import DETECTORS, SVM_MARGIN, FeatureCMDetector, LinearSVM, PluginMeta
 
 
 @DETECTORS.register(PluginMeta(

@@ -42,11 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.errors import BenchError
-from bench.registry import DETECTORS, PluginMeta
-from bench.scoring import LOG_ODDS, InputSpec
-from bench.torchcm import TorchCMDetector
-from bench.training import FitConfig
+from bench.api import DETECTORS, LOG_ODDS, BenchError, FitConfig, InputSpec, PluginMeta, TorchCMDetector
 
 SAMPLES = 64_000        # 4 s at 16 kHz: 401 frames of 10 ms
 MIN_SAMPLES = 4_960     # network.MIN_SAMPLES: 32 frames for five 2x2 max-pools (not imported: torch loads lazily)

@@ -16,7 +16,7 @@ Core-Edge Cloud"; ``../shared/papers/devox.txt``) says about it, and nothing mor
   the text extraction: XGBoost's own figures are not known here.
 
 DevoX does not say which features, hyper-parameters or stopping rule its XGBoost used. Those are
-bench's choices (``bench.featurecm``): MFCC and LFCC (20 coefficients, deltas and delta-deltas,
+bench's choices (``bench.countermeasures.feature_model``): MFCC and LFCC (20 coefficients, deltas and delta-deltas,
 mean and std over the utterance, 240 values with both), the library's default trees (100 rounds,
 depth 6, learning rate 0.3), balanced class weights, early stopping on the validation speakers'
 log loss (10 rounds). The score is the trees' margin: the log-odds of fake (threshold 0).
@@ -24,8 +24,7 @@ log loss (10 rounds). The score is the trees' margin: the log-odds of fake (thre
 
 from __future__ import annotations
 
-from bench.featurecm import XGB_LOG_ODDS, FeatureCMDetector, XGBoost
-from bench.registry import DETECTORS, PluginMeta
+from bench.api import DETECTORS, XGB_LOG_ODDS, FeatureCMDetector, PluginMeta, XGBoost
 
 
 @DETECTORS.register(PluginMeta(

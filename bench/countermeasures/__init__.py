@@ -1,0 +1,1 @@
+"""Countermeasure kits for detector authors: waveform, split and feature models, and their training."""

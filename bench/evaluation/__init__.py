@@ -1,0 +1,1 @@
+"""Evaluation: detection metrics, their estimates with intervals, the results document, the gate."""
