@@ -1,6 +1,6 @@
 """`world`: one-shot voice conversion with the WORLD vocoder (the offline default attacker).
 
-Recipe (DESIGN.md): the source's log-F0 is mapped to the target's log-F0 mean and
+Recipe (bench's own): the source's log-F0 is mapped to the target's log-F0 mean and
 standard deviation; its spectral envelope is frequency-warped by the factor that best
 matches the target's long-term envelope (a vocal-tract-length change); a smoothed
 long-term equalisation then moves the remaining spectral balance toward the target.
@@ -18,8 +18,8 @@ import numpy as np
 import pyworld
 
 from bench.api import GENERATORS, SAMPLE_RATE, BenchError, Generator, PluginMeta
+from bench.dsp import world
 
-FRAME_MS = 5.0
 _FFT = pyworld.get_cheaptrick_fft_size(SAMPLE_RATE)
 _FREQS = np.arange(_FFT // 2 + 1) * SAMPLE_RATE / _FFT
 _BAND = (_FREQS >= 80) & (_FREQS <= 7000)
@@ -34,40 +34,11 @@ class WorldTarget:
     lt_envelope: np.ndarray  # mean log spectral envelope of voiced frames
 
 
-def _analyze(x: np.ndarray, with_ap: bool = True):
-    xd = np.ascontiguousarray(x, dtype=np.float64)
-    f0, t = pyworld.dio(xd, SAMPLE_RATE, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_MS)
-    f0 = pyworld.stonemask(xd, f0, t, SAMPLE_RATE)
-    sp = pyworld.cheaptrick(xd, f0, t, SAMPLE_RATE)
-    if not with_ap:
-        return f0, sp, None
-    # D4C on every other frame, linearly interpolated back to the 5 ms grid
-    ap_coarse = pyworld.d4c(xd, f0[::2].copy(), t[::2].copy(), SAMPLE_RATE)
-    idx = np.arange(len(f0)) / 2.0
-    lo = np.minimum(np.floor(idx).astype(int), len(ap_coarse) - 1)
-    hi = np.minimum(lo + 1, len(ap_coarse) - 1)
-    frac = (idx - lo)[:, None]
-    ap = ap_coarse[lo] * (1 - frac) + ap_coarse[hi] * frac
-    return f0, sp, ap
-
-
 def _lt_envelope(f0: np.ndarray, sp: np.ndarray) -> np.ndarray:
     log_sp = np.log(np.maximum(sp, 1e-16))
     energy = log_sp.mean(axis=1)
     frames = (f0 > 0) if np.count_nonzero(f0 > 0) >= 5 else (energy > np.percentile(energy, 50))
     return log_sp[frames].mean(axis=0)
-
-
-def _warp_matrix_indices(alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    bins = _FFT // 2 + 1
-    src = np.minimum(np.arange(bins) / alpha, bins - 1)
-    lo = np.floor(src).astype(int)
-    return lo, np.minimum(lo + 1, bins - 1), src - lo
-
-
-def _warp(log_sp: np.ndarray, alpha: float) -> np.ndarray:
-    lo, hi, frac = _warp_matrix_indices(alpha)
-    return log_sp[..., lo] * (1 - frac) + log_sp[..., hi] * frac
 
 
 def _smooth(v: np.ndarray, n_ceps: int) -> np.ndarray:
@@ -81,8 +52,8 @@ def _smooth(v: np.ndarray, n_ceps: int) -> np.ndarray:
     name="world", version="1.0", license="Apache-2.0 (bench); WORLD: modified BSD",
     description="One-shot WORLD voice conversion: log-F0 mean/std matching, vocal-tract warp fitted to the "
                 "target's long-term envelope, smoothed long-term equalisation.",
-    reference="DESIGN.md; Morise et al., WORLD (2016)",
-    parameters={"warp_min": 0.75, "warp_max": 1.35, "warp_steps": 61, "eq_ceps": 40, "eq_max_db": 18.0},
+    reference="M. Morise, F. Yokomori, K. Ozawa, WORLD: a vocoder-based high-quality speech synthesis system for "
+              "real-time applications, IEICE Trans. Inf. & Syst. E99-D(7), 2016 (github.com/mmorise/World)",
     sample_rate=SAMPLE_RATE, devices=["cpu"], assets=[], offline=True,
 ))
 class WorldVC(Generator):
@@ -104,7 +75,7 @@ class WorldVC(Generator):
         self.eq_max = eq_max_db / 10 * np.log(10)  # dB -> natural log of the power envelope
 
     def prepare_target(self, reference: np.ndarray) -> WorldTarget:
-        f0, sp, _ = _analyze(reference, with_ap=False)
+        f0, sp, _ = world.analyze(reference, with_ap=False)
         voiced = np.log(f0[f0 > 0])
         mean = float(voiced.mean()) if voiced.size >= 5 else float(np.log(150.0))
         std = float(voiced.std()) if voiced.size >= 5 else 0.15
@@ -112,7 +83,7 @@ class WorldVC(Generator):
 
     def fit_warp(self, source_lt: np.ndarray, target: WorldTarget) -> float:
         """The warp factor whose warped source long-term envelope best matches the target's."""
-        warped = np.stack([_warp(source_lt, a) for a in self.alphas])[:, _BAND]
+        warped = np.stack([world.warp_log_envelope(source_lt, a) for a in self.alphas])[:, _BAND]
         warped -= warped.mean(axis=1, keepdims=True)
         tgt = target.lt_envelope[_BAND] - target.lt_envelope[_BAND].mean()
         return float(self.alphas[np.argmin(np.mean((warped - tgt) ** 2, axis=1))])
@@ -120,7 +91,7 @@ class WorldVC(Generator):
     def convert(self, source: np.ndarray, target: WorldTarget) -> np.ndarray:
         if len(source) < SAMPLE_RATE * 0.05:
             return np.zeros_like(source, dtype=np.float32)
-        f0, sp, ap = _analyze(source)
+        f0, sp, ap = world.analyze(source, ap_step=2)
         # F0: match log mean and std of the target
         out_f0 = f0.copy()
         v = f0 > 0
@@ -132,13 +103,12 @@ class WorldVC(Generator):
         # envelope: vocal-tract warp, then long-term equalisation toward the target
         log_sp = np.log(np.maximum(sp, 1e-16))
         alpha = self.fit_warp(_lt_envelope(f0, sp), target)
-        log_sp = _warp(log_sp, alpha)
+        log_sp = world.warp_log_envelope(log_sp, alpha)
         diff = target.lt_envelope - _lt_envelope(f0, np.exp(log_sp))
         diff -= diff[_BAND].mean()
         eq = np.clip(_smooth(diff, self.eq_ceps), -self.eq_max, self.eq_max)
         log_sp += eq
-        y = pyworld.synthesize(out_f0, np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap), SAMPLE_RATE,
-                               FRAME_MS)[: len(source)]
+        y = world.synthesize(out_f0, np.exp(log_sp), ap, dtype=np.float64)[: len(source)]
         y = np.pad(y, (0, len(source) - len(y)))
         # keep the source's level
         src_rms = np.sqrt(np.mean(source.astype(np.float64) ** 2)) + 1e-12

@@ -9,7 +9,7 @@ import numpy as np
 from bench.challenges.taxonomy import get
 from bench.evaluation.estimates import estimates, metrics_for
 from bench.evaluation.paper_comparison import paper_comparison, rank_challenges, summary
-from bench.evaluation.results import ChallengeResult, Component, Result, now, run_info, write_scores
+from bench.evaluation.results import ChallengeResult, Result, RunPart, now, run_info, write_scores
 from bench.references.pitch import top10
 
 
@@ -38,8 +38,8 @@ def make_result(folder: Path, separation: float, generator: str = "world", detec
                                    **m.model_dump()))
     ranking = rank_challenges(per)
     ten = np.isin([r["challenge"] for r in rows], top10())
-    result = Result(created=now(), detector=Component(name=detector, version="1.0"), profile=detector,
-                    generator=Component(name=generator, version="1.0"),
+    result = Result(created=now(), detector=RunPart(name=detector, version="1.0"), profile=detector,
+                    generator=RunPart(name=generator, version="1.0"),
                     corpus={"name": "sim", "content_hash": corpus_hash}, fakes={"name": "f"}, simulated=True,
                     overall=metrics_for(labels, scores, thr, 300, seed), per_challenge=per,
                     top_challenges=[c.challenge for c in per if c.challenge and (c.auroc.value or 0) >= 0.7

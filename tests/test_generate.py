@@ -18,8 +18,8 @@ from bench.api import GENERATORS, FatalError, Generator, PluginMeta, RunFailed
 from bench.audio import encode_wav, load_entry
 from bench.data.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
 from bench.dsp import acoustics as ac
-from bench.dsp.world import f0_track
-from bench.generators.world_vc import WorldVC, _analyze, _lt_envelope
+from bench.dsp.world import analyze, f0_track
+from bench.generators.world_vc import WorldVC, _lt_envelope
 from bench.runs.generate import generate, make_pairs
 
 
@@ -65,8 +65,8 @@ def test_world_conversion_moves_pitch_and_envelope_to_the_target(rows):
     assert abs(np.log(f_out / f_held)) < 0.25 < abs(np.log(f_src / f_held))
 
     def env_dist(x):
-        f0, sp, _ = _analyze(x, with_ap=False)
-        a, b = _lt_envelope(f0, sp), _lt_envelope(*_analyze(held, with_ap=False)[:2])
+        f0, sp, _ = analyze(x, with_ap=False)
+        a, b = _lt_envelope(f0, sp), _lt_envelope(*analyze(held, with_ap=False)[:2])
         return float(np.mean(((a - a.mean()) - (b - b.mean()))[10:400] ** 2))
     assert env_dist(y) < 0.5 * env_dist(src)
 

@@ -79,10 +79,18 @@ class Registry(Generic[T]):
         self.broken: dict[str, str] = {}  # entry-point name -> why it could not be imported
         self._loaded = False
 
-    def register(self, meta: PluginMeta) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator: register a plugin class or factory under ``meta.name``."""
+    def register(self, meta: PluginMeta | None = None, /, **fields: Any
+                 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: register a plugin class or factory, described by ``meta`` or by ``PluginMeta``'s fields as
+        keywords. What the class already says is derived, not repeated (:func:`derive_meta`)."""
+        if meta is None:
+            meta = PluginMeta(**fields)
+        elif fields:
+            raise TypeError("give PluginMeta or its fields as keywords, not both")
+        declared = meta
 
         def wrap(factory: Callable[..., T]) -> Callable[..., T]:
+            meta = derive_meta(declared, factory)
             if meta.name in self._entries and self._entries[meta.name][0] is not factory:
                 raise ValueError(f"{self.kind} {meta.name!r} is already registered")
             self._entries[meta.name] = (factory, meta)
@@ -101,11 +109,15 @@ class Registry(Generic[T]):
             except Exception as exc:  # one plugin's missing dependency must not break the others
                 self.broken[module.rsplit(".", 1)[1]] = f"{module}: {type(exc).__name__}: {first_line(exc)}"
         for ep in entry_points(group=self.group):
+            before = set(self._entries)
             try:
                 obj = ep.load()
             except Exception as exc:  # another package's broken plugin must not break every command
                 self.broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {first_line(exc)}"
                 continue
+            for name in set(self._entries) - before:  # registered by the decorator while the entry point loaded
+                factory, meta = self._entries[name]
+                self._entries[name] = (factory, meta.model_copy(update={"source": ep.value}))
             meta = getattr(obj, "meta", None)
             if isinstance(meta, PluginMeta) and meta.name not in self._entries:
                 self._entries[meta.name] = (obj, meta.model_copy(update={"source": ep.value}))
@@ -151,6 +163,57 @@ class Registry(Generic[T]):
                                  f"({self.broken[name]})") from None
             known = ", ".join(self.names()) or "none"
             raise BenchError(f"unknown {self.kind} {name!r}; available: {known}") from None
+
+
+def derive_meta(meta: PluginMeta, factory: Callable[..., Any]) -> PluginMeta:
+    """``meta`` completed from the class, so that nothing is said twice: ``input_seconds`` from its
+    ``input_spec``, ``score`` from its ``semantics``, and each setting's default from its signature
+    (``parameters`` then holds descriptions only, for settings without a default such as a model name). A field
+    given anyway must agree with the class, or the plugin fails to register (ValueError): metadata cannot drift."""
+    update: dict[str, Any] = {}
+    spec = getattr(factory, "input_spec", None)
+    if spec is not None and hasattr(spec, "samples"):
+        seconds = spec.samples / meta.sample_rate if spec.samples else None
+        if "input_seconds" in meta.model_fields_set and meta.input_seconds != seconds:
+            raise ValueError(f"{meta.name}: input_seconds={meta.input_seconds} but its input_spec takes "
+                             f"{spec.samples} samples; leave input_seconds out (it is derived)")
+        update["input_seconds"] = seconds
+    semantics = getattr(factory, "semantics", None)
+    if semantics is not None and hasattr(semantics, "to_dict"):
+        score = semantics.to_dict()
+        if "score" in meta.model_fields_set and meta.score != score:
+            raise ValueError(f"{meta.name}: score={meta.score} but its semantics say {score}; leave score out "
+                             "(it is derived)")
+        update["score"] = score
+    update["parameters"] = _parameters(meta, factory)
+    return meta.model_copy(update=update)
+
+
+def _parameters(meta: PluginMeta, factory: Callable[..., Any]) -> dict[str, Any]:
+    """Settings in signature order: the signature's default, or the declared description of a setting whose
+    default says nothing (None); a declared non-text value must equal the default."""
+    declared = dict(meta.parameters)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return declared
+    out: dict[str, Any] = {}
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name, p in params.items():
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        default = None if p.default is p.empty else p.default
+        if name in declared:
+            said = declared.pop(name)
+            if not isinstance(said, str) and said != default:
+                raise ValueError(f"{meta.name}: parameters[{name!r}]={said!r} but the signature's default is "
+                                 f"{default!r}; leave it out (it is derived)")
+            out[name] = said if isinstance(said, str) and said != default else default
+        elif isinstance(default, _SIMPLE) and default is not None:
+            out[name] = default
+    if declared and not open_ended:
+        raise ValueError(f"{meta.name}: parameters {sorted(declared)} are not settings of {factory.__name__}")
+    return {**out, **declared}
 
 
 def plugin_modules(package: str) -> list[str]:

@@ -93,12 +93,19 @@ def check_state(state: Any, shapes: dict[str, tuple[int, ...]], what: str, archi
 
 class TorchCMDetector(CMDetector):
     """A network on the waveform. Subclasses set ``architectures``, ``default_architecture``, ``fit_defaults``
-    and implement :meth:`build`."""
+    (a :class:`FitConfig` or a dict of its fields) and implement :meth:`build`."""
 
     architectures: ClassVar[dict[str, dict[str, Any]]] = {}
     default_architecture: ClassVar[str] = ""
     fit_defaults: ClassVar[FitConfig] = FitConfig()
     train_seconds: ClassVar[float | None] = None  # training crop length (default: the input window, else 4 s)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("fit_defaults"), dict):  # {"epochs": 10, ...}: FitConfig's fields
+            cls.fit_defaults = FitConfig(**cls.__dict__["fit_defaults"])
+        if not cls.default_architecture and len(cls.architectures) == 1:
+            cls.default_architecture = next(iter(cls.architectures))
 
     @abstractmethod
     def build(self, params: dict[str, Any]) -> Any:

@@ -118,10 +118,15 @@ class Ranking(BaseModel):
     too_wide: list[int] = Field(default_factory=list, description="challenges not ranked: CI too wide")
 
 
-class Component(BaseModel):
+class RunPart(BaseModel):
+    """A part of a run as its result records it: the detector, one of its components, or the generator."""
+
     name: str
     version: str = ""
     config: dict[str, Any] = Field(default_factory=dict)
+
+
+Component = RunPart  # bench 0.1's name, which read like bench.api.Component (the detector part that scores)
 
 
 class RunInfo(BaseModel):
@@ -138,10 +143,10 @@ class Result(BaseModel):
     kind: Literal["detection"] = "detection"
     taxonomy_version: Literal[2] = TAXONOMY_VERSION
     created: str
-    detector: Component
+    detector: RunPart
     profile: str | None = None
-    components: dict[str, Component] = Field(default_factory=dict)
-    generator: Component
+    components: dict[str, RunPart] = Field(default_factory=dict)
+    generator: RunPart
     corpus: dict[str, Any]
     fakes: dict[str, Any]
     simulated: bool

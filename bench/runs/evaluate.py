@@ -25,8 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.api.detector import Component as DetComponent
-from bench.api.detector import Detector, Sample
+from bench.api.detector import Component, Detector, Sample
 from bench.api.registry import DETECTORS
 from bench.api.score_contract import check_finite_scores
 from bench.audio import entry_problem
@@ -37,7 +36,7 @@ from bench.errors import BenchError, RunFailed, first_line
 from bench.evaluation.detection_metrics import eer
 from bench.evaluation.estimates import estimates, metric_settings, metrics_for, seed_spread
 from bench.evaluation.paper_comparison import paper_comparison, rank_challenges, summary
-from bench.evaluation.results import ChallengeResult, Component, Estimate, Result, now, run_info, write_scores
+from bench.evaluation.results import ChallengeResult, Estimate, Result, RunPart, now, run_info, write_scores
 from bench.fileio import write_atomic
 from bench.outdir import check_output, claim_output
 from bench.parallel import run_items
@@ -124,7 +123,7 @@ def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, 
     tmp.rename(folder / f"part-{uuid.uuid4().hex}.parquet")
 
 
-def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+def _compute_unit(unit: tuple[Component, list[Sample]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Values per sample and the unit's CPU time shared out by duration (equally when durations are 0)."""
     component, samples = unit
     component.load()  # once per process; model loading is not part of the per-sample cost
@@ -136,7 +135,7 @@ def _compute_unit(unit: tuple[DetComponent, list[Sample]]) -> tuple[dict[str, di
     return {s.utterance_id: v for s, v in zip(samples, values, strict=True)}, share
 
 
-def compute_components(components: list[DetComponent], samples: list[Sample], cache_root: Path,
+def compute_components(components: list[Component], samples: list[Sample], cache_root: Path,
                        workers: int) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
     """Fill every component's cache for ``samples``; returns (values per component, timings).
 
@@ -344,12 +343,12 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     total_audio = float(sum(s.duration_s for s in samples))
     cpu_total = float(sum(t["cpu_s"] for t in timings.values()))
     result = Result(
-        created=now(), detector=Component(name=detector.meta.name, version=detector.meta.version,
+        created=now(), detector=RunPart(name=detector.meta.name, version=detector.meta.version,
                                           config=detector.describe()),
         profile=getattr(detector, "profile", None),
-        components={c.name: Component(name=c.describe().get("backend", c.name), config=c.describe())
+        components={c.name: RunPart(name=c.describe().get("backend", c.name), config=c.describe())
                     for c in components},
-        generator=Component(**_generator_info(fm)),
+        generator=RunPart(**_generator_info(fm)),
         corpus={"name": cm.get("name"), "content_hash": cm.get("content_hash"), "path": str(corpus),
                 "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source")},
         fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
@@ -382,7 +381,7 @@ def challenge_name(cid: int) -> str:
     return get_challenge(cid).name
 
 
-def score_one(component: DetComponent, samples: list[Sample]) -> list[dict[str, Any]]:
+def score_one(component: Component, samples: list[Sample]) -> list[dict[str, Any]]:
     """Compute one component in-process (used by benchmarks and tests)."""
     return component.compute(samples)
 

@@ -73,12 +73,11 @@ OFFICIAL_PROTOCOL = ScoreProtocol(
     description="AASIST / AASIST-L graph-attention countermeasure on the raw waveform",
     reference=REFERENCE, sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION, a model folder, or aasist-asvspoof2019 (published weights)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1,
+                "device": "cpu | cuda | cuda:N",
                 "protocol": "bench (default) | official (aasist-asvspoof2019: the official evaluation's input and "
                             "score rules; official score = -bench score)"},
-    input_seconds=64600 / 16_000, n_params={"aasist": 297_866, "aasist-l": 85_306},
+    n_params={"aasist": 297_866, "aasist-l": 85_306},
     trained_on="your corpus + fakes (bench train), or ASVspoof 2019 LA train (aasist-asvspoof2019)",
-    score=LOG_ODDS.to_dict(),
 ))
 class AASISTDetector(TorchCMDetector):
     """AASIST on the waveform; see the module docstring."""

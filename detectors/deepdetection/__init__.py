@@ -86,9 +86,9 @@ N_PARAMS_PAPER = 1_640 + 1_633 + 124_104 + 65 * (PAPER_USERS + 1)
               "Phishing, Applied Sciences, 2 November 2022 (Hansung University; Sec. 3.1-3.3, 4.2-4.3)",
     paper_name="deepdetection", sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector deepdetection)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=SLICE / 16_000, n_params={"deepdetection": N_PARAMS_PAPER},
-    trained_on="your corpus + fakes (bench train; users = the training speakers)", score=PROBABILITY.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params={"deepdetection": N_PARAMS_PAPER},
+    trained_on="your corpus + fakes (bench train; users = the training speakers)",
 ))
 class DeepDetectionDetector(SplitTorchCMDetector):
     """DeepDetection; see the module docstring. Input: 1,000-sample slices; score: mean P(deep voice)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.api import DETECTORS, LOG_ODDS, BenchError, FitConfig, InputSpec, PluginMeta, SplitTorchCMDetector
+from bench.api import DETECTORS, BenchError, FitConfig, InputSpec, PluginMeta, SplitTorchCMDetector
 
 
 @DETECTORS.register(PluginMeta(
@@ -42,9 +42,9 @@ from bench.api import DETECTORS, LOG_ODDS, BenchError, FitConfig, InputSpec, Plu
               "Cloud (Sec. III.D, IV.A); A. Baevski et al., wav2vec 2.0, NeurIPS 2020",
     paper_name="devox", sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector devox)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=1.0, n_params={"devox-small": 457_938, "devox-base": 95_241_986},
-    trained_on="your corpus + fakes (bench train)", score=LOG_ODDS.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params={"devox-small": 457_938, "devox-base": 95_241_986},
+    trained_on="your corpus + fakes (bench train)",
 ))
 class DevoXDetector(SplitTorchCMDetector):
     """DevoX's detector; see the module docstring. Input: 1-second windows (the training crop), averaged."""

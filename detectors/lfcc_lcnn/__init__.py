@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
+from bench.api import DETECTORS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(
@@ -21,9 +21,8 @@ from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, Tor
               "speech detection, Interspeech 2021; github.com/asvspoof-challenge/2021 LA/Baseline-LFCC-LCNN",
     paper_name="lfcc-lcnn", sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector lfcc-lcnn)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=None, n_params={"lfcc-lcnn": 269_729}, trained_on="your corpus + fakes (bench train)",
-    score=LOG_ODDS.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params={"lfcc-lcnn": 269_729}, trained_on="your corpus + fakes (bench train)",
 ))
 class LFCCLCNNDetector(TorchCMDetector):
     """LFCC-LCNN; see the module docstring. The official recipe scores whole utterances of any length;

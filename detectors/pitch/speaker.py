@@ -12,7 +12,7 @@ from bench.detectors.pitch.backends import SPEAKER, SpeakerBackend
 @SPEAKER.register(PluginMeta(
     name="resemblyzer", version="0.1.4", license="Apache-2.0",
     description="GE2E d-vector speaker encoder (Resemblyzer), weights bundled in the package.",
-    reference="https://github.com/resemble-ai/Resemblyzer", parameters={"device": "cpu"},
+    reference="https://github.com/resemble-ai/Resemblyzer",
     devices=["cpu", "cuda"], offline=True,
 ))
 class Resemblyzer(SpeakerBackend):
@@ -48,7 +48,7 @@ class Resemblyzer(SpeakerBackend):
 @SPEAKER.register(PluginMeta(
     name="speechbrain", version="1.x", license="Apache-2.0",
     description="SpeechBrain ECAPA-TDNN (spkrec-ecapa-voxceleb) from a local directory or the Hub.",
-    reference="https://huggingface.co/speechbrain/spkrec-ecapa-voxceleb", parameters={"source": None},
+    reference="https://huggingface.co/speechbrain/spkrec-ecapa-voxceleb", parameters={},
     devices=["cpu", "cuda"], assets=["speechbrain/spkrec-ecapa-voxceleb (local dir or HF cache)"], offline=False,
 ))
 class SpeechBrainECAPA(SpeakerBackend):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
+from bench.api import DETECTORS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(
@@ -20,9 +20,8 @@ from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, Tor
               "2021 LA/Baseline-RawNet2",
     sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector rawnet2)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=64600 / 16_000, n_params={"rawnet2": 17_621_410}, trained_on="your corpus + fakes (bench train)",
-    score=LOG_ODDS.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params={"rawnet2": 17_621_410}, trained_on="your corpus + fakes (bench train)",
 ))
 class RawNet2Detector(TorchCMDetector):
     """RawNet2; see the module docstring (official input: 64,600 samples, shorter clips repeated)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
+from bench.api import DETECTORS, FitConfig, InputSpec, PluginMeta, TorchCMDetector, two_class
 
 
 @DETECTORS.register(PluginMeta(
@@ -21,9 +21,8 @@ from bench.api import DETECTORS, LOG_ODDS, FitConfig, InputSpec, PluginMeta, Tor
               "TrustCom 2022; github.com/piotrkawa/specrnet",
     paper_name="specrnet", sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector specrnet)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=64600 / 16_000, n_params={"specrnet": 277_963}, trained_on="your corpus + fakes (bench train)",
-    score=LOG_ODDS.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params={"specrnet": 277_963}, trained_on="your corpus + fakes (bench train)",
 ))
 class SpecRNetDetector(TorchCMDetector):
     """SpecRNet; see the module docstring (official input: 64,600 samples, shorter clips repeated)."""

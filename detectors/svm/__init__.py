@@ -31,10 +31,9 @@ from bench.api import DETECTORS, SVM_MARGIN, FeatureCMDetector, LinearSVM, Plugi
               "Cloud (Sec. II.A, Fig. 5: 'SVM-Linear [7]', ref. [7] Lataifeh et al. 2020); scikit-learn LinearSVC "
               "(liblinear: R.-E. Fan et al., JMLR 9, 2008)",
     paper_name=None, sample_rate=16_000, devices=["cpu"],
-    parameters={"model": "NAME@VERSION or a model folder (bench train --detector svm)", "device": "cpu",
-                "batch_size": 8, "threads": 1},
-    input_seconds=None, n_params={"both": 241, "mfcc": 121, "lfcc": 121},
-    trained_on="your corpus + fakes (bench train)", score=SVM_MARGIN.to_dict(),
+    parameters={"model": "NAME@VERSION or a model folder (bench train --detector svm)"},
+    n_params={"both": 241, "mfcc": 121, "lfcc": 121},
+    trained_on="your corpus + fakes (bench train)",
 ))
 class SVMDetector(FeatureCMDetector):
     """Linear SVM; see the module docstring. Whole utterances of any length (one feature vector each)."""

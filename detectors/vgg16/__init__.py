@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.api import DETECTORS, LOG_ODDS, BenchError, FitConfig, InputSpec, PluginMeta, TorchCMDetector
+from bench.api import DETECTORS, BenchError, FitConfig, InputSpec, PluginMeta, TorchCMDetector
 
 SAMPLES = 64_000        # 4 s at 16 kHz: 401 frames of 10 ms
 MIN_SAMPLES = 4_960     # network.MIN_SAMPLES: 32 frames for five 2x2 max-pools (not imported: torch loads lazily)
@@ -61,9 +61,8 @@ N_PARAMS = {"vgg16": 134_267_586, "vgg16-small": 2_100_250}
               "Very Deep Convolutional Networks for Large-Scale Image Recognition, ICLR 2015 (configuration D)",
     paper_name=None, sample_rate=16_000, devices=["cpu", "cuda"],
     parameters={"model": "NAME@VERSION or a model folder (bench train --detector vgg16)",
-                "device": "cpu | cuda | cuda:N", "batch_size": 8, "threads": 1},
-    input_seconds=SAMPLES / 16_000, n_params=N_PARAMS, trained_on="your corpus + fakes (bench train)",
-    score=LOG_ODDS.to_dict(),
+                "device": "cpu | cuda | cuda:N"},
+    n_params=N_PARAMS, trained_on="your corpus + fakes (bench train)",
 ))
 class VGG16Detector(TorchCMDetector):
     """VGG16 on log-mel spectrograms; see the module docstring (input: 4 s windows, shorter clips tiled)."""

@@ -34,10 +34,8 @@ from bench.api import DETECTORS, XGB_LOG_ODDS, FeatureCMDetector, PluginMeta, XG
               "Cloud (Sec. II.A, Fig. 5: 'XGBoost [8]', ref. [8] Khochare et al. 2021); T. Chen and C. Guestrin, "
               "XGBoost: A Scalable Tree Boosting System, KDD 2016 (the xgboost library)",
     paper_name=None, sample_rate=16_000, devices=["cpu"],
-    parameters={"model": "NAME@VERSION or a model folder (bench train --detector xgboost)", "device": "cpu",
-                "batch_size": 8, "threads": 1},
-    input_seconds=None, n_params=None, trained_on="your corpus + fakes (bench train)",
-    score=XGB_LOG_ODDS.to_dict(),
+    parameters={"model": "NAME@VERSION or a model folder (bench train --detector xgboost)"},
+    n_params=None, trained_on="your corpus + fakes (bench train)",
 ))
 class XGBoostDetector(FeatureCMDetector):
     """XGBoost; see the module docstring. Whole utterances of any length (one feature vector each).
