@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from importlib.resources import files
+from contextlib import AbstractContextManager
+from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup
 
 
-def read(package: str, name: str) -> str:
-    """The text of ``templates/NAME`` in ``package`` (a dotted name, e.g. ``bench.data``)."""
-    return files(package).joinpath(f"templates/{name}").read_text(encoding="utf-8")
+def template_file(package: str, name: str) -> AbstractContextManager[Path]:
+    """``templates/NAME`` of ``package`` (a dotted name, e.g. ``bench.data``) as a file path while the context
+    lasts (a temporary copy where the package is zipped), for APIs that take a path."""
+    return as_file(files(package).joinpath(f"templates/{name}"))
 
 
 def _load(package: str, name: str) -> str | None:
