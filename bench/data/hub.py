@@ -27,37 +27,16 @@ from bench.data.taxonomy_version import recorded_version
 from bench.errors import BenchError, NetworkError, first_line
 from bench.fileio import read_json, write_atomic
 from bench.outdir import claim_output
+from bench.templating import template_file
 
 SHARD_BYTES = 500 * 1024 * 1024
 
-_CARD = """---
-license: other
-task_categories:
-- audio-classification
-tags:
-- deepfake-detection
-- anti-spoofing
-- voice-conversion
-- challenge-response
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: data/train-*.parquet
----
-# {name}
-
-A {kind} dataset written by [bench](https://pypi.org/project/vc-challenge-bench/)
-(`bench data push`). {simulated_note}
-
-- rows: {rows}
-- content hash: `{content_hash}`
-- columns: {columns}
-- challenge ids: taxonomy {taxonomy_version} (2 = the numbering of the Pitch paper's Tables 2 and 3)
-
-Audio is embedded WAV (16 kHz mono) in the `audio` column (`{{bytes, path}}`); read it with
-`bench data pull {repo_hint}` or any parquet reader and decode the bytes with soundfile.
-"""
+#: the dataset card's metadata (its YAML header on the Hub)
+CARD_DATA: dict[str, Any] = {
+    "license": "other", "task_categories": ["audio-classification"],
+    "tags": ["deepfake-detection", "anti-spoofing", "voice-conversion", "challenge-response"],
+    "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}],
+}
 
 
 def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "REPO_ID",
@@ -81,15 +60,21 @@ def export_folder(corpus_dir: str | Path, folder: str | Path, repo_hint: str = "
         ds.shard(shards, i, contiguous=True).to_parquet(str(tmp))
         os.replace(tmp, target)
     write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    simulated = manifest.get("simulated")
-    write_atomic(folder / "README.md", _CARD.format(
-        name=manifest.get("name", Path(corpus_dir).name), kind=manifest.get("kind", "corpus"),
-        simulated_note=("It is **simulated speech** (espeak-ng + WORLD), not recordings of people."
-                        if simulated else ""),
-        rows=len(ds), content_hash=manifest.get("content_hash", "?"),
-        taxonomy_version=recorded_version(manifest),
-        columns=", ".join(f"`{c}`" for c in ds.column_names), repo_hint=repo_hint).encode())
+    write_atomic(folder / "README.md", dataset_card(manifest, ds, Path(corpus_dir).name, repo_hint).encode())
     return folder
+
+
+def dataset_card(manifest: dict[str, Any], ds: Dataset, default_name: str, repo_hint: str) -> str:
+    """The README.md dataset card: templates/dataset_card.md.j2 through huggingface_hub's DatasetCard."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    with template_file("bench.data", "dataset_card.md.j2") as path:
+        card = DatasetCard.from_template(
+            DatasetCardData(**CARD_DATA), template_path=str(path), name=manifest.get("name", default_name),
+            kind=manifest.get("kind", "corpus"), simulated=bool(manifest.get("simulated")), rows=len(ds),
+            content_hash=manifest.get("content_hash", "?"), columns=", ".join(f"`{c}`" for c in ds.column_names),
+            taxonomy_version=recorded_version(manifest), repo_hint=repo_hint)
+    return str(card)
 
 
 def _read_folder(folder: Path) -> tuple[Dataset, dict[str, Any]]:

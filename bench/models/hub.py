@@ -21,31 +21,11 @@ from bench.errors import BenchError, NetworkError, first_line
 from bench.fileio import confined, write_atomic
 from bench.models.store import CARD_FILE, ModelEntry, add, read_card, resolve, write_card
 from bench.outdir import claim_output
+from bench.templating import template_file
 
-_README = """---
-license: other
-library_name: bench
-tags:
-- anti-spoofing
-- deepfake-detection
-- voice-conversion
-- {detector}
----
-# {name}
-
-A `{detector}` detector model written by [bench](https://pypi.org/project/vc-challenge-bench/)
-(`bench models push`). Licence: {license}.
-
-- trained on: {trained_on}
-- architecture: {architecture}; parameters: {n_params}; seeds: {seeds}
-- input: {input}
-- score: {score}
-- held-out test AUROC (mean over seeds): {auroc}
-- reference: {reference}
-
-Use it offline after `bench models pull {repo_hint}`: `bench score FILE --detector {detector} --model {name}`.
-Every file is listed with its SHA-256 in `model.json` and checked on pull and on load.
-"""
+#: the model card's metadata (its YAML header on the Hub); the detector's name is added to the tags
+CARD_DATA: dict[str, Any] = {"license": "other", "library_name": "bench",
+                             "tags": ["anti-spoofing", "deepfake-detection", "voice-conversion"]}
 
 
 def export_model(ref: str, folder: str | Path, repo_hint: str = "OWNER/NAME", overwrite: bool = False,
@@ -63,19 +43,25 @@ def export_model(ref: str, folder: str | Path, repo_hint: str = "OWNER/NAME", ov
     for rel in entry.card.files:
         write_atomic(confined(folder, rel, f"model {entry.card.ref}"), entry.path(rel).read_bytes())
     write_card(folder, entry.card)
-    write_atomic(folder / "README.md", _readme(entry, repo_hint).encode())
+    write_atomic(folder / "README.md", model_card(entry, repo_hint).encode())
     return folder
 
 
-def _readme(entry: ModelEntry, repo_hint: str) -> str:
+def model_card(entry: ModelEntry, repo_hint: str) -> str:
+    """The README.md model card: templates/model_card.md.j2 through huggingface_hub's ModelCard."""
+    from huggingface_hub import ModelCard, ModelCardData
+
     c = entry.card
     test = c.metrics.get("test_summary") or {}
     auroc = f"{100 * test['auroc_mean']:.1f} %" if test.get("auroc_mean") is not None else "not measured"
-    return _README.format(detector=c.detector, name=c.name, license=c.license, trained_on=c.trained_on or "unknown",
-                          architecture=c.architecture or "-", n_params=c.n_params or "?",
-                          seeds=",".join(map(str, c.seeds)), input=c.input or "-",
-                          score=(c.semantics or {}).get("scale", "-"), auroc=auroc, reference=c.reference or "-",
-                          repo_hint=repo_hint)
+    data = ModelCardData(**{**CARD_DATA, "tags": [*CARD_DATA["tags"], c.detector]})
+    with template_file("bench.models", "model_card.md.j2") as path:
+        card = ModelCard.from_template(
+            data, template_path=str(path), detector=c.detector, name=c.name, model_license=c.license,
+            trained_on=c.trained_on or "unknown", architecture=c.architecture or "-", n_params=c.n_params or "?",
+            seeds=",".join(map(str, c.seeds)), input=c.input or "-", score=(c.semantics or {}).get("scale", "-"),
+            auroc=auroc, reference=c.reference or "-", repo_hint=repo_hint)
+    return str(card)
 
 
 def push_model(ref: str, repo_id: str, revision: str | None = None, private: bool = False,
