@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, RunFailed, first_line
+from bench.references.devox import DEVOX_TABLE3
 from bench.serve.eventloop import loop_factory
 from bench.serve.eventloop import run as run_loop
 
@@ -38,9 +39,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "core-gpu": {"cores": None, "threads": 1, "memory_gb": None, "device": "cuda",
                  "about": "a core server's GPU: CUDA inference, every CPU core for the network"},
 }
-#: DevoX Table 3, quoted (1-s chunks from a phone app to a 1-core, 8 GB CPU edge server)
-DEVOX_TABLE3 = {"source": "DevoX Table 3 (quoted)", "transmission_ms_mean": 968.0, "inference_ms_mean": 1150.0,
-                "inference_ms_range": [320.0, 1717.0], "end_to_end_ms_mean": 2118.0}
 PARTS = ("transmission", "queueing", "inference", "server", "reply", "end_to_end")
 ENGINES = ("batched", "naive")
 BACKENDS = ("auto", "onnx", "torch")

@@ -49,11 +49,7 @@ import numpy as np
 
 from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import read_json, write_json
-
-#: DevoX Table 2, average of three runs (seconds), quoted: 302 voice recordings, 30 epochs
-DEVOX_TABLE2 = {"source": "DevoX Table 2 (quoted)", "upload_s": 3.95, "preparation_s": 0.78, "training_s": 33.60,
-                "deployment_s": 22.10, "note": "302 recordings uploaded from the edge; 30 epochs; deployment = a "
-                "container image dispatched to every edge server"}
+from bench.references.devox import DEVOX_TABLE2
 
 COMMAND = "mlops cycle"
 STATE_FILE = "state.json"
