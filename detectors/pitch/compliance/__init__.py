@@ -34,20 +34,20 @@ challenge, all written atomically; a rerun skips challenges already trained.
 
 This module is the public face; the work is done in:
 
-- :mod:`.compliance_config`: :class:`TrainConfig`, file names, :class:`NoClassifierError`;
-- :mod:`.backbones`: crops, the log-mel CNN and wav2vec2 backbones;
-- :mod:`.compliance_data`: the training plan, decoding and the cached model inputs;
-- :mod:`.compliance_train`: cross-validation, final models and :func:`train_compliance`
+- :mod:`.config`: :class:`TrainConfig`, file names, :class:`NoClassifierError`;
+- :mod:`bench.detectors.pitch.backbones`: crops, the log-mel CNN and wav2vec2 backbones;
+- :mod:`.data`: the training plan, decoding and the cached model inputs;
+- :mod:`.train`: cross-validation, final models and :func:`train_compliance`
   (the epoch loop is :func:`bench.countermeasures.training.fit_torch`);
-- :mod:`.compliance_metrics`: AUROC/accuracy and the Table-A.2-like metrics table;
-- :mod:`.compliance_model`: the checkpoint folder's documents and :class:`ComplianceModel`.
+- :mod:`.metrics`: AUROC/accuracy and the Table-A.2-like metrics table;
+- :mod:`.model`: the checkpoint folder's documents and :class:`ComplianceModel`.
 """
 
 from __future__ import annotations
 
 from bench.api import split_speakers
 from bench.detectors.pitch.backbones import centre_crop
-from bench.detectors.pitch.compliance_config import (
+from bench.detectors.pitch.compliance.config import (
     BACKBONES,
     CACHE_DIR,
     CNN_CHANNELS,
@@ -58,10 +58,10 @@ from bench.detectors.pitch.compliance_config import (
     NoClassifierError,
     TrainConfig,
 )
-from bench.detectors.pitch.compliance_data import TrainingPlan, plan_training
-from bench.detectors.pitch.compliance_metrics import auroc, metrics_table
-from bench.detectors.pitch.compliance_model import ComplianceModel
-from bench.detectors.pitch.compliance_train import train_compliance
+from bench.detectors.pitch.compliance.data import TrainingPlan, plan_training
+from bench.detectors.pitch.compliance.metrics import auroc, metrics_table
+from bench.detectors.pitch.compliance.model import ComplianceModel
+from bench.detectors.pitch.compliance.train import train_compliance
 
 __all__ = ["BACKBONES", "CACHE_DIR", "CNN_CHANNELS", "FEATURE_CHUNK", "FORMAT", "META_FILE", "METRICS_FILE",
            "ComplianceModel", "NoClassifierError", "TrainConfig", "TrainingPlan", "auroc", "centre_crop",
