@@ -32,7 +32,8 @@ corpus content hash, speakers per split, per-challenge metrics, seed, versions),
 challenge, all written atomically; a rerun skips challenges already trained.
 :class:`ComplianceModel` loads it for inference.
 
-This module is the public face; the work is done in:
+This package's ``__init__`` is the public face (the names below, loaded on first use); the work is
+done in:
 
 - :mod:`.config`: :class:`TrainConfig`, file names, :class:`NoClassifierError`;
 - :mod:`bench.detectors.pitch.backbones`: crops, the log-mel CNN and wav2vec2 backbones;
@@ -45,25 +46,56 @@ This module is the public face; the work is done in:
 
 from __future__ import annotations
 
-from bench.api import split_speakers
-from bench.detectors.pitch.backbones import centre_crop
-from bench.detectors.pitch.compliance.config import (
-    BACKBONES,
-    CACHE_DIR,
-    CNN_CHANNELS,
-    FEATURE_CHUNK,
-    FORMAT,
-    META_FILE,
-    METRICS_FILE,
-    NoClassifierError,
-    TrainConfig,
-)
-from bench.detectors.pitch.compliance.data import TrainingPlan, plan_training
-from bench.detectors.pitch.compliance.metrics import auroc, metrics_table
-from bench.detectors.pitch.compliance.model import ComplianceModel
-from bench.detectors.pitch.compliance.train import train_compliance
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> home, loaded on first use: ``backbones`` imports ``.config``, so importing it eagerly here would make
+# ``import bench.detectors.pitch.backbones`` circular whenever it comes first (a spawned worker unpickling a crop)
+_HOMES: dict[str, tuple[str, ...]] = {
+    "bench.api": ("split_speakers",),
+    "bench.detectors.pitch.backbones": ("centre_crop",),
+    "bench.detectors.pitch.compliance.config": ("BACKBONES", "CACHE_DIR", "CNN_CHANNELS", "FEATURE_CHUNK", "FORMAT",
+                                                "META_FILE", "METRICS_FILE", "NoClassifierError", "TrainConfig"),
+    "bench.detectors.pitch.compliance.data": ("TrainingPlan", "plan_training"),
+    "bench.detectors.pitch.compliance.metrics": ("auroc", "metrics_table"),
+    "bench.detectors.pitch.compliance.model": ("ComplianceModel",),
+    "bench.detectors.pitch.compliance.train": ("train_compliance",),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = ["BACKBONES", "CACHE_DIR", "CNN_CHANNELS", "FEATURE_CHUNK", "FORMAT", "META_FILE", "METRICS_FILE",
            "ComplianceModel", "NoClassifierError", "TrainConfig", "TrainingPlan", "auroc", "centre_crop",
            "metrics_table", "plan_training", "split_speakers", "train_compliance"]
 
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from bench.api import split_speakers  # noqa: F401
+    from bench.detectors.pitch.backbones import centre_crop  # noqa: F401
+    from bench.detectors.pitch.compliance.config import (  # noqa: F401
+        BACKBONES,
+        CACHE_DIR,
+        CNN_CHANNELS,
+        FEATURE_CHUNK,
+        FORMAT,
+        META_FILE,
+        METRICS_FILE,
+        NoClassifierError,
+        TrainConfig,
+    )
+    from bench.detectors.pitch.compliance.data import TrainingPlan, plan_training  # noqa: F401
+    from bench.detectors.pitch.compliance.metrics import auroc, metrics_table  # noqa: F401
+    from bench.detectors.pitch.compliance.model import ComplianceModel  # noqa: F401
+    from bench.detectors.pitch.compliance.train import train_compliance  # noqa: F401
