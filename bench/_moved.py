@@ -50,6 +50,11 @@ MOVED = {
     "bench.world": "bench.dsp.world",
     "bench.acoustics": "bench.dsp.acoustics",
     "bench.challenges.reference": "bench.references.pitch",
+    "bench.detectors.pitch.compliance_config": "bench.detectors.pitch.compliance.config",
+    "bench.detectors.pitch.compliance_data": "bench.detectors.pitch.compliance.data",
+    "bench.detectors.pitch.compliance_metrics": "bench.detectors.pitch.compliance.metrics",
+    "bench.detectors.pitch.compliance_model": "bench.detectors.pitch.compliance.model",
+    "bench.detectors.pitch.compliance_train": "bench.detectors.pitch.compliance.train",
 }
 # ``bench.models`` was the assets module and is now a package that still exports the assets' names.
 

@@ -44,9 +44,11 @@ def main() -> None:
     from bench.audio import load_entry
     from bench.data.corpus import open_dataset
     from bench.models.store import resolve
+    from bench.references.devox import DEVOX_TABLE2
     from bench.serve.client import DeviceHalf, EdgeCall
-    from bench.serve.mlops import DEVOX_TABLE2, mlops_cycle
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.config import ServeConfig
+    from bench.serve.mlops import mlops_cycle
+    from bench.serve.server import ServerThread
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

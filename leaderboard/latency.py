@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.evaluation.results import load_latency
+from bench.references.devox import DEVOX_TABLE3, EDGE_SERVER, ms
 
 COLUMNS = ["system", "profile", "server", "mode", "callers", "end-to-end p50 / p95 / p99 ms", "inference p95 ms",
            "transmission p95 ms", "chunks / s", "dropped", "isolated inference ms (p95 / it)",
@@ -67,9 +68,12 @@ def _cells(r: dict[str, Any]) -> list[str]:
             "–" if r.get("chunk_auroc") is None else f"{100 * r['chunk_auroc']:.1f}%"]
 
 
-QUOTED = ["DevoX Table 3 (quoted): edge server, 1 CPU core, 8 GB", "edge (CPU)", "socket + inference containers",
-          "raw", "1", "mean 2,118 (968 transmission + 1,150 inference)", "mean 1,150 (range 320-1,717)",
-          "mean 968 (phone to edge)", "–", "–", "–", "–", "–", "–", "–"]
+_TX, _INF, _E2E = (ms(DEVOX_TABLE3[k]) for k in ("transmission_ms_mean", "inference_ms_mean", "end_to_end_ms_mean"))
+_LO, _HI = (ms(v) for v in DEVOX_TABLE3["inference_ms_range"])
+#: DevoX's row, quoted (Table 3): the same columns, "–" where the paper gives no figure
+QUOTED = [f"{DEVOX_TABLE3['source']}: {EDGE_SERVER}", "edge (CPU)", "socket + inference containers",
+          "raw", "1", f"mean {_E2E} ({_TX} transmission + {_INF} inference)", f"mean {_INF} (range {_LO}-{_HI})",
+          f"mean {_TX} (phone to edge)", "–", "–", "–", "–", "–", "–", "–"]
 NOTE = ("Measured by `bench latency` on loopback (transmission is the local network stack's, not a phone "
         "uplink's); DevoX's row is quoted from its Table 3, measured from a phone over a network. Isolated "
         "inference: one chunk scored alone in the server process; compute floor: the MACs to score one chunk "

@@ -1,10 +1,12 @@
-"""Figures quoted from the papers this benchmark reproduces. Shown beside measured rows,
-clearly marked as quoted, and never ranked with them."""
+"""Figures quoted from the papers this benchmark reproduces, as the leaderboard shows them: beside measured
+rows, clearly marked as quoted, and never ranked with them. The figures themselves are in ``bench.references``
+(``pitch``, ``devox``: the DevoX row is :data:`bench.references.devox.DEVOX_LATENCY`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench.references.devox import DEVOX_LATENCY as DEVOX_LATENCY  # the leaderboard's DevoX row
 from bench.references.pitch import headline, series, table, table_label, top10, top10_auroc
 
 #: the paper tables shown in full on the leaderboard
@@ -38,9 +40,3 @@ def pitch_tables() -> dict[str, dict[str, Any]]:
     """The paper's Table 3 and Table A.3 as printed (paper units), with their notes."""
     return {table_label(name): table(name) for name in SHOWN_TABLES}
 
-
-DEVOX_LATENCY = [
-    {"source": "DevoX Table 3 (quoted)", "system": "edge server, 1 CPU core, 8 GB (1-s chunks)",
-     "transmission_ms_mean": 968.0, "inference_ms_mean": 1150.0, "inference_ms_range": [320.0, 1717.0],
-     "deploy_s": 22.0},
-]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,21 @@ def test_centre_crop_and_repeat_padding():
     assert centre_crop(x, 4).tolist() == [3, 4, 5, 6]
     assert centre_crop(x[:3], 7).tolist() == [0, 1, 2, 0, 1, 2, 0]
     assert centre_crop(np.zeros(0, np.float32), 5).shape == (5,)
+
+
+@pytest.mark.parametrize("first", ["bench.detectors.pitch.backbones", "bench.detectors.pitch.compliance.model",
+                                   "bench.detectors.pitch.compliance"])
+def test_the_compliance_modules_import_in_any_order(first):
+    """A fresh process may import any of them first (a spawned worker unpickling a crop starts with
+    backbones, which imports the subpackage's config): no circular import, the package's names resolve."""
+    code = (f"import {first}\n"
+            "from bench.detectors.pitch.compliance import ComplianceModel, TrainConfig, centre_crop, train_compliance\n"
+            "print(ComplianceModel.__module__, TrainConfig.__module__, centre_crop.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["bench.detectors.pitch.compliance.model", "bench.detectors.pitch.compliance.config",
+                                  "bench.detectors.pitch.backbones"]
 
 
 def test_auroc_matches_definition():

@@ -51,7 +51,7 @@ def ws(devox_model, zoo_inputs, tmp_path_factory) -> dict:
         (root / name / "call.bfm").write_bytes(b"")
     (root / "keep-symlink").mkdir()
     (root / "keep-symlink" / "call.json").symlink_to("/etc/hostname")
-    from bench.countermeasures.feature_model import n_features
+    from bench.countermeasures.cepstral import n_features
 
     svm = root / "svm-model"
     svm.mkdir()

@@ -1,7 +1,7 @@
-"""Classical countermeasures (bench.countermeasures.feature_model) and DevoX's baselines svm and xgboost: the features
-against
-independent computations, models stored without pickle and read back to the same scores, one-line errors
-for bad settings and files, and bench train / bench score end to end on a small simulated corpus."""
+"""Classical countermeasures (bench.countermeasures.feature_model, its front end bench.countermeasures.cepstral)
+and DevoX's baselines svm and xgboost: the features against independent computations, models stored without
+pickle and read back to the same scores, one-line errors for bad settings and files, and bench train / bench
+score end to end on a small simulated corpus."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from cli_harness import assert_bad_input, invoke
 
 from bench.api import BenchError
+from bench.countermeasures import cepstral
 from bench.countermeasures import feature_model as fc
 
 
@@ -33,11 +34,12 @@ def test_lfcc_matches_the_lfcc_lcnn_front_end_with_a_512_point_full_band_fft():
     torch = pytest.importorskip("torch")
     from bench.detectors.lfcc_lcnn import network
 
-    assert (fc.FRAME_LENGTH, fc.FRAME_SHIFT, fc.PRE_EMPHASIS, fc.LOG_EPS, fc.N_LFCC_FILTERS) == \
-        (network.FRAME_LENGTH, network.FRAME_SHIFT, network.PRE_EMPHASIS, network.LOG_EPS, network.N_LFCC)
+    copied = (cepstral.FRAME_LENGTH, cepstral.FRAME_SHIFT, cepstral.PRE_EMPHASIS, cepstral.LOG_EPS,
+              cepstral.N_LFCC_FILTERS)
+    assert copied == (network.FRAME_LENGTH, network.FRAME_SHIFT, network.PRE_EMPHASIS, network.LOG_EPS, network.N_LFCC)
     x = _voice()
     ref = network.LFCCFrontEnd(n_fft=512, max_freq=1.0)(torch.from_numpy(x)[None])[0].double().numpy()
-    ours = fc.frame_features(x, "lfcc")
+    ours = cepstral.frame_features(x, "lfcc")
     assert ours.shape == ref.shape == (1 + len(x) // 160, 60)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
 
@@ -51,7 +53,7 @@ def test_mfcc_matches_librosa_end_to_end():
                                          window="hamming", center=True, pad_mode="constant", power=2.0, n_mels=40,
                                          fmin=0.0, fmax=8000.0)
     ref = librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=None), n_mfcc=20).T
-    ours = fc.frame_features(x, "mfcc")
+    ours = cepstral.frame_features(x, "mfcc")
     assert ours.shape == (1 + len(x) // 160, 60)
     np.testing.assert_allclose(ours[:, :20], ref, rtol=1e-5, atol=1e-3)
     d1 = ours[:, :20][2:] - ours[:, :20][:-2]  # the deltas: x[t+1] - x[t-1], edges repeated
@@ -61,18 +63,18 @@ def test_mfcc_matches_librosa_end_to_end():
 
 def test_utterance_vector_is_the_mean_then_the_std_of_each_front_end(monkeypatch):
     x = _voice(seed=1)
-    whole = fc.power_spectrum(x)
-    monkeypatch.setattr(fc, "CHUNK_FRAMES", 7)  # long audio is transformed in blocks of frames: same values
-    assert np.array_equal(fc.power_spectrum(x), whole)
-    v = fc.utterance_features(x, "both")
-    assert v.shape == (240,) and len(fc.feature_names("both")) == 240 and fc.n_features("lfcc") == 120
-    m, f = fc.frame_features(x, "mfcc"), fc.frame_features(x, "lfcc")
+    whole = cepstral.power_spectrum(x)
+    monkeypatch.setattr(cepstral, "CHUNK_FRAMES", 7)  # long audio is transformed in blocks of frames: same values
+    assert np.array_equal(cepstral.power_spectrum(x), whole)
+    v = cepstral.utterance_features(x, "both")
+    assert v.shape == (240,) and len(cepstral.feature_names("both")) == 240 and cepstral.n_features("lfcc") == 120
+    m, f = cepstral.frame_features(x, "mfcc"), cepstral.frame_features(x, "lfcc")
     np.testing.assert_array_equal(v, np.concatenate([m.mean(0), m.std(0), f.mean(0), f.std(0)]))
-    np.testing.assert_array_equal(fc.utterance_features(x, "lfcc"), v[120:])
-    names = fc.feature_names("both")
+    np.testing.assert_array_equal(cepstral.utterance_features(x, "lfcc"), v[120:])
+    names = cepstral.feature_names("both")
     assert names[0] == "mfcc_mean_c0" and names[60] == "mfcc_std_c0" and names[120 + 59] == "lfcc_mean_dd19"
-    assert fc.feature_matrix([], "mfcc").shape == (0, 120)
-    assert np.isfinite(fc.utterance_features(np.zeros(400, np.float32))).all()  # digital silence: finite
+    assert cepstral.feature_matrix([], "mfcc").shape == (0, 120)
+    assert np.isfinite(cepstral.utterance_features(np.zeros(400, np.float32))).all()  # digital silence: finite
 
 
 def test_the_scorer_scores_whole_utterances_of_any_length():
@@ -82,9 +84,9 @@ def test_the_scorer_scores_whole_utterances_of_any_length():
     scorer = fc.FeatureScorer([lambda x: x[:, 0], lambda x: -x[:, 1]], InputSpec(), [0, 1], "lfcc")
     out = scorer.scores(waves)
     assert out.shape == (2, 3)
-    np.testing.assert_array_equal(out[0, :2], [fc.utterance_features(w, "lfcc")[0] for w in waves[:2]])
+    np.testing.assert_array_equal(out[0, :2], [cepstral.utterance_features(w, "lfcc")[0] for w in waves[:2]])
     tiled = np.tile(waves[2], 3)[:400]  # shorter than min_samples: tiled, as the InputSpec says
-    assert out[1, 2] == -fc.utterance_features(tiled, "lfcc")[1]
+    assert out[1, 2] == -cepstral.utterance_features(tiled, "lfcc")[1]
 
 
 # ------------------------------------------------------------------ classifiers: stored without pickle
@@ -159,15 +161,14 @@ def _training_data(n_per_class=8):
 def test_a_stored_model_scores_the_same_after_loading_again(name, settings, tmp_path, monkeypatch):
     """train() per seed -> a model folder with its card -> two fresh loads give identical scores, and
     bench score's path (score_files) agrees with the scorer."""
-    import bench.countermeasures.feature_model as fcm
     from bench.api.registry import DETECTORS
     from bench.audio import decode, write_wav
     from bench.countermeasures.base import card_for
     from bench.models.store import ModelEntry, hash_files, write_card
 
     calls = []
-    real = fcm.feature_matrix
-    monkeypatch.setattr(fcm, "feature_matrix",
+    real = cepstral.feature_matrix
+    monkeypatch.setattr(cepstral, "feature_matrix",
                         lambda waves, features: calls.append(len(waves)) or real(waves, features))
     det = DETECTORS.create(name)
     data = _training_data()
@@ -220,8 +221,8 @@ def test_crop_seconds_trains_on_every_consecutive_crop_labelled_as_its_recording
     assert len(seen["x"]) == sum(per) == info["fit"]["n_train"] and np.array_equal(seen["y"], want)
     assert info["fit"]["n_train_recordings"] == len(lengths) and info["settings"]["crop_seconds"] == 0.25
     assert len(seen["y_val"]) == sum(max(1, len(w) // 4000) for w in data.waves["val"])
-    assert [len(c) for c in fcm.crops(np.zeros(9000), 4000)] == [4000, 4000]
-    assert [len(c) for c in fcm.crops(np.zeros(3000), 4000)] == [3000]
+    assert [len(c) for c in cepstral.crops(np.zeros(9000), 4000)] == [4000, 4000]
+    assert [len(c) for c in cepstral.crops(np.zeros(3000), 4000)] == [3000]
 
 
 # ------------------------------------------------------------------ one-line errors

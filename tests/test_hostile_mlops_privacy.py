@@ -28,7 +28,8 @@ def kept(devox_model, zoo_inputs, tmp_path_factory):
     from bench.audio import load_entry
     from bench.data.corpus import open_dataset
     from bench.serve.client import DeviceHalf, stream_wave
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.config import ServeConfig
+    from bench.serve.server import ServerThread
 
     _, env, _ = devox_model
     keep = tmp_path_factory.mktemp("kept") / "kept"

@@ -34,7 +34,7 @@ def _card(folder: Path, **fields) -> None:
 
 def _svm_folder(folder: Path, scale: float = 1.0, **card) -> Path:
     """A linear-SVM model folder (LinearSVM's file layout) with the given scaler scale."""
-    from bench.countermeasures.feature_model import n_features
+    from bench.countermeasures.cepstral import n_features
 
     d = n_features("mfcc")
     folder.mkdir(parents=True, exist_ok=True)

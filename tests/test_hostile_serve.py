@@ -31,7 +31,8 @@ TOKEN = "hostile-token-0123456789"
 
 
 def _server(model, **kw):
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.config import ServeConfig
+    from bench.serve.server import ServerThread
 
     kw.setdefault("backend", "torch")  # no ONNX export at start-up: these tests are about the server, not speed
     return ServerThread(ServeConfig(model=model, token=TOKEN, port=0, watch_seconds=kw.pop("watch_seconds", 0), **kw))
@@ -341,7 +342,7 @@ def test_serve_refuses_a_keep_dir_that_is_a_file_and_limits_that_are_off(tmp_pat
 
 
 def test_serve_config_refuses_limits_that_are_not_finite_positive_numbers():
-    from bench.serve.server import ServeConfig
+    from bench.serve.config import ServeConfig
 
     for field, value in [("max_call_seconds", float("inf")), ("max_call_seconds", 0.0), ("idle_timeout", float("nan")),
                          ("max_chunk_seconds", float("inf")), ("max_queue", 0), ("call_alert_chunks", 0),

@@ -187,7 +187,7 @@ def test_alert_times_come_with_false_alarms_and_the_chunk_auroc():
 
 
 def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_on():
-    from bench.serve.latency import held_out_speakers
+    from bench.serve.callers import held_out_speakers
 
     training = {"corpus": {"content_hash": "abc"}, "splits": {"train": ["s1", "s2"], "test": ["s3", "s9"]}}
     assert held_out_speakers(training, {"abc", "old"}, ["s1", "s2", "s3"]) == ["s3"]
@@ -196,7 +196,7 @@ def test_callers_are_the_models_held_out_speakers_only_on_the_corpus_it_trained_
 
 
 def test_a_late_caller_keeps_its_phase():
-    from bench.serve.latency import first_slot
+    from bench.serve.callers import first_slot
 
     assert first_slot(10.25, 10.0, 1.0) == 10.25  # connected early: its planned start
     assert first_slot(10.25, 10.25, 1.0) == 10.25

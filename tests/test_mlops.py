@@ -71,8 +71,9 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
                                                                           monkeypatch):
     from bench.models.store import resolve
     from bench.serve.client import DeviceHalf, stream_wave
+    from bench.serve.config import ServeConfig
     from bench.serve.mlops import mlops_cycle
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.server import ServerThread
 
     root, env, wav = devox_model
     monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])
@@ -137,8 +138,9 @@ def test_a_version_that_fails_the_gate_is_registered_but_never_served(devox_mode
     from bench.evaluation.gate import Check
     from bench.models.store import PROMOTED_FILE, resolve, store_root
     from bench.serve.client import DeviceHalf, stream_wave
+    from bench.serve.config import ServeConfig
     from bench.serve.mlops import mlops_cycle
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.server import ServerThread
 
     root, env, wav = devox_model
     monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])

@@ -38,7 +38,8 @@ def served(devox_model, tmp_path_factory):
     """devox-small@1's exported device half, and a server of it on loopback (privacy and raw calls)."""
     import os
 
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.config import ServeConfig
+    from bench.serve.server import ServerThread
 
     root, env, wav = devox_model
     old = os.environ.get("BENCH_MODEL_STORE")

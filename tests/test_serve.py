@@ -111,7 +111,8 @@ def store(monkeypatch):
 
 
 def _server(model, **kw):
-    from bench.serve.server import ServeConfig, ServerThread
+    from bench.serve.config import ServeConfig
+    from bench.serve.server import ServerThread
 
     return ServerThread(ServeConfig(model=model, token=TOKEN, port=0, watch_seconds=kw.pop("watch_seconds", 0), **kw))
 

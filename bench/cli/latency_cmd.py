@@ -37,6 +37,7 @@ def latency(
 ) -> None:
     """Start `bench serve` under a profile and drive it with N concurrent callers streaming real calls; report
     p50/p95/p99/max of transmission, queueing, inference and end-to-end time per chunk beside DevoX Table 3."""
+    from bench.references.devox import DEVOX_TABLE3, ms
     from bench.serve.latency import PARTS, run_latency
 
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
@@ -57,7 +58,9 @@ def latency(
                         f"{res.callers} caller(s), {'real time' if res.realtime else 'as fast as possible'})")
     for col in ("per chunk (ms)", "p50", "p95", "p99", "max", "DevoX Table 3 mean (quoted)"):
         table.add_column(col, justify="right" if col != "per chunk (ms)" else "left")
-    quoted = {"transmission": "968", "inference": "1,150 (320-1,717)", "end_to_end": "2,118"}
+    t3, (lo, hi) = DEVOX_TABLE3, DEVOX_TABLE3["inference_ms_range"]
+    quoted = {"transmission": ms(t3["transmission_ms_mean"]), "end_to_end": ms(t3["end_to_end_ms_mean"]),
+              "inference": f"{ms(t3['inference_ms_mean'])} ({ms(lo)}-{ms(hi)})"}
     for p in PARTS:
         s = res.parts[p]
         table.add_row(p.replace("_", "-"), *(f"{v:.2f}" if v is not None else "-"

@@ -43,7 +43,8 @@ def cycle(
     Every input is checked before anything is written; the same command resumes an interrupted cycle."""
     from bench.cli.params import read_token
     from bench.errors import BenchError
-    from bench.serve.mlops import DEVOX_TABLE2, mlops_cycle
+    from bench.references.devox import DEVOX_TABLE2
+    from bench.serve.mlops import mlops_cycle
 
     if fetch == (keep_dir is not None):
         raise BenchError("give either --keep-dir FOLDER or --fetch (with --server URL and the token)")

@@ -47,8 +47,9 @@ def serve(
 ) -> None:
     """The edge detection server: calls stream 1-second chunks (16-bit PCM, or a split detector's feature
     messages) over a WebSocket and get a verdict per chunk (protocol: docs/serve.md)."""
+    from bench.serve.config import ServeConfig
     from bench.serve.eventloop import run
-    from bench.serve.server import EdgeServer, ServeConfig
+    from bench.serve.server import EdgeServer
 
     token = read_token(token_file, required=False)
     if token is None:

@@ -25,6 +25,10 @@ Every input (model, keep folder or server, corpus and fakes, gate config, server
 OUT is claimed (:func:`bench.outdir.claim_output`) and before anything is trained or registered.
 OUT/state.json records the stages done, so the same command after a crash or Ctrl-C finishes the same
 candidate instead of registering another.
+
+This module runs the cycle, checks its inputs and prepares the features; the keep folder is read, fetched
+and staged by :mod:`bench.serve.kept`, the candidate trained, gated and registered by
+:mod:`bench.serve.candidate`.
 """
 
 from __future__ import annotations
@@ -32,179 +36,37 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
-import os
 import shutil
-import stat
-import tarfile
-import tempfile
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError, RunFailed, first_line
 from bench.fileio import read_json, write_json
-
-#: DevoX Table 2, average of three runs (seconds), quoted: 302 voice recordings, 30 epochs
-DEVOX_TABLE2 = {"source": "DevoX Table 2 (quoted)", "upload_s": 3.95, "preparation_s": 0.78, "training_s": 33.60,
-                "deployment_s": 22.10, "note": "302 recordings uploaded from the edge; 30 epochs; deployment = a "
-                "container image dispatched to every edge server"}
+from bench.references.devox import DEVOX_TABLE2
+from bench.serve.candidate import (
+    TRAINING_PREFIX,
+    gate_candidate,
+    load_candidate,
+    register_candidate,
+    train_candidate,
+)
+from bench.serve.kept import UPLOAD_PREFIX, fetch_kept, parse_kept, read_keep_folder, stage_private, upload_summary
+from bench.serve.protocol import base_url
 
 COMMAND = "mlops cycle"
 STATE_FILE = "state.json"
-_TEMP_PREFIXES = (".upload-", ".training-")
+_TEMP_PREFIXES = (UPLOAD_PREFIX, TRAINING_PREFIX)  # what an interrupted cycle may leave in OUT
 _URL_SCHEMES = ("ws://", "wss://", "http://", "https://")
 
-#: relative POSIX path -> bytes: the kept files as read (checked in memory, then staged)
-KeptFiles = dict[str, bytes]
 
-
-# ------------------------------------------------------------------ the edge's kept calls
-def read_keep_folder(folder: str | Path) -> KeptFiles:
-    """Every file of a keep folder; BenchError for a symbolic link or anything but folders and plain files
-    (a link could point anywhere; the server writes only plain files)."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise BenchError(f"{folder}: no such keep folder (bench serve --keep-dir)")
-    files: KeptFiles = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in sorted(dirnames + filenames):
-            p = Path(dirpath) / name
-            mode = p.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                raise BenchError(f"{p}: a symbolic link in the keep folder; it must hold only the server's files")
-            if name in filenames:
-                if not stat.S_ISREG(mode):
-                    raise BenchError(f"{p}: not a plain file; the keep folder must hold only the server's files")
-                files[p.relative_to(root).as_posix()] = p.read_bytes()
-    return files
-
-
-MAX_KEPT_BYTES = 4 << 30  #: the largest kept-features archive --fetch accepts from a server (4 GiB)
-
-
-def _base_url(url: str) -> str:
-    return url.replace("ws://", "http://", 1).replace("wss://", "https://", 1).split("/v1/", 1)[0].rstrip("/")
-
-
-def _safe_member(name: str, where: str) -> str:
-    """A tar member's name as a relative path that stays inside the staging folder."""
-    p = PurePosixPath(name)
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise BenchError(f"{where}: member {name!r} would land outside the staging folder; refused")
-    return p.as_posix()
-
-
-def fetch_kept(server: str, token: str | None) -> tuple[KeptFiles, int]:
-    """The running server's kept files (``GET /v1/kept`` with the token), checked: plain files only, every
-    path inside the archive; and the bytes transferred."""
-    if not token:
-        raise BenchError("fetching the kept features from the server needs its token (--token-file)")
-    url = _base_url(server) + "/v1/kept"
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with tempfile.TemporaryFile() as spool:  # the archive goes to disk in bounded blocks, never whole in memory
-        try:
-            with urllib.request.urlopen(req, timeout=300) as resp:
-                size = 0
-                for block in iter(lambda: resp.read(1 << 20), b""):
-                    size += len(block)
-                    if size > MAX_KEPT_BYTES:
-                        raise BenchError(f"{url}: the kept features exceed {MAX_KEPT_BYTES >> 20} MiB; refused (run "
-                                         "cycles more often, or copy the keep folder and use --keep-dir)")
-                    spool.write(block)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise BenchError(f"cannot fetch the kept features from {url}: {first_line(exc)}") from None
-        spool.seek(0)
-        files: KeptFiles = {}
-        try:
-            with tarfile.open(fileobj=spool, mode="r:") as tar:
-                for member in tar:
-                    if member.isdir():
-                        continue
-                    if not member.isfile():
-                        raise BenchError(f"{url}: {member.name} is not a plain file (a link or a device); refused")
-                    files[_safe_member(member.name, url)] = tar.extractfile(member).read()
-        except tarfile.TarError as exc:
-            raise BenchError(f"{url}: not a tar archive of kept features ({first_line(exc)})") from None
-    return files, size
-
-
-def _sidecar(raw: bytes, where: str) -> dict[str, Any]:
-    """A kept call's sidecar: a JSON object with a label (0, 1 or null) and the device half's model_version."""
-    try:
-        meta = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BenchError(f"{where}: kept call sidecar is not valid JSON ({first_line(exc)})") from None
-    if not isinstance(meta, dict):
-        raise BenchError(f"{where}: kept call sidecar should hold a JSON object, found {type(meta).__name__}")
-    label = meta.get("label")
-    if label is not None and (isinstance(label, bool) or label not in (0, 1)):
-        raise BenchError(f"{where}: label must be 0 (bona fide), 1 (fake) or null, got {label!r}")
-    if not isinstance(meta.get("model_version"), str):
-        raise BenchError(f"{where}: kept call sidecar names no model_version (the device half that made it)")
-    return meta
-
-
-def _frames(raw: bytes) -> list[bytes]:
-    """The length-prefixed frames of a .bfm file (a frame being written when the upload started is left
-    for the next cycle)."""
-    frames, pos = [], 0
-    while pos + 4 <= len(raw):
-        n = int.from_bytes(raw[pos:pos + 4], "little")
-        if pos + 4 + n > len(raw):
-            break
-        frames.append(raw[pos + 4:pos + 4 + n])
-        pos += 4 + n
-    return frames
-
-
-def parse_kept(files: KeptFiles, where: str) -> list[dict[str, Any]]:
-    """Every kept call (a sidecar ``X.json`` beside its frames ``X.bfm``): its sidecar fields and frames."""
-    calls = []
-    for rel in sorted(files):
-        blob = rel[:-len(".json")] + ".bfm"
-        if rel.endswith(".json") and blob in files:
-            calls.append({**_sidecar(files[rel], f"{where}/{rel}"), "frames": _frames(files[blob])})
-    return calls
-
-
-def read_kept(folder: Path) -> list[dict[str, Any]]:
-    """Every kept call under ``folder``: its sidecar (label, model, model_version) and frames."""
-    return parse_kept(read_keep_folder(folder), str(folder))
-
-
-def stage_private(files: KeptFiles, dest: Path) -> None:
-    """Write ``files`` as folder ``dest``, readable by the owner only (folders 0700, files 0600): built in a
-    temporary folder beside it, renamed when complete."""
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_TEMP_PREFIXES[0]))  # mkdtemp: 0700
-    try:
-        for rel, data in files.items():
-            folder = tmp
-            for part in PurePosixPath(rel).parts[:-1]:
-                folder = folder / part
-                if not folder.is_dir():
-                    folder.mkdir(mode=0o700)
-                    os.chmod(folder, 0o700)
-            fd = os.open(tmp / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                os.fchmod(fh.fileno(), 0o600)
-                fh.write(data)
-        os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _upload_summary(files: KeptFiles) -> dict[str, Any]:
-    return {"files": len(files), "bytes": sum(len(v) for v in files.values()),
-            "audio_files": sum(1 for k in files if Path(k).suffix.lower() in (".wav", ".flac", ".pcm", ".raw"))}
-
-
+# ------------------------------------------------------------------ preparation
 def kept_features(calls: list[dict[str, Any]], slot: Any) -> tuple[dict[int, list[np.ndarray]], list[int], dict]:
     """Per seed, the (windows, ...) features of every labelled kept chunk made by ``slot``'s device half, their
     0/1 labels per window, and what was skipped."""
@@ -246,14 +108,14 @@ def device_features(slot: Any, waves: list[np.ndarray]) -> tuple[dict[int, np.nd
     return out, owner
 
 
-# ------------------------------------------------------------------ the other inputs
+# ------------------------------------------------------------------ the inputs
 def check_server(server: str, name: str) -> dict[str, Any]:
     """The running server's ``/healthz``; BenchError unless it answers and serves a version of ``name`` (a
     server that does not could never confirm the swap)."""
     if not server.startswith(_URL_SCHEMES):
         raise BenchError(f"--server {server}: not a server URL (e.g. ws://127.0.0.1:8765/v1/call)")
     try:
-        doc = json.loads(urllib.request.urlopen(_base_url(server) + "/healthz", timeout=10).read())
+        doc = json.loads(urllib.request.urlopen(base_url(server) + "/healthz", timeout=10).read())
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise BenchError(f"--server {server} is not reachable ({first_line(exc)}); start it, or leave out "
                          "--server") from None
@@ -319,19 +181,6 @@ def _clear_temporaries(out: Path) -> None:
     for p in out.iterdir():
         if p.name.startswith(_TEMP_PREFIXES) and p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
-
-
-def _registered(card: Any, cycle: str) -> Any:
-    """The store's version registered by cycle ``cycle`` (a crash between registering and recording it), or None."""
-    from bench.models.store import CARD_FILE, ModelEntry, read_card, store_root
-
-    root = store_root() / card.name
-    for p in sorted(root.iterdir() if root.is_dir() else []):
-        if p.name.isdigit() and (p / CARD_FILE).is_file():
-            c = read_card(p)
-            if (c.training.get("mlops") or {}).get("cycle") == cycle:
-                return ModelEntry(p, c)
-    return None
 
 
 # ------------------------------------------------------------------ the cycle
@@ -463,8 +312,8 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
         if not staged.is_dir():
             stage_private(files, staged)
         record("upload", upload_s + time.perf_counter() - t,
-               upload={**_upload_summary(files),
-                       **({"over": "network", "url": _base_url(src) + "/v1/kept", "transferred_bytes": transferred}
+               upload={**upload_summary(files),
+                       **({"over": "network", "url": base_url(src) + "/v1/kept", "transferred_bytes": transferred}
                           if plan.fetch else {"over": "local copy", "path": src})})
     up = state["upload"]
     say(f"upload: {up['files']} files, {up['bytes']:,} bytes ({up['audio_files']} audio files)")
@@ -481,22 +330,23 @@ def mlops_cycle(model: str, keep_dir: str | Path, out: str | Path, *, corpus: st
         info = {"parent": card.ref, "cycle": state["cycle"], "kept_calls": d["kept_calls"],
                 "new_windows": d["new_windows"], "skipped": d["skipped"], "old_windows": d["old_training_windows"],
                 "epochs": epochs, "lr": lr, "frozen": "device half"}
-        history = _train(slot, card, old, data, new_feats, new_labels, out / "model", info, (plan.corpus, plan.fakes))
+        history = train_candidate(slot, card, old, data, new_feats, new_labels, out / "model", info,
+                                  (plan.corpus, plan.fakes))
         record("training", time.perf_counter() - t, training={"per_seed": history})
-    candidate = _candidate(out / "model")
+    candidate = load_candidate(out / "model")
     say(f"training: {epochs} epochs on {d['old_training_windows'] + d['new_windows']} windows "
         f"({d['new_windows']} new), device half frozen")
 
     if "gate" not in state:
         t = time.perf_counter()
-        _gate(card, candidate, plan.corpus, plan.fakes, out, plan.tol, state)
+        gate_candidate(card, candidate, plan.corpus, plan.fakes, out, plan.tol, state)
         record("gate", time.perf_counter() - t)
     g = state["gate"]
     say(f"gate: {'passed' if g['passed'] else 'failed on ' + ', '.join(g['regressions'])}")
 
     if "candidate" not in state:
         t = time.perf_counter()
-        ref = _register(card, candidate, state).card.ref
+        ref = register_candidate(card, candidate, state).card.ref
         record("registration", time.perf_counter() - t, candidate=ref)
     say(f"registration: {state['candidate']}")
 
@@ -536,108 +386,12 @@ def _finish(out: Path, state: dict[str, Any], plan: _Plan, server: str | None, t
     return doc
 
 
-def _train(slot: Any, card: Any, old: dict, data: Any, new_feats: dict, new_labels: list[int], folder: Path,
-           info: dict[str, Any], paths: tuple[str, str]) -> dict[str, Any]:
-    """Fine-tune every seed's server half (device half frozen) into a temporary folder beside ``folder``, with its
-    card (not yet a store version; ``info`` goes to its training.mlops, ``paths`` are the corpus and fakes it
-    saw), then rename it to ``folder``; the per-seed training history."""
-    import torch
-
-    from bench.countermeasures.torch_model import weights_name
-    from bench.countermeasures.training import FitConfig, fit_torch, save_torch, seed_everything
-    from bench.evaluation.results import now
-    from bench.models.store import hash_files, write_card
-
-    y_tr = np.concatenate([data.labels["train"][old["train"][1]], np.asarray(new_labels)])
-    y_va = data.labels["val"][old["val"][1]]
-    cfg = FitConfig(epochs=info["epochs"], batch_size=32, lr=info["lr"], weight_decay=0.0,
-                    patience=max(info["epochs"], 1)).check()
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=_TEMP_PREFIXES[1]))
-    try:
-        history = {}
-        for seed, net in zip(slot.seeds, slot.scorer.modules, strict=True):
-            seed_everything(seed)
-            x_tr = torch.from_numpy(np.concatenate([old["train"][0][seed], *new_feats[seed]]).astype(np.float32))
-            x_va = torch.from_numpy(old["val"][0][seed].astype(np.float32))
-            for p in net.device_half.parameters():
-                p.requires_grad_(False)
-            _, outcome = fit_torch(net.server_half, x_tr, y_tr, x_va, y_va, cfg=cfg, device=slot.scorer.device)
-            history[str(seed)] = {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
-                                  "history": outcome.history}
-            name = weights_name(seed, card)
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            save_torch(tmp / name, {k: v.detach().cpu() for k, v in net.state_dict().items()})
-        tr = card.training
-        write_card(tmp, card.model_copy(update={
-            "version": "", "files": hash_files(tmp, [weights_name(s, card) for s in slot.seeds]), "created": now(),
-            "metrics": {}, "training": {
-                **tr, "corpus": {**tr["corpus"], "path": paths[0]}, "fakes": {**tr["fakes"], "path": paths[1]},
-                "mlops": {**info, "per_seed": history}}}))
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return history
-
-
-def _candidate(folder: Path) -> Any:
-    """The trained candidate in OUT/model, checked against its card's checksums."""
-    from bench.models.store import ModelEntry, read_card
-
-    entry = ModelEntry(folder, read_card(folder))
-    try:
-        entry.verify()
-    except BenchError as exc:
-        raise BenchError(f"{exc} (OUT/model changed after training; pass --overwrite to run the cycle again)") from None
-    return entry
-
-
-def _gate(card: Any, candidate: Any, corpus: str, fakes: str, out: Path, tol: Any, state: dict) -> None:
-    """Evaluate the running version and the candidate (from its folder) on the held-out speakers and compare
-    them with ``tol``; the verdict goes into ``state['gate']``."""
-    from bench.evaluation.gate import compare
-    from bench.runs.evaluate import evaluate
-
-    res = {}
-    for key, ref in (("running", card.ref), ("candidate", str(candidate.folder.resolve()))):
-        res[key] = evaluate(card.detector, corpus, fakes, out / "gate" / key, config={"model": ref}, workers=1,
-                            held_out_only=True, command=f"bench mlops cycle ({key} {ref})")
-    checks = compare(res["running"], res["candidate"], tol)
-    failed = [c.metric for c in checks if c.status == "regression"]
-    o = res["candidate"].overall
-    state["gate"] = {"passed": not failed, "regressions": failed, "against": card.ref,
-                     "checks": [c.__dict__ for c in checks],
-                     "auroc": {"running": res["running"].overall.auroc.value, "candidate": o.auroc.value},
-                     "eer": {"running": res["running"].overall.eer.value, "candidate": o.eer.value},
-                     "result": str(out / "gate" / "candidate")}
-
-
-def _register(card: Any, candidate: Any, state: dict) -> Any:
-    """Add the gated candidate to the store, once: a version this cycle already registered (a crash before
-    state.json recorded it) is reused. The running version is pinned first, so that NAME does not follow the
-    newest version (a server following NAME would swap to a candidate that failed the gate)."""
-    from bench.models.store import add, promote, promoted
-
-    if promoted(card.name) is None:
-        promote(card.ref)
-    found = _registered(card, state["cycle"])
-    if found is not None:
-        return found
-    g, c = state["gate"], candidate.card
-    gated = c.model_copy(update={
-        "metrics": {"test_summary": {"auroc_mean": g["auroc"]["candidate"], "auroc_std": None,
-                                     "eer_mean": g["eer"]["candidate"], "eer_std": None, "seeds": len(c.seeds)},
-                    "mlops_gate": {"against": g["against"], "passed": g["passed"], "regressions": g["regressions"],
-                                   "result": g["result"]}}})
-    return add(candidate.folder, gated)
-
-
 def _wait_for(server: str, ref: str, timeout: float) -> bool:
     """Poll the server's /healthz until it serves ``ref``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            doc = json.loads(urllib.request.urlopen(_base_url(server) + "/healthz", timeout=5).read())
+            doc = json.loads(urllib.request.urlopen(base_url(server) + "/healthz", timeout=5).read())
             if isinstance(doc, dict) and doc.get("model") == ref:
                 return True
         except (OSError, ValueError, http.client.HTTPException):

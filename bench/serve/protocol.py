@@ -193,3 +193,8 @@ def parse_reply(text: str | bytes) -> dict[str, Any]:
     if not isinstance(d, dict) or "type" not in d:
         raise BenchError(f"the server sent an unknown frame: {str(text)[:80]!r}")
     return d
+
+
+def base_url(url: str) -> str:
+    """The server's HTTP(S) base from any of its URLs: ``ws://host:port/v1/call`` -> ``http://host:port``."""
+    return url.replace("ws://", "http://", 1).replace("wss://", "https://", 1).split("/v1/", 1)[0].rstrip("/")

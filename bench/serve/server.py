@@ -6,31 +6,35 @@ threads do the scoring. ``GET /healthz`` and ``GET /metrics`` (Prometheus text f
 A bad frame gets an ``error`` frame and touches nothing but its own chunk; a call is closed only after a fatal
 error frame (a bad hello, a timeout, a server failure: close code 1000, the error code as the reason), after
 ``call_end`` (1000), or for a frame above the hard size cap (1009).
+
+This module holds the server (:class:`EdgeServer`, :class:`ServerThread`); its settings are
+:mod:`bench.serve.config`, its metrics :mod:`bench.serve.metrics`, a call's state :mod:`bench.serve.call`,
+the upgrade's token check :mod:`bench.serve.auth`, the keep folder :mod:`bench.serve.kept`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import math
 import os
 import ssl as ssl_lib
-import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from bench.countermeasures.feature_message import MessageError
 from bench.errors import BenchError, first_line
-from bench.outdir import check_writable_dir
+from bench.serve.auth import select_subprotocol, token_matches
+from bench.serve.call import Call
+from bench.serve.config import ServeConfig
 from bench.serve.engine import InferenceEngine, Job, ModelSlot, NaiveEngine, Overloaded
 from bench.serve.eventloop import loop_factory
+from bench.serve.kept import keep_frame, stream_kept
+from bench.serve.metrics import Metrics
 from bench.serve.protocol import (
     CLOSE_NORMAL,
     KEPT_PATH,
@@ -45,153 +49,6 @@ from bench.serve.protocol import (
     parse_hello,
     split_messages,
 )
-
-#: the largest --max-frame-bytes: what one call can make the server hold is a few frames of 4x it (docs/serve.md)
-MAX_FRAME_BYTES_CAP = 16 * 2**20
-
-
-@dataclass
-class ServeConfig:
-    """Everything ``bench serve`` can be told (defaults: one 1-second chunk per frame, an edge box)."""
-
-    model: str
-    token: str
-    host: str = "127.0.0.1"
-    port: int = 8765
-    device: str = "cpu"
-    threads: int = 1  # inference threads (one per core)
-    max_batch: int = 32
-    batch_wait_ms: float = 0.0
-    max_queue: int = 4096
-    max_connections: int = 1000
-    max_frame_bytes: int = 256 * 1024  # larger frames get an error frame; 4x this closes the call (1009)
-    min_chunk_seconds: float = 0.1
-    max_chunk_seconds: float = 2.0
-    idle_timeout: float = 30.0
-    max_call_seconds: float = 4 * 3600.0
-    max_inflight: int = 4  # chunks of one call in the engine before the server stops reading it
-    call_alert_chunks: int = 2  # fake chunks before the call verdict turns fake
-    privacy_only: bool = False
-    watch_seconds: float = 2.0  # how often to look for a newly promoted version (0: never)
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    keep_dir: str | None = None  # where opted-in privacy calls' features and labels are kept (MLOps)
-    engine: str = "batched"  # batched | naive (one inference per request: the baseline bench latency compares)
-    backend: str = "auto"  # auto (ONNX Runtime where the model converts, else torch) | onnx | torch
-    loop: str = "auto"  # the event loop: auto (uvloop where installed) | uvloop | asyncio (bench.serve.eventloop)
-
-    def check(self) -> None:
-        """A one-line BenchError for any setting the server cannot run with (before anything is written)."""
-        self._check_limits()
-        if not self.token or len(self.token) < 16:
-            raise BenchError("the server token must be at least 16 characters (use --token-file or BENCH_SERVE_TOKEN)")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise BenchError("TLS needs both --tls-cert and --tls-key")
-        for f in (self.tls_cert, self.tls_key):
-            if f and not Path(f).is_file():
-                raise BenchError(f"{f}: no such file")
-        if self.max_frame_bytes < 1024 or self.max_connections < 1 or self.max_inflight < 1:
-            raise BenchError("max_frame_bytes must be >= 1024, max_connections and max_inflight >= 1")
-        if self.max_frame_bytes > MAX_FRAME_BYTES_CAP:
-            raise BenchError(f"--max-frame-bytes must be at most {MAX_FRAME_BYTES_CAP} (a 2-second raw chunk is 64,000 "
-                             f"bytes), not {self.max_frame_bytes}: each call may buffer a few frames of 4x it")
-        if self.engine not in ("batched", "naive"):
-            raise BenchError(f"engine must be batched or naive, not {self.engine!r}")
-        if self.backend not in ("auto", "onnx", "torch"):
-            raise BenchError(f"--backend must be auto, onnx or torch, not {self.backend!r}")
-        loop_factory(self.loop)  # an unknown --loop, or uvloop asked for and not installed: one line, before anything
-        if not 0 < self.min_chunk_seconds <= self.max_chunk_seconds:
-            raise BenchError("need 0 < min_chunk_seconds <= max_chunk_seconds")
-        if self.keep_dir:
-            check_writable_dir(Path(self.keep_dir), "--keep-dir")
-
-    #: integer limits (>= 1) and number limits (finite; > 0, or >= 0 where 0 means "none"/"never")
-    INT_LIMITS = ("threads", "max_batch", "max_queue", "max_connections", "max_frame_bytes", "max_inflight",
-                  "call_alert_chunks")
-    NUMBER_LIMITS = {"batch_wait_ms": False, "min_chunk_seconds": True, "max_chunk_seconds": True,
-                     "idle_timeout": True, "max_call_seconds": True, "watch_seconds": False}
-
-    def _check_limits(self) -> None:
-        """Every numeric limit is a real bound: integers >= 1, finite numbers (NaN or inf would turn it off)."""
-        for name in self.INT_LIMITS:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise BenchError(f"--{name.replace('_', '-')} must be an integer >= 1, not {v!r}")
-        for name, positive in self.NUMBER_LIMITS.items():
-            v = getattr(self, name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            if not ok or v < 0 or (positive and v == 0):
-                raise BenchError(f"--{name.replace('_', '-')} must be a finite number {'>' if positive else '>='} "
-                                 f"0, not {v!r}")
-
-
-class Metrics:
-    """The server's Prometheus metrics (its own registry, so several servers can live in one process)."""
-
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-        self.registry = CollectorRegistry()
-        buckets = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-        self.queue = Histogram("bench_serve_queue_seconds", "chunk received -> inference start", buckets=buckets,
-                               registry=self.registry)
-        self.inference = Histogram("bench_serve_inference_seconds", "inference of the chunk's batch",
-                                   buckets=buckets, registry=self.registry)
-        self.server = Histogram("bench_serve_server_seconds", "chunk received -> verdict sent", buckets=buckets,
-                                registry=self.registry)
-        self.batch = Histogram("bench_serve_batch_size", "chunks per inference batch",
-                               buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
-        self.chunks = Counter("bench_serve_chunks", "chunks answered with a verdict", ["mode"], registry=self.registry)
-        self.errors = Counter("bench_serve_errors", "error frames sent", ["code"], registry=self.registry)
-        self.rejected = Counter("bench_serve_rejected_connections", "connections refused", ["reason"],
-                                registry=self.registry)
-        self.sessions = Gauge("bench_serve_sessions", "open calls", registry=self.registry)
-        self.swaps = Counter("bench_serve_model_swaps", "hot swaps to a newly promoted version",
-                             registry=self.registry)
-        self.swap_failures = Counter("bench_serve_model_swap_failures", "promoted versions that failed to load",
-                                     registry=self.registry)
-        self.model = Gauge("bench_serve_model_info", "the model new calls get", ["model", "model_version"],
-                           registry=self.registry)
-
-    def text(self) -> str:
-        from prometheus_client import generate_latest
-
-        return generate_latest(self.registry).decode()
-
-
-class Call:
-    """One call's running state: its chunks' verdicts accumulate into the call verdict."""
-
-    def __init__(self, session: str, hello: Any, alert_chunks: int) -> None:
-        self.session, self.hello, self.alert_chunks = session, hello, alert_chunks
-        self.seq = 0
-        self.chunks = 0
-        self.fake_chunks = 0
-        self.total = 0.0
-        self.first_alert_seq: int | None = None
-        self.errors = 0
-        # the call's clock (EdgeServer._expire_calls): last frame and end (time.monotonic()), whether its handler is
-        # waiting for a frame, the handler task, and why it was ended when it was
-        self.last = self.ends = 0.0
-        self.receiving = False
-        self.task: asyncio.Task | None = None
-        self.expired: tuple[str, str] | None = None
-
-    def add(self, seq: int, score: float, fake: bool) -> dict[str, Any]:
-        self.chunks += 1
-        self.total += score
-        if fake:
-            self.fake_chunks += 1
-            if self.first_alert_seq is None:
-                self.first_alert_seq = seq
-        return self.summary()
-
-    def summary(self) -> dict[str, Any]:
-        verdict = "fake" if self.fake_chunks >= self.alert_chunks else "bona fide"
-        return {"chunks": self.chunks, "fake_chunks": self.fake_chunks,
-                "mean_score": self.total / self.chunks if self.chunks else None,
-                "verdict": verdict if self.chunks else None,  # no scored chunk: no verdict, never "bona fide"
-                "first_alert_seq": self.first_alert_seq, "errors": self.errors}
 
 
 class EdgeServer:
@@ -252,35 +109,8 @@ class EdgeServer:
         """``GET /v1/kept`` (token required): the keep folder as an uncompressed tar, for ``bench mlops cycle``."""
         if self._keep is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "this server keeps no features (--keep-dir)\n")
-        return self._stream_kept(connection)
+        return stream_kept(connection, self._keep, self.log)
 
-    async def _stream_kept(self, connection: Any) -> Any:
-        """Stream the tar onto the connection (HTTP/1.1 chunked), in chunks of :data:`KEPT_CHUNK` read by a thread,
-        each written once the previous ones drained: memory stays bounded whatever the keep folder holds, and
-        the event loop keeps serving calls. A websockets ``Response`` holds its whole body in memory, so the
-        export writes to the transport itself, closes it, and returns a response that is never sent."""
-        transport = connection.transport
-        files = await asyncio.to_thread(kept_files, self._keep)
-        chunks = tar_chunks(files)
-        transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n"
-                        b"Cache-Control: no-store\r\nConnection: close\r\n\r\n")
-        try:
-            while not transport.is_closing():
-                chunk = await asyncio.to_thread(next, chunks, None)
-                if chunk is None:
-                    transport.write(b"0\r\n\r\n")
-                    break
-                transport.write(b"%x\r\n" % len(chunk))
-                transport.write(chunk)
-                transport.write(b"\r\n")
-                await connection.drain()
-        except Exception as exc:  # noqa: BLE001 - a file that vanished: the client sees a cut chunked body
-            self.log(f"GET {KEPT_PATH}: {type(exc).__name__}: {first_line(exc)}")
-        finally:
-            chunks.close()
-            transport.close()
-        await asyncio.shield(connection.connection_lost_waiter)
-        return connection.respond(HTTPStatus.OK, "")  # the connection is closed: websockets sends nothing more
 
     # ------------------------------------------------------------------ a call
     async def _send(self, ws: Any, frame: dict[str, Any]) -> None:
@@ -425,7 +255,7 @@ class EdgeServer:
                 except MessageError as exc:
                     raise ProtocolError("bad_message", str(exc)) from None
                 job = Job("privacy", messages, loop.create_future(), slot=slot)
-                self._keep_features(call, frame, slot)
+                keep_frame(self._keep, call, frame, slot)
             self.engine.submit(job)
             return job
         except ProtocolError as exc:
@@ -463,23 +293,6 @@ class EdgeServer:
         self.metrics.chunks.labels(job.kind).inc()
         await self._send(ws, frame)
         self.metrics.server.observe(max(0.0, frame["t_sent"] - t_recv) / 1000.0)
-
-    def _keep_features(self, call: Call, frame: bytes, slot: ModelSlot) -> None:
-        """An opted-in privacy call's feature frames, appended to KEEP_DIR/<model_version>/<session>.bfm
-        with its label in a sidecar (raw audio is never kept). Both are biometric: files 0600, folders 0700."""
-        if self._keep is None or not call.hello.keep:
-            return
-        folder = self._keep / slot.version
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        side = folder / f"{call.session}.json"
-        if not side.exists():
-            meta = {"session": call.session, "call_id": call.hello.call_id, "label": call.hello.label,
-                    "model": slot.ref, "model_version": slot.version,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            with open_private(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL) as f:
-                f.write(json.dumps(meta).encode())
-        with open_private(folder / f"{call.session}.bfm", os.O_WRONLY | os.O_CREAT | os.O_APPEND) as f:
-            f.write(len(frame).to_bytes(4, "little") + frame)
 
     async def _expire_calls(self) -> None:
         """End every call that waits for a frame past its idle timeout or its length limit, checked a few times a
@@ -589,33 +402,6 @@ class EdgeServer:
             self._stop.set()
 
 
-def token_matches(headers: Any, token: str) -> bool:
-    """Whether the upgrade request carries ``token``: ``Authorization: Bearer TOKEN`` (the scheme name in any case,
-    RFC 7235) or, for browsers, the subprotocol ``bearer.TOKEN`` offered beside :data:`SUBPROTOCOL`. Compared in
-    constant time."""
-    given = []
-    scheme, _, value = headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() == "bearer":
-        given.append(value.strip())
-    offered = offered_subprotocols(headers)
-    if SUBPROTOCOL in offered:
-        given += [p[len(TOKEN_SUBPROTOCOL_PREFIX):] for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
-    ok = False
-    for g in given:
-        ok |= hmac.compare_digest(g.encode(), token.encode())
-    return ok
-
-
-def offered_subprotocols(headers: Any) -> list[str]:
-    """The subprotocols a WebSocket upgrade offers (every ``Sec-WebSocket-Protocol`` header, comma-separated)."""
-    return [p.strip() for value in headers.get_all("Sec-WebSocket-Protocol") for p in value.split(",") if p.strip()]
-
-
-def select_subprotocol(_connection: Any, offered: Any) -> str | None:
-    """The subprotocol the server answers with: :data:`SUBPROTOCOL` when offered (never the token), else none."""
-    return SUBPROTOCOL if SUBPROTOCOL in offered else None
-
-
 def following(model: str) -> str | None:
     """The model name a server started with ``model`` follows (hot swap): a bare store name, not NAME@VERSION,
     a folder or a packaged model."""
@@ -628,54 +414,6 @@ def following(model: str) -> str | None:
     except BenchError:
         return None
     return name if version is None and (store_root() / name).is_dir() else None
-
-
-def open_private(path: Path, flags: int) -> Any:
-    """``path`` opened for binary writing with ``flags``, created 0600 (owner only) whatever the umask."""
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode: make sure
-    except OSError:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "wb")
-
-
-#: bytes per chunk of the GET /v1/kept stream (the export holds about two of them in memory)
-KEPT_CHUNK = 256 * 1024
-
-
-def kept_files(keep: Path) -> list[tuple[Path, str, int, float]]:
-    """Every regular file under ``keep``: (path, name in the tar, size now, mtime); files still being appended
-    to are exported up to their size at this moment."""
-    out = []
-    if keep.is_dir():
-        for f in sorted(keep.rglob("*")):
-            if f.is_file() and not f.is_symlink():
-                st = f.stat()
-                out.append((f, f.relative_to(keep).as_posix(), st.st_size, st.st_mtime))
-    return out
-
-
-def tar_chunks(files: list[tuple[Path, str, int, float]], chunk: int = KEPT_CHUNK) -> Iterator[bytes]:
-    """An uncompressed tar of ``files`` as chunks of about ``chunk`` bytes (never the whole archive at once)."""
-    buf = bytearray()
-    for path, name, size, mtime in files:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = size, int(mtime), 0o600
-        buf += info.tobuf(tarfile.PAX_FORMAT)
-        with open(path, "rb") as f:
-            left = size
-            while left:
-                block = f.read(min(chunk, left)) or bytes(min(chunk, left))  # shrunk: zeros keep the tar valid
-                buf += block
-                left -= len(block)
-                if len(buf) >= chunk:
-                    yield bytes(buf)
-                    buf.clear()
-        buf += bytes(-size % tarfile.BLOCKSIZE)
-    buf += bytes(2 * tarfile.BLOCKSIZE)  # end of archive
-    yield bytes(buf)
 
 
 class ServerThread:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.api import SAMPLE_RATE, BenchError, first_line
-from bench.detectors.pitch.compliance_config import CNN_CHANNELS, TrainConfig
+from bench.detectors.pitch.compliance.config import CNN_CHANNELS, TrainConfig
 from bench.models.assets import sha256_file
 
 

@@ -63,7 +63,8 @@ class SpeakerBackend(Backend):
         """L2-normalised speaker embeddings, shape (len(clips), dim)."""
 
 
-ASR: Registry[ASRBackend] = Registry("ASR backend", "bench.asr", modules=("bench.detectors.pitch.asr",))
+ASR: Registry[ASRBackend] = Registry("ASR backend", "bench.asr", modules=("bench.detectors.pitch.asr",
+                                                                        "bench.detectors.pitch.whisperx_asr"))
 REALISM: Registry[RealismBackend] = Registry("realism backend", "bench.realism",
                                                modules=("bench.detectors.pitch.realism",))
 SPEAKER: Registry[SpeakerBackend] = Registry("speaker backend", "bench.speaker",

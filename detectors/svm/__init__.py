@@ -12,11 +12,11 @@ Core-Edge Cloud"; ``../shared/papers/devox.txt``) says about it, and nothing mor
   performance with an accuracy of 92%". Fig. 5's bars (F1 score, accuracy, loss) did not survive
   the text extraction: the SVM's own figures are not known here.
 
-DevoX does not say which features, scaling, regularisation or implementation its SVM used. Those
-are bench's choices (``bench.countermeasures.feature_model``): MFCC and LFCC (20 coefficients, deltas and
-delta-deltas, mean and std over the utterance, 240 values with both), standardised, scikit-learn's
-``LinearSVC`` with C = 1 and balanced class weights. The score is the SVM's decision value (a
-margin, threshold 0), not a log-likelihood ratio.
+DevoX does not say which features, scaling, regularisation or implementation its SVM used. Those are bench's
+choices (``bench.countermeasures.feature_model``, features ``bench.countermeasures.cepstral``): MFCC and LFCC
+(20 coefficients, deltas and delta-deltas, mean and std over the utterance, 240 values with both),
+standardised, scikit-learn's ``LinearSVC`` with C = 1 and balanced class weights. The score is the SVM's
+decision value (a margin, threshold 0), not a log-likelihood ratio.
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ Core-Edge Cloud"; ``../shared/papers/devox.txt``) says about it, and nothing mor
   performance with an accuracy of 92%". Fig. 5's bars (F1 score, accuracy, loss) did not survive
   the text extraction: XGBoost's own figures are not known here.
 
-DevoX does not say which features, hyper-parameters or stopping rule its XGBoost used. Those are
-bench's choices (``bench.countermeasures.feature_model``): MFCC and LFCC (20 coefficients, deltas and delta-deltas,
-mean and std over the utterance, 240 values with both), the library's default trees (100 rounds,
-depth 6, learning rate 0.3), balanced class weights, early stopping on the validation speakers'
-log loss (10 rounds). The score is the trees' margin: the log-odds of fake (threshold 0).
+DevoX does not say which features, hyper-parameters or stopping rule its XGBoost used. Those are bench's
+choices (``bench.countermeasures.feature_model``, features ``bench.countermeasures.cepstral``): MFCC and LFCC
+(20 coefficients, deltas and delta-deltas, mean and std over the utterance, 240 values with both), the
+library's default trees (100 rounds, depth 6, learning rate 0.3), balanced class weights, early stopping on
+the validation speakers' log loss (10 rounds). The score is the trees' margin: the log-odds of fake (threshold
+0).
 """
 
 from __future__ import annotations

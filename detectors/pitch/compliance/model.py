@@ -17,8 +17,8 @@ import numpy as np
 from bench.api import BenchError, resolve_device
 from bench.data.taxonomy_version import check_version, recorded_version
 from bench.detectors.pitch.backbones import Backbone, make_backbone
-from bench.detectors.pitch.compliance_config import FORMAT, META_FILE, METRICS_FILE, NoClassifierError, TrainConfig
-from bench.detectors.pitch.compliance_metrics import metrics_table
+from bench.detectors.pitch.compliance.config import FORMAT, META_FILE, METRICS_FILE, NoClassifierError, TrainConfig
+from bench.detectors.pitch.compliance.metrics import metrics_table
 from bench.fileio import write_atomic
 from bench.models.assets import sha256_file
 

@@ -22,10 +22,10 @@ import numpy as np
 from bench.api import FitConfig, FitOutcome, RunFailed, __version__, fit_torch, predict_logits, resolve_device
 from bench.data.taxonomy_version import TAXONOMY_VERSION
 from bench.detectors.pitch.backbones import Backbone, make_backbone
-from bench.detectors.pitch.compliance_config import FORMAT, META_FILE, TrainConfig
-from bench.detectors.pitch.compliance_data import Data, cached_inputs, has_both, plan_training
-from bench.detectors.pitch.compliance_metrics import binary_metrics, format_row, mean_or_none
-from bench.detectors.pitch.compliance_model import read_meta, write_meta
+from bench.detectors.pitch.compliance.config import FORMAT, META_FILE, TrainConfig
+from bench.detectors.pitch.compliance.data import Data, cached_inputs, has_both, plan_training
+from bench.detectors.pitch.compliance.metrics import binary_metrics, format_row, mean_or_none
+from bench.detectors.pitch.compliance.model import read_meta, write_meta
 from bench.fileio import write_atomic
 from bench.outdir import check_output, check_writable_dir, claim_output
 

@@ -17,7 +17,7 @@ import numpy as np
 from bench.api import BenchError, save_torch, split_speakers
 from bench.audio import entry_problem, load_entry
 from bench.detectors.pitch.backbones import Backbone, CropFn, prepare_all
-from bench.detectors.pitch.compliance_config import CACHE_DIR, FEATURE_CHUNK, TrainConfig
+from bench.detectors.pitch.compliance.config import CACHE_DIR, FEATURE_CHUNK, TrainConfig
 
 
 @dataclass
