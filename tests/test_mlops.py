@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 
 import numpy as np
@@ -76,7 +77,9 @@ def test_a_cycle_retrains_gates_promotes_and_hot_swaps_during_a_live_call(devox_
     from bench.serve.server import ServerThread
 
     root, env, wav = devox_model
-    monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])
+    store = tmp_path / "store"  # a private copy: a cycle adds versions, and other tests expect the session's
+    shutil.copytree(env["BENCH_MODEL_STORE"], store)  # store to hold devox-small@1 only, in any order
+    monkeypatch.setenv("BENCH_MODEL_STORE", str(store))
     keep = tmp_path / "kept"
     gate = tmp_path / "gate.toml"
     gate.write_text(LENIENT_GATE)
@@ -143,7 +146,9 @@ def test_a_version_that_fails_the_gate_is_registered_but_never_served(devox_mode
     from bench.serve.server import ServerThread
 
     root, env, wav = devox_model
-    monkeypatch.setenv("BENCH_MODEL_STORE", env["BENCH_MODEL_STORE"])
+    store = tmp_path / "store"  # a private copy: a cycle adds versions, and other tests expect the session's
+    shutil.copytree(env["BENCH_MODEL_STORE"], store)  # store to hold devox-small@1 only, in any order
+    monkeypatch.setenv("BENCH_MODEL_STORE", str(store))
     running = resolve("devox-small").card.ref
     (store_root() / "devox-small" / PROMOTED_FILE).unlink(missing_ok=True)  # NAME follows the newest version
     assert resolve("devox-small").card.ref == running
