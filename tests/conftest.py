@@ -23,6 +23,7 @@ import pytest
 
 from tests.helpers.cli import evaluate_args, run_bench
 from tests.helpers.paths import SHARED, TESTS
+from tests.helpers.results import make_result
 
 #: layers whose every test is slow (several parts together, whole CLI runs)
 SLOW_LAYERS = frozenset({"integration", "e2e"})
@@ -92,6 +93,14 @@ def zoo_inputs(tmp_path_factory):
     simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
     generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
     return root
+
+
+@pytest.fixture
+def two_results(tmp_path) -> tuple[Path, Path]:
+    """Two results documents (world and freevc fakes, fakes well and less well separated) for leaderboard tests."""
+    a = make_result(tmp_path / "a", separation=2.0, generator="world", seed=1)
+    b = make_result(tmp_path / "b", separation=1.0, generator="freevc", seed=2)
+    return a, b
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ def official_scores(net, paths: list[Path]) -> list[float]:
         return [float(v) for v in net(batch)[:, 1]]
 
 
+@pytest.mark.slow  # the official network on every clip twice (bench's path and the official one): ~10 s
 def test_bench_score_official_protocol_is_minus_the_official_score_file_for_file(clips, official_network, capfd):
     names = list(LENGTHS)
     res = invoke(["score", *[str(clips / n) for n in names], "--detector", "aasist", "--model",
@@ -101,6 +102,7 @@ def test_bench_score_official_protocol_is_minus_the_official_score_file_for_file
     assert default["score"] != rows[2]["score"]
 
 
+@pytest.mark.slow  # as above, through bench evaluate's scoring path
 def test_evaluate_path_applies_and_records_the_official_protocol(clips, official_network):
     """``bench evaluate --param protocol=official``: the cm component scores a batch as the official evaluation
     does, has its own cache key, and the result records the protocol (detector config, component, notes)."""

@@ -242,6 +242,8 @@ def test_nisqa_import_leaves_no_matplotlib_stub():
     assert (mpl is None and not had) or getattr(mpl, "__file__", None) is not None
 
 
+# DNSMOS takes seconds of CPU per clip: the tests that score many clips are slow (about 10 s each)
+@pytest.mark.slow
 def test_dnsmos_in_range_and_equal_to_speechmos(dnsmos, speech):
     from speechmos import dnsmos as reference
 
@@ -251,6 +253,7 @@ def test_dnsmos_in_range_and_equal_to_speechmos(dnsmos, speech):
     assert all(1.0 <= v <= 5.0 for v in ours)
 
 
+@pytest.mark.slow
 def test_dnsmos_batch_equals_one_by_one(dnsmos, speech):
     clips = [speech[0], speech[1][: SR // 3], np.zeros(0, np.float32), speech[2]]
     dnsmos.config["batch_size"] = 2
@@ -263,6 +266,7 @@ def test_dnsmos_batch_equals_one_by_one(dnsmos, speech):
     assert dnsmos.score([]) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("degrade", [_noise, _clipping], ids=["noise", "clipping"])
 def test_dnsmos_degraded_scores_lower(dnsmos, speech, degrade):
     clips = speech[2:]
