@@ -5,7 +5,8 @@ The markers (registered in pyproject.toml):
 
 - ``slow``: every test under ``tests/integration`` and ``tests/e2e``, and every test elsewhere that uses a
   fixture of ``CORPUS_FIXTURES`` (directly or through another fixture): ``-m "not slow"`` builds no
-  simulated corpus and trains no model;
+  simulated corpus. Elsewhere a test is marked by hand when it trains a model or runs a pretrained network
+  on many clips;
 - ``weights("models/nisqa/nisqa.tar")``: needs that file under ``../shared`` (beside the repository),
   skipped with the path when it is absent;
 - ``network``: would reach the network; skipped unless ``BENCH_TEST_NETWORK=1``;
