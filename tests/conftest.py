@@ -1,12 +1,12 @@
-"""Session fixtures shared by every layer (a small simulated corpus, one trained devox-small model...), each made
-once per session, and the markers' rules.
+"""Fixtures shared by every layer (session ones, each made once per session: a small simulated corpus, its
+evaluation, the detector zoo's corpus with fakes, one trained devox-small model), and the markers' rules.
 
 The markers (registered in pyproject.toml):
 
 - ``slow``: every test under ``tests/integration`` and ``tests/e2e``, and every test elsewhere that uses a
   fixture of ``CORPUS_FIXTURES`` (directly or through another fixture): ``-m "not slow"`` builds no
-  simulated corpus. Elsewhere a test is marked by hand when it trains a model or runs a pretrained network
-  on many clips;
+  simulated corpus. In tests/unit and tests/contract a test is also marked by hand when it trains a model
+  (a tiny run on synthetic clips) or runs a pretrained network on many clips;
 - ``weights("models/nisqa/nisqa.tar")``: needs that file under ``../shared`` (beside the repository),
   skipped with the path when it is absent;
 - ``network``: would reach the network; skipped unless ``BENCH_TEST_NETWORK=1``;
