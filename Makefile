@@ -25,6 +25,8 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/bench demo --out demo
 
+# The whole suite (README's test command, as .ci/run runs it), and the same without the slow tests
+# (no simulated corpus, no training): tests/unit, tests/contract's quick part (README.md, "Tests").
 test: install
 	$(BIN)/python -m pytest -q
 

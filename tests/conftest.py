@@ -1,16 +1,63 @@
-"""Shared fixtures: a small simulated corpus (real espeak-ng + WORLD), made once per session."""
+"""Fixtures shared by every layer (session ones, each made once per session: a small simulated corpus, its
+evaluation, the detector zoo's corpus with fakes, one trained devox-small model), and the markers' rules.
+
+The markers (registered in pyproject.toml):
+
+- ``slow``: every test under ``tests/integration`` and ``tests/e2e``, and every test elsewhere that uses a
+  fixture of ``CORPUS_FIXTURES`` (directly or through another fixture): ``-m "not slow"`` builds no
+  simulated corpus. In tests/unit and tests/contract a test is also marked by hand when it trains a model
+  (a tiny run on synthetic clips) or runs a pretrained network on many clips;
+- ``weights("models/nisqa/nisqa.tar")``: needs that file under ``../shared`` (beside the repository),
+  skipped with the path when it is absent;
+- ``network``: would reach the network; skipped unless ``BENCH_TEST_NETWORK=1``;
+- ``browser``: needs Chromium and its driver (the test skips itself without them).
+
+Helpers are imported from ``tests.helpers``, never from this file.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from tests.helpers.cli import evaluate_args, run_bench
+from tests.helpers.paths import SHARED, TESTS
+from tests.helpers.results import make_result
+
+#: layers whose every test is slow (several parts together, whole CLI runs)
+SLOW_LAYERS = frozenset({"integration", "e2e"})
+#: the session fixtures below that simulate a corpus or train a model: a test using one is slow
+CORPUS_FIXTURES = frozenset({"sim_corpus", "evaluated", "zoo_inputs", "devox_model"})
+
+
+def _layer(item: pytest.Item) -> str | None:
+    """``unit``, ``integration``, ``e2e`` or ``contract``: the tests folder an item lives in."""
+    try:
+        return item.path.relative_to(TESTS).parts[0]
+    except ValueError:
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: the slow marks added here count
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark slow tests by layer and fixture; skip ``weights`` tests without their files and ``network`` tests
+    offline. A unit test that uses a corpus fixture is an error: it belongs in tests/integration."""
+    online = os.environ.get("BENCH_TEST_NETWORK") == "1"
+    for item in items:
+        layer, corpus = _layer(item), sorted(CORPUS_FIXTURES.intersection(item.fixturenames))
+        if layer == "unit" and corpus:
+            raise pytest.UsageError(f"{item.nodeid} uses {', '.join(corpus)}: unit tests use no simulated corpus "
+                                    "and no session-trained model (move it to tests/integration)")
+        if layer in SLOW_LAYERS or corpus:
+            item.add_marker(pytest.mark.slow)
+        for mark in item.iter_markers("weights"):
+            for path in (SHARED / p for p in (mark.args or ("",))):
+                if not path.exists():
+                    item.add_marker(pytest.mark.skip(reason=f"needs weights from ../shared: {path} is absent"))
+        if item.get_closest_marker("network") and not online:
+            item.add_marker(pytest.mark.skip(reason="reaches the network (offline here; BENCH_TEST_NETWORK=1 runs it)"))
 
 
 @pytest.fixture(scope="session")
@@ -21,13 +68,6 @@ def sim_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim") / "corpus"
     simulate_corpus(out, speakers=2, sentences=2, seed=0, workers=2)
     return out
-
-
-def run_bench(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``bench`` CLI in a subprocess; returns the completed process."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=600)
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +84,6 @@ def evaluated(sim_corpus, tmp_path_factory):
     return root, res
 
 
-def evaluate_args(corpus: Path, root: Path, out: Path) -> list[str]:
-    """The `bench evaluate` command line of the ``evaluated`` fixture, writing to ``out``."""
-    return ["evaluate", "--detector", "pitch-lite", "--corpus", str(corpus), "--fakes", str(root / "fakes"),
-            "--compliance", str(root / "compliance"), "--out", str(out), "--workers", "2", "--bootstrap", "200"]
-
-
 @pytest.fixture(scope="session")
 def zoo_inputs(tmp_path_factory):
     """4 speakers x 3 challenges x 2 sentences and their WORLD fakes: enough for train/val/test speakers."""
@@ -60,6 +94,14 @@ def zoo_inputs(tmp_path_factory):
     simulate_corpus(root / "corpus", speakers=4, sentences=2, challenges=[0, 1, 3], seed=0, workers=2)
     generate(root / "corpus", root / "fakes", pairs_per_source=2, workers=2)
     return root
+
+
+@pytest.fixture
+def two_results(tmp_path) -> tuple[Path, Path]:
+    """Two results documents (world and freevc fakes, fakes well and less well separated) for leaderboard tests."""
+    a = make_result(tmp_path / "a", separation=2.0, generator="world", seed=1)
+    b = make_result(tmp_path / "b", separation=1.0, generator="freevc", seed=2)
+    return a, b
 
 
 @pytest.fixture

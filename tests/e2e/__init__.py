@@ -1,0 +1,1 @@
+"""End-to-end tests: whole CLI pipelines and the leaderboard page in a browser; all slow."""

@@ -1,0 +1,1 @@
+"""Integration tests: several parts together (a simulated corpus, training, a server on loopback); all slow."""
