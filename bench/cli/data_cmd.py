@@ -169,3 +169,54 @@ def subset(
                           seed=seed, overwrite=overwrite)
     console.print(f"hard subset: {summary['fakes']} fakes + {summary['originals']} originals in {out} "
                   f"(per challenge: {summary['per_challenge']})")
+
+
+@app.command()
+def channel(
+    corpus: Path = typer.Argument(..., help="A corpus folder (original recordings; bench data simulate / load)."),
+    out: Path = typer.Argument(..., help="Output folder (gets corpus/, and fakes/ with --fakes)."),
+    profile: str = typer.Option(None, "--profile", "-p", help="A named channel (bench data channels lists them): "
+                                "pstn-g711u, mobile-amr-nb, voip-opus-loss5..."),
+    fakes: Path = typer.Option(None, "--fakes", "-f", help="Fakes of CORPUS: they go through the same channel."),
+    codec: str = typer.Option(None, "--codec", help="Codec: g711u, g711a, amr-nb, opus, g722 (overrides the "
+                              "profile's)."),
+    rate: int = typer.Option(None, "--rate", help="The line's sample rate: 8000 or 16000 Hz."),
+    band: str = typer.Option(None, "--band", help="Band limit: pstn (300-3,400 Hz)."),
+    bitrate: int = typer.Option(None, "--bitrate", min=1, help="Codec bit rate (bit/s)."),
+    loss: float = typer.Option(None, "--loss", parser=number(what="a loss rate"),
+                               help="Mean packet loss rate, in [0, 1)."),
+    burst: float = typer.Option(None, "--burst", parser=number(1.0, what="a burst length"),
+                                help="Mean length of a loss burst, in packets (Gilbert-Elliott; 1 = random loss)."),
+    jitter_ms: float = typer.Option(None, "--jitter-ms", parser=number(0.0, what="a jitter"),
+                                    help="Mean network delay of a packet (ms, exponential)."),
+    buffer_ms: float = typer.Option(None, "--buffer-ms", parser=number(0.0, what="a buffer length"),
+                                    help="Playout buffer (ms): later packets are lost (default 60)."),
+    noise: str = typer.Option(None, "--noise", help="Noise before the line: white, pink or babble (other "
+                              "speakers of the corpus)."),
+    snr_db: float = typer.Option(None, "--snr-db", parser=number(what="an SNR"), help="Signal-to-noise ratio (dB)."),
+    seed: int = seed_option("Seed: the same seed gives byte-identical output."),
+    workers: int = workers_option(),
+    overwrite: bool = overwrite_option("channel"),
+) -> None:
+    """Pass a corpus (and its fakes) through a telephone channel into a new corpus of the same schema."""
+    from bench.runs.channel_corpus import channel_corpus
+
+    parts = {"codec": codec, "rate": rate, "band": band, "bitrate": bitrate, "loss": loss, "burst": burst,
+             "jitter_ms": jitter_ms, "buffer_ms": buffer_ms, "noise": noise, "snr_db": snr_db}
+    summary = channel_corpus(corpus, out, profile, fakes=fakes, parts=parts, seed=seed,
+                             workers=resolve_workers(workers), overwrite=overwrite)
+    kinds = [k for k in ("corpus", "fakes") if k in summary]
+    console.print(f"channel {profile or 'of your parts'} ({summary['rate']} Hz): "
+                  + ", ".join(f"{summary[k]['through_channel']} {k} recordings" for k in kinds) + f" -> {out}")
+
+
+@app.command()
+def channels(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """The named channel profiles and what each stands for."""
+    from bench.channel.profiles import PROFILES
+
+    if as_json:
+        print_json({name: chain.to_dict() for name, chain in PROFILES.items()})
+        return
+    for name, chain in PROFILES.items():
+        console.print(f"{name:20s} {chain.note}", markup=False)

@@ -196,11 +196,19 @@ def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[s
     for path, ds in ((corpus, corpus_ds), (fakes, fakes_ds)):
         check_ids(ds["challenge"], str(path))
     cm, fm = read_manifest(corpus), read_manifest(fakes)
+    if cm.get("channel") != fm.get("channel"):
+        raise BenchError(f"{corpus} and {fakes} went through different telephone channels ({_channel(cm)} and "
+                         f"{_channel(fm)}): pass both through one `bench data channel CORPUS OUT --fakes FAKES` run")
     want = (fm.get("corpus") or {}).get("content_hash")
     if want and cm.get("content_hash") and want not in known_hashes(cm):
         raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
                          f"{cm['content_hash']})")
     return corpus_ds, fakes_ds, cm, fm
+
+
+def _channel(manifest: dict[str, Any]) -> str:
+    ch = manifest.get("channel")
+    return "none" if not ch else str(ch.get("profile") or ch.get("chain"))
 
 
 def check_model_loads(detector: Detector) -> None:
@@ -350,7 +358,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
                     for c in components},
         generator=RunPart(**_generator_info(fm)),
         corpus={"name": cm.get("name"), "content_hash": cm.get("content_hash"), "path": str(corpus),
-                "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source")},
+                "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source"),
+                **({"channel": cm["channel"]} if cm.get("channel") else {})},
         fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,
