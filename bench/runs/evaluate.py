@@ -196,7 +196,7 @@ def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[s
     for path, ds in ((corpus, corpus_ds), (fakes, fakes_ds)):
         check_ids(ds["challenge"], str(path))
     cm, fm = read_manifest(corpus), read_manifest(fakes)
-    if cm.get("channel") != fm.get("channel"):
+    if _channel_key(cm) != _channel_key(fm):
         raise BenchError(f"{corpus} and {fakes} went through different telephone channels ({_channel(cm)} and "
                          f"{_channel(fm)}): pass both through one `bench data channel CORPUS OUT --fakes FAKES` run")
     want = (fm.get("corpus") or {}).get("content_hash")
@@ -204,6 +204,12 @@ def open_inputs(corpus: str | Path, fakes: str | Path) -> tuple[Any, Any, dict[s
         raise BenchError(f"{fakes} was generated from another corpus (hash {want}, {corpus} has "
                          f"{cm['content_hash']})")
     return corpus_ds, fakes_ds, cm, fm
+
+
+def _channel_key(manifest: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What makes two datasets' channels the same: the profile, the chain and the seed."""
+    ch = manifest.get("channel")
+    return None if not ch else (ch.get("profile"), ch.get("chain"), ch.get("seed"))
 
 
 def _channel(manifest: dict[str, Any]) -> str:

@@ -63,6 +63,9 @@ def test_a_profile_makes_a_corpus_of_the_same_schema_at_the_lines_rate(inputs, t
         assert m["channel"]["parent_hash"] == read_manifest(src)["content_hash"]
     assert read_manifest(tmp_path / "out" / "fakes")["corpus"]["content_hash"] == \
         read_manifest(tmp_path / "out" / "corpus")["content_hash"]
+    from bench.runs.evaluate import open_inputs  # what bench evaluate checks first: this pair is accepted
+
+    assert open_inputs(tmp_path / "out" / "corpus", tmp_path / "out" / "fakes")[2]["channel"]["seed"] == 0
 
 
 @pytest.mark.slow
