@@ -49,15 +49,16 @@ def _babble_sources(rows: list[dict[str, Any]], row: dict[str, Any], seed: int) 
 
 
 def _check_source(path: Path, want_fakes: bool) -> tuple[Any, dict[str, Any]]:
+    """The dataset and manifest at ``path``: the right kind, and not through a channel yet."""
     ds, manifest = open_dataset(path), read_manifest(path)
-    is_fakes = "generator" in ds.column_names
-    if is_fakes != want_fakes:
-        raise BenchError(f"{path}: is {'a fakes' if is_fakes else 'a corpus'} dataset; "
-                         f"{'--fakes' if want_fakes else 'CORPUS'} needs {'fakes' if want_fakes else 'originals'}")
-    if manifest.get("channel"):
-        raise BenchError(f"{path} has been through the channel {manifest['channel'].get('profile') or 'of '}"
-                         f"{'' if manifest['channel'].get('profile') else manifest['channel'].get('chain')} already; "
-                         "channels do not stack: give the clean corpus")
+    if ("generator" in ds.column_names) != want_fakes:
+        raise BenchError(f"{path}: is not a {'fakes' if want_fakes else 'corpus'} dataset (give the original "
+                         "recordings as CORPUS and their fakes as --fakes)")
+    done = manifest.get("channel")
+    if done:
+        which = done.get("profile") or "its own chain"
+        raise BenchError(f"{path} has been through a telephone channel already ({which}); channels do not stack: "
+                         "give the clean corpus")
     return ds, manifest
 
 
