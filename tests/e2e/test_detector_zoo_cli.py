@@ -125,7 +125,7 @@ def test_the_guide_example_detector_trains_and_scores(zoo_inputs, tmp_path, monk
     from bench.runs.train import train_detector
 
     guide = (REPO / "docs" / "adding-a-detector.md").read_text()
-    code = re.search(r"```python\n(# detectors/tiny_cnn.py.*?)```", guide, re.S).group(1)
+    code = re.search(r"```python\n(# tiny_cnn.py.*?)```", guide, re.S).group(1)
     path = tmp_path / "tiny_cnn.py"
     path.write_text(code)
     spec = importlib.util.spec_from_file_location("guide_tiny_cnn", path)
