@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyworld
 
 from bench.api import GENERATORS, SAMPLE_RATE, BenchError, Generator, PluginMeta
 from bench.dsp import world
 
-_FFT = pyworld.get_cheaptrick_fft_size(SAMPLE_RATE)
-_FREQS = np.arange(_FFT // 2 + 1) * SAMPLE_RATE / _FFT
+_FREQS = np.linspace(0, SAMPLE_RATE / 2, world.envelope_bins())  # the envelope's bin frequencies
 _BAND = (_FREQS >= 80) & (_FREQS <= 7000)
 
 

@@ -59,6 +59,11 @@ def warp_envelope(sp: np.ndarray, alpha: float) -> np.ndarray:
     return np.exp(warp_log_envelope(np.log(np.maximum(sp, 1e-16)), alpha))
 
 
+def envelope_bins(sr: int = SAMPLE_RATE) -> int:
+    """Frequency bins of a CheapTrick spectral envelope at ``sr`` (its FFT size / 2 + 1)."""
+    return pyworld.get_cheaptrick_fft_size(sr) // 2 + 1
+
+
 def f0_track(x: np.ndarray, sr: int = SAMPLE_RATE, f0_floor: float = F0_FLOOR,
              f0_ceil: float = F0_CEIL) -> np.ndarray:
     """F0 per 5 ms frame (0 where unvoiced), DIO refined by StoneMask."""
