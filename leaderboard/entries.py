@@ -73,6 +73,13 @@ def system_label(r: Result) -> str:
     return f"{r.detector.name} ({extra})" if extra and extra != r.detector.name else r.detector.name
 
 
+def channel_name(r: Result) -> str:
+    """The telephone channel the result's recordings went through (``bench data channel``): its profile,
+    ``custom`` for a chain of the user's own parts, ``clean`` for none."""
+    ch = r.corpus.get("channel")
+    return "clean" if not ch else (ch.get("profile") or "custom")
+
+
 def row(e: dict[str, Any]) -> dict[str, Any]:
     """An entry as leaderboard.json lists it (ranks, privacy and latency are added by the build)."""
     r: Result = e["result"]
@@ -82,7 +89,7 @@ def row(e: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": e["id"], "detector": r.detector.name, "system": system_label(r), "profile": r.profile,
         "model": r.detector.config.get("model"), "paper_name": r.paper.detector if r.paper else None,
-        "generator": r.generator.name,
+        "generator": r.generator.name, "channel": channel_name(r),
         "corpus": r.corpus.get("name"), "corpus_hash": r.corpus.get("content_hash"),
         "revision": r.corpus.get("revision"), "simulated": r.simulated, "date": r.created,
         "auroc": r.overall.auroc.value, "auroc_ci": [r.overall.auroc.ci_low, r.overall.auroc.ci_high],

@@ -39,3 +39,16 @@ def test_quoted_series_sit_beside_our_system_of_the_same_paper_name():
               {"detector": "specrnet", "system": "S"}]
     order = [c["system"] for _, c in heatmap_columns(rows, series)]
     assert order == ["lfcc-lcnn (m@1)", "pitch-lite", "P", "lfcc-lcnn (m@2)", "L", "svm", "S"]
+
+
+def test_a_row_names_the_telephone_channel_its_recordings_went_through(two_results, tmp_path):
+    from bench.leaderboard.build import build
+
+    a, b = two_results
+    doc = json.loads(a.read_text())
+    doc["corpus"]["channel"] = {"profile": "pstn-g711u", "chain": {"codec": "g711u"}, "seed": 0}
+    (tmp_path / "pstn").mkdir()
+    (tmp_path / "pstn" / "result.json").write_text(json.dumps(doc))
+    build([tmp_path / "pstn", b], tmp_path / "lb")
+    entries = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())["entries"]
+    assert sorted(e["channel"] for e in entries) == ["clean", "pstn-g711u"]
