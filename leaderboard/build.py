@@ -18,6 +18,7 @@ from bench.challenges.taxonomy import all_challenges
 from bench.fileio import write_atomic
 from bench.leaderboard import figures, page, readme
 from bench.leaderboard.cells import heatmap_columns
+from bench.leaderboard.channels import channel_table
 from bench.leaderboard.entries import caveats, load_entries, load_privacy, row, system_label
 from bench.leaderboard.latency import load_latency_rows
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
@@ -66,6 +67,9 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
                             "pitch_tables": pitch_tables(), "devox_latency": DEVOX_LATENCY},
         "figures": drawn, "privacy": leaks, "latency": lat_rows,
     }
+    over_the_phone = channel_table(rows)
+    if over_the_phone:  # only when some result went through a telephone channel: a clean board is unchanged
+        doc["channels"] = over_the_phone
     write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
     write_atomic(out / "README.md", readme.render(doc).encode())
     write_atomic(out / "index.html", page.render(doc, out).encode())

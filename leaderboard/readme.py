@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, num, paper_top10, pct, seed_cell
+from bench.leaderboard.channels import markdown as channels_markdown
 from bench.leaderboard.latency import markdown as latency_markdown
 
 
@@ -55,6 +56,7 @@ def render(doc: dict[str, Any]) -> str:
     pooled = [pct(c["paper_top10_auroc"]) if kind == "ours" else pct(paper_top10(c)) for kind, c in cols]
     lines.append(f"| paper's top-10 ({ten}): ours pooled, the paper's Table 3 'Average (top-10)' | "
                  + " | ".join(pooled) + " |")
+    lines += channels_markdown(doc.get("channels"))
     lines += _markdown_privacy(doc.get("privacy") or [])
     lines += latency_markdown(doc.get("latency") or [])
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.evaluation.results import load_result
 
 
@@ -47,8 +49,37 @@ def test_a_row_names_the_telephone_channel_its_recordings_went_through(two_resul
     a, b = two_results
     doc = json.loads(a.read_text())
     doc["corpus"]["channel"] = {"profile": "pstn-g711u", "chain": {"codec": "g711u"}, "seed": 0}
+    doc["corpus"]["content_hash"] = "pstn-hash"
     (tmp_path / "pstn").mkdir()
     (tmp_path / "pstn" / "result.json").write_text(json.dumps(doc))
     build([tmp_path / "pstn", b], tmp_path / "lb")
     entries = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())["entries"]
     assert sorted(e["channel"] for e in entries) == ["clean", "pstn-g711u"]
+
+
+def test_the_board_shows_each_system_per_channel_with_its_drop_from_clean(two_results, tmp_path):
+    """Results on the same data through telephone channels: a table per (system, generator) with clean and each
+    channel, the drop from clean in points; a board of clean results only has no such table."""
+    from bench.leaderboard.build import build
+
+    a, _ = two_results
+    doc = json.loads(a.read_text())
+    for name, profile, auroc in (("clean", None, 0.90), ("pstn", "pstn-g711u", 0.75), ("amr", "mobile-amr-nb", 0.6)):
+        d = json.loads(json.dumps(doc))
+        if profile:
+            d["corpus"]["channel"] = {"profile": profile, "chain": {}, "seed": 0}
+            d["corpus"]["content_hash"] = f"{profile}-hash"  # a channel makes other recordings
+        d["overall"]["auroc"]["value"] = auroc
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps(d))
+    board = build([tmp_path / n for n in ("clean", "pstn", "amr")], tmp_path / "lb")
+    table = board["channels"]
+    assert table["channels"] == ["clean", "mobile-amr-nb", "pstn-g711u"] and len(table["rows"]) == 1
+    cells = table["rows"][0]["cells"]
+    assert cells["clean"]["drop"] is None
+    assert cells["pstn-g711u"]["drop"] == pytest.approx(0.15) and cells["mobile-amr-nb"]["drop"] == pytest.approx(0.3)
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Over the phone" in readme and "(drop +15.0)" in readme and "(drop +30.0)" in readme
+    assert "<table id=channels>" in (tmp_path / "lb" / "index.html").read_text()
+    clean_only = build([tmp_path / "clean"], tmp_path / "lb2")
+    assert "channels" not in clean_only and "Over the phone" not in (tmp_path / "lb2" / "README.md").read_text()
