@@ -53,6 +53,9 @@ def _train(
     set_: list[str] = typer.Option([], "--set", help="Training setting KEY=VALUE (repeatable), e.g. "
                                                      "architecture=aasist-l, epochs=10, init=aasist-asvspoof2019; "
                                                      "each detector's keys and defaults: bench plugins show NAME."),
+    augment: str = typer.Option(None, "--augment", help="Channel-matched training: telephone channel profiles, "
+                                "comma-separated (bench data channels); each training crop is also seen once "
+                                "through one of them, drawn per crop and seed (waveform networks)."),
     name: str = typer.Option(None, "--name", help="Model name in the store (default: DETECTOR-ARCHITECTURE)."),
     test_speakers: int = typer.Option(None, "--test-speakers", min=1, help="Held-out test speakers (default: "
                                                                             "20%, >= 1; the same ones Pitch's "
@@ -84,7 +87,12 @@ def _train(
     from bench.runs.train import train_detector
 
     log = (lambda msg: None) if as_json else (lambda msg: console.print(msg, markup=False, highlight=False))
-    entry = train_detector(detector, corpus, fakes, out, seeds=seed_list, settings=_settings(set_), device=device,
+    settings = _settings(set_)
+    if augment is not None:
+        if "augment" in settings:
+            raise BenchError("give --augment or --set augment=..., not both")
+        settings["augment"] = augment
+    entry = train_detector(detector, corpus, fakes, out, seeds=seed_list, settings=settings, device=device,
                            threads=threads, test_speakers=test_speakers, split_seed=split_seed, name=name,
                            register=register, overwrite=overwrite, command=" ".join(["bench", *sys.argv[1:]]),
                            progress=log)

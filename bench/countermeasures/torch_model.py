@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.api.score_contract import BENCH_PROTOCOL, SCORE_RULES, InputSpec, ScoreProtocol, training_crop
+from bench.channel.augment import augment_profiles, through_channels
 from bench.countermeasures.base import CMDetector, Scorer, TrainingData
 from bench.countermeasures.training import Checkpoint, FitConfig, fit_torch, resolve_device, save_torch, seed_everything
 from bench.errors import BenchError
@@ -172,7 +173,7 @@ class TorchCMDetector(CMDetector):
         crop = self.train_seconds or (self.input_spec.samples / 16_000 if self.input_spec.samples else 4.0)
         return {"architecture": self.default_architecture, "epochs": f.epochs, "batch_size": f.batch_size,
                 "lr": f.lr, "weight_decay": f.weight_decay, "patience": f.patience, "crop_seconds": round(crop, 4),
-                "init": ""}
+                "init": "", "augment": ""}
 
     def resolve_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The base rules, and a known architecture, a sane crop and a valid epoch loop."""
@@ -183,6 +184,7 @@ class TorchCMDetector(CMDetector):
         if not 0.1 <= float(out["crop_seconds"]) <= 30:
             raise BenchError(f"{self.meta.name}: crop_seconds must be between 0.1 and 30")
         FitConfig(**{k: out[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "patience")}).check()
+        augment_profiles(out.get("augment", ""))
         return out
 
     def trained_input(self, settings: dict[str, Any]) -> InputSpec:
@@ -213,11 +215,16 @@ class TorchCMDetector(CMDetector):
         x_tr, x_val = crops("train", True), crops("val", False)
         if x_tr is None or len(set(data.labels["train"].tolist())) < 2:
             raise BenchError("the training speakers need both original recordings and fakes")
+        y_tr = data.labels["train"]
+        profiles = augment_profiles(s.get("augment", ""))
+        if profiles:  # channel-matched training: every crop once clean and once through a drawn profile
+            copies = through_channels(x_tr.numpy(), profiles, np.random.default_rng([seed, 23]))
+            x_tr, y_tr = torch.cat([x_tr, torch.from_numpy(copies)]), np.concatenate([y_tr, y_tr])
         net = self.build(params)
         init = self.initialise(net, str(s.get("init") or ""), s["architecture"])
         pretrained = self.load_pretrained(net, s)
         t0 = time.perf_counter()
-        net, outcome = fit_torch(net, x_tr, data.labels["train"], x_val, data.labels.get("val"), cfg=cfg,
+        net, outcome = fit_torch(net, x_tr, y_tr, x_val, data.labels.get("val"), cfg=cfg,
                                  device=device, checkpoint=Checkpoint(out / "checkpoint.pt"),
                                  settings={"settings": s, "seed": seed, "params": params}, tick=tick,
                                  extra_loss=getattr(net, "auxiliary_loss", None))

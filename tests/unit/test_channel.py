@@ -147,3 +147,19 @@ def test_an_empty_chain_passes_audio_through():
     x = _noise(0.2)
     y, rate = apply(x, Chain(), seed=0)
     assert rate == 16000 and np.array_equal(y, np.clip(x, -1, 1))
+
+
+def test_channel_augmentation_keeps_each_crops_length_and_draws_a_profile_per_crop():
+    from bench.channel.augment import augment_profiles, through_channels
+
+    crops = np.stack([_noise(0.5, seed=k) for k in range(6)])
+    profiles = augment_profiles("pstn-g711u, hd-g722")
+    assert profiles == ["pstn-g711u", "hd-g722"] and augment_profiles("") == []
+    a = through_channels(crops, profiles, np.random.default_rng(3))
+    b = through_channels(crops, profiles, np.random.default_rng(3))
+    assert a.shape == crops.shape and a.dtype == crops.dtype and np.array_equal(a, b)
+    narrow = [_fraction_above(x, 16000, 4000) < 0.01 for x in a]  # the PSTN copies lost what lies above 4 kHz
+    assert 0 < sum(narrow) < len(a)  # both profiles drawn across the six crops
+    for bad, message in (("pstn-g729", "unknown channel profile"), ("hd-g722,hd-g722", "names a profile twice")):
+        with pytest.raises(BenchError, match=message):
+            augment_profiles(bad)

@@ -198,7 +198,8 @@ def test_the_registry_finds_vgg16_with_its_metadata(capfd):
     assert res.code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["training_settings"] == {"architecture": "vgg16-small", "epochs": 15, "batch_size": 16, "lr": 1e-4,
-                                        "weight_decay": 1e-4, "patience": 4, "crop_seconds": 4.0, "init": ""}
+                                        "weight_decay": 1e-4, "patience": 4, "crop_seconds": 4.0, "init": "",
+                                        "augment": ""}
     assert doc["n_params"] == {"vgg16": 134_267_586, "vgg16-small": 2_100_250}
 
 
