@@ -14,8 +14,9 @@ training), ``bench.errors``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bench.api.lazy import lazy_exports
 
 _HOMES: dict[str, tuple[str, ...]] = {
     "bench": ("SAMPLE_RATE", "__version__"),
@@ -32,21 +33,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "bench.countermeasures.training": ("Checkpoint", "FitConfig", "FitOutcome", "fit_torch", "predict_logits",
                                        "resolve_device", "save_torch", "split_speakers"),
 }
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once loaded, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(globals(), _HOMES)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly

@@ -22,11 +22,16 @@ def check_rate(rate: float, what: str = "loss rate") -> float:
     return float(rate)
 
 
+def check_burst(burst: object) -> float:
+    """``burst`` (mean loss-burst length in packets) as a float >= 1, or a one-line BenchError."""
+    if not (isinstance(burst, int | float) and not isinstance(burst, bool) and math.isfinite(burst) and burst >= 1):
+        raise BenchError(f"burst length must be a number of packets >= 1, got {burst!r}")
+    return float(burst)
+
+
 def gilbert_elliott(n: int, rate: float, burst: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of ``n`` packets, True where lost, at mean loss ``rate`` in bursts of mean length ``burst``."""
-    rate = check_rate(rate)
-    if not (isinstance(burst, int | float) and math.isfinite(burst) and burst >= 1):
-        raise BenchError(f"burst length must be a number of packets >= 1, got {burst!r}")
+    rate, burst = check_rate(rate), check_burst(burst)
     lost = np.zeros(n, bool)
     if rate == 0 or n == 0:
         return lost

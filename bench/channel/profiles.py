@@ -8,7 +8,6 @@ its concealment of lost packets. The output stays at the line's rate (8 kHz for 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from bench.audio import resample
 from bench.channel.codecs import decode, encode, get_codec
-from bench.channel.loss import check_rate, gilbert_elliott, jitter_drops
+from bench.channel.loss import check_burst, check_rate, gilbert_elliott, jitter_drops
 from bench.channel.noise import NOISES, add_at_snr, babble, check_snr, generated
 from bench.errors import BenchError
 
@@ -61,8 +60,7 @@ class Chain:
             raise BenchError("give noise and an SNR together")
         if self.snr_db is not None:
             check_snr(self.snr_db)
-        if not (isinstance(self.burst, int | float) and math.isfinite(self.burst) and self.burst >= 1):
-            raise BenchError(f"burst length must be a number of packets >= 1, got {self.burst!r}")
+        check_burst(self.burst)
         return self
 
 

@@ -16,7 +16,7 @@ from bench.audio import encode_wav, load_entry
 from bench.channel.profiles import Chain, apply, chain_for
 from bench.data.corpus import CORPUS_FEATURES, FAKE_FEATURES, build_dataset, open_dataset, read_manifest, save
 from bench.errors import BenchError
-from bench.outdir import check_output, claim_output
+from bench.outdir import claim_output
 from bench.parallel import run_items
 
 WORK = ".channel-work"  #: finished recordings of an interrupted run, reused by the next one
@@ -81,7 +81,6 @@ def channel_corpus(corpus: str | Path, out: str | Path, profile: str | None = No
     params = {"profile": profile, "chain": chain.to_dict(), "seed": seed,
               "inputs": {name: m.get("content_hash") or str(p.resolve()) for name, p, _, m in sources}}
     inputs = [p for _, p, _, _ in sources]
-    check_output(out, "data channel", params, inputs=inputs, overwrite=overwrite)
     claim_output(out, "data channel", params, inputs=inputs, overwrite=overwrite)
     originals = sources[0][2].to_list()
     summary: dict[str, Any] = {"profile": profile, "rate": chain.rate, "out": str(out)}

@@ -46,8 +46,9 @@ done in:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bench.api.lazy import lazy_exports
 
 # name -> home, loaded on first use: ``backbones`` imports ``.config``, so importing it eagerly here would make
 # ``import bench.detectors.pitch.backbones`` circular whenever it comes first (a spawned worker unpickling a crop)
@@ -61,24 +62,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "bench.detectors.pitch.compliance.model": ("ComplianceModel",),
     "bench.detectors.pitch.compliance.train": ("train_compliance",),
 }
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = ["BACKBONES", "CACHE_DIR", "CNN_CHANNELS", "FEATURE_CHUNK", "FORMAT", "META_FILE", "METRICS_FILE",
-           "ComplianceModel", "NoClassifierError", "TrainConfig", "TrainingPlan", "auroc", "centre_crop",
-           "metrics_table", "plan_training", "split_speakers", "train_compliance"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once loaded, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports(globals(), _HOMES)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
