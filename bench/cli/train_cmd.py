@@ -55,7 +55,8 @@ def _train(
                                                      "each detector's keys and defaults: bench plugins show NAME."),
     augment: str = typer.Option(None, "--augment", help="Channel-matched training: telephone channel profiles, "
                                 "comma-separated (bench data channels); each training crop is also seen once "
-                                "through one of them, drawn per crop and seed (waveform networks)."),
+                                "through one of them, drawn per crop and seed (waveform networks); 'clean' is the "
+                                "same-steps control (the copy is the crop unchanged)."),
     name: str = typer.Option(None, "--name", help="Model name in the store (default: DETECTOR-ARCHITECTURE)."),
     test_speakers: int = typer.Option(None, "--test-speakers", min=1, help="Held-out test speakers (default: "
                                                                             "20%, >= 1; the same ones Pitch's "
@@ -66,7 +67,7 @@ def _train(
     threads: int = typer.Option(1, min=1, help="Compute threads (torch's, or the classifier library's)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Add the model to the local model store "
                                                                          "(bench models list)."),
-    overwrite: bool = overwrite_option("model folder"),
+    overwrite: bool = overwrite_option("model"),
     as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
 ) -> None:
     """Train detector models (see the subcommands, or --detector)."""

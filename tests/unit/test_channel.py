@@ -160,6 +160,10 @@ def test_channel_augmentation_keeps_each_crops_length_and_draws_a_profile_per_cr
     assert a.shape == crops.shape and a.dtype == crops.dtype and np.array_equal(a, b)
     narrow = [_fraction_above(x, 16000, 4000) < 0.01 for x in a]  # the PSTN copies lost what lies above 4 kHz
     assert 0 < sum(narrow) < len(a)  # both profiles drawn across the six crops
+    control = through_channels(crops, augment_profiles("clean"), np.random.default_rng(3))
+    assert np.array_equal(control, crops)  # the same-steps control: copies are the crops themselves
+    mixed = through_channels(crops, augment_profiles("clean,pstn-g711u"), np.random.default_rng(3))
+    assert 0 < sum(np.array_equal(m, c) for m, c in zip(mixed, crops, strict=True)) < len(crops)
     for bad, message in (("pstn-g729", "unknown channel profile"), ("hd-g722,hd-g722", "names a profile twice")):
         with pytest.raises(BenchError, match=message):
             augment_profiles(bad)
