@@ -9,7 +9,8 @@ from typing import Any
 from bench.evaluation.results import load_latency
 from bench.references.devox import DEVOX_TABLE3, EDGE_SERVER, ms
 
-COLUMNS = ["system", "profile", "server", "mode", "callers", "end-to-end p50 / p95 / p99 ms", "inference p95 ms",
+COLUMNS = ["system", "profile", "server", "mode", "line (encoding, rate)", "callers", "end-to-end p50 / p95 / p99 ms",
+           "inference p95 ms",
            "transmission p95 ms", "chunks / s", "dropped", "isolated inference ms (p95 / it)",
            "compute floor ms, MACs / peak (p95 / it)", "alert after fake p50 ms", "false alarms before the fake",
            "chunk AUROC"]
@@ -36,7 +37,7 @@ def load_latency_rows(paths: list[str | Path]) -> list[dict[str, Any]]:
                      "alert_p50_ms": r.alerts.get("p50_ms"), "false_alarm_chunks": r.alerts.get("false_alarm_chunks"),
                      "real_chunks": r.alerts.get("real_chunks"), "false_alarm_calls": r.alerts.get("false_alarm_calls"),
                      "calls": r.alerts.get("calls"), "chunk_auroc": r.alerts.get("chunk_auroc"),
-                     "simulated": r.simulated, "created": r.created})
+                     "simulated": r.simulated, "created": r.created, "line": line_cell(r.line)})
     return rows
 
 
@@ -58,9 +59,19 @@ def _false_alarms(r: dict[str, Any]) -> str:
     return f"{r['false_alarm_chunks']} of {known('real_chunks')} chunks{calls}"
 
 
+def line_cell(line: dict[str, Any]) -> str:
+    """"pstn-g711u (pcm_mulaw, 8 kHz)"; "clean (pcm_s16le, 16 kHz)" for calls without a channel (older files:
+    clean, whatever rate the calls had)."""
+    if not line:
+        return "clean"
+    rate = f"{line.get('sample_rate', 16000) / 1000:g} kHz"
+    return f"{line.get('profile') or 'clean'} ({line.get('encoding', 'pcm_s16le')}, {rate})"
+
+
 def _cells(r: dict[str, Any]) -> list[str]:
     return [f"{r['detector']} ({r['model']})", r["profile"], "bench serve" if r["engine"] == "batched" else "naive",
-            r["mode"], f"{r['callers']}{'' if r['realtime'] else ' (as fast as possible)'}",
+            r["mode"], r["line"] if r["mode"] == "raw" else "features",
+            f"{r['callers']}{'' if r['realtime'] else ' (as fast as possible)'}",
             f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])} / {_ms(r['p99_ms'])}", _ms(r["inference_p95_ms"]),
             _ms(r["transmission_p95_ms"]), f"{r['throughput']:.1f}", f"{r['dropped']} of {r['sent']}",
             _ref(r["isolated_ms"], r["over_isolated_p95"]), _ref(r["floor_ms"], r["over_floor_p95"]),
@@ -72,7 +83,8 @@ _TX, _INF, _E2E = (ms(DEVOX_TABLE3[k]) for k in ("transmission_ms_mean", "infere
 _LO, _HI = (ms(v) for v in DEVOX_TABLE3["inference_ms_range"])
 #: DevoX's row, quoted (Table 3): the same columns, "–" where the paper gives no figure
 QUOTED = [f"{DEVOX_TABLE3['source']}: {EDGE_SERVER}", "edge (CPU)", "socket + inference containers",
-          "raw", "1", f"mean {_E2E} ({_TX} transmission + {_INF} inference)", f"mean {_INF} (range {_LO}-{_HI})",
+          "raw", "phone to edge (not stated)", "1",
+          f"mean {_E2E} ({_TX} transmission + {_INF} inference)", f"mean {_INF} (range {_LO}-{_HI})",
           f"mean {_TX} (phone to edge)", "–", "–", "–", "–", "–", "–", "–"]
 NOTE = ("Measured by `bench latency` on loopback (transmission is the local network stack's, not a phone "
         "uplink's); DevoX's row is quoted from its Table 3, measured from a phone over a network. Isolated "

@@ -32,6 +32,10 @@ def latency(
     backend: str = typer.Option("auto", help="The server's inference backend: auto, onnx or torch."),
     loop: str = typer.Option("auto", help="Event loop of the server and the callers: auto (uvloop where installed), "
                                           "uvloop or asyncio."),
+    channel: str | None = typer.Option(None, "--channel", help="Telephone channel profile the callers' audio goes "
+                                       "through (bench data channels): G.711 lines reach the server as 8 kHz G.711 "
+                                       "frames, other codecs as 16-bit PCM at the line's rate (raw mode)."),
+    channel_seed: int = typer.Option(0, "--channel-seed", min=0, help="Seed of the channel's noise and losses."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     overwrite: bool = overwrite_option("--out"),
 ) -> None:
@@ -43,7 +47,7 @@ def latency(
     res = run_latency(model, out, profile=profile, callers=callers, duration=duration, mode=mode,
                       realtime=not fast, corpus=str(corpus) if corpus else None, fakes=str(fakes) if fakes else None,
                       engine=engine, threads=threads, cores=cores, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
-                      backend=backend, loop=loop, overwrite=overwrite,
+                      backend=backend, loop=loop, overwrite=overwrite, channel=channel, channel_seed=channel_seed,
                       command=" ".join(["bench", *sys.argv[1:]]),
                       progress=lambda m: console.print(m, markup=False, highlight=False, style="dim"))
     if res is None:
@@ -55,7 +59,8 @@ def latency(
 
     table = Table(title=f"{res.detector.config['model']} on {res.profile} ({res.engine}, "
                         f"{res.profile_settings.get('backend')}, {res.mode} mode, "
-                        f"{res.callers} caller(s), {'real time' if res.realtime else 'as fast as possible'})")
+                        f"{res.callers} caller(s), {'real time' if res.realtime else 'as fast as possible'}"
+                        f"{line_text(res.line)})")
     for col in ("per chunk (ms)", "p50", "p95", "p99", "max", "DevoX Table 3 mean (quoted)"):
         table.add_column(col, justify="right" if col != "per chunk (ms)" else "left")
     t3, (lo, hi) = DEVOX_TABLE3, DEVOX_TABLE3["inference_ms_range"]
@@ -77,6 +82,13 @@ def latency(
     for line in reference_lines(res) + cpu_lines(res):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {Path(out) / 'latency.json'}", markup=False)
+
+
+def line_text(line: dict[str, Any]) -> str:
+    """", over pstn-g711u (pcm_mulaw at 8000 Hz)" for a call through a phone line; "" for a clean one."""
+    if not line or not line.get("profile"):
+        return ""
+    return f", over {line['profile']} ({line['encoding']} at {line['sample_rate']} Hz)"
 
 
 def _ms(v: float | None, digits: int = 2) -> str:

@@ -93,15 +93,23 @@ def stream(
     keep: bool = typer.Option(False, "--keep", help="Consent to the server keeping this call's features (MLOps)."),
     label: int | None = typer.Option(None, min=0, max=1, help="The call's label when known (0 real, 1 fake)."),
     cafile: Path | None = typer.Option(None, "--cafile", help="CA certificate for a wss:// server."),
+    channel: str | None = typer.Option(None, "--channel", help="Telephone channel profile the call goes through "
+                                       "first (bench data channels): G.711 lines arrive as 8 kHz G.711 frames, "
+                                       "other codecs as 16-bit PCM at the line's rate (raw mode)."),
+    channel_seed: int = typer.Option(0, "--channel-seed", min=0, help="Seed of the channel's noise and losses."),
     as_json: bool = typer.Option(False, "--json", help="Print every reply as JSON."),
 ) -> None:
     """Stream an audio file to `bench serve` as a phone app would: 1-second chunks, a verdict for each."""
     from bench.serve.client import DeviceHalf, check_url, stream_file
+    from bench.serve.phone_line import phone_line
 
     if mode not in ("raw", "privacy"):
         raise BenchError(f"--mode must be raw or privacy, not {mode!r}")
     if mode == "privacy" and not model:
         raise BenchError("--mode privacy needs --model (the split model whose device half computes the features)")
+    if channel is not None and mode != "raw":
+        raise BenchError("--channel streams raw audio through a phone line: it needs --mode raw")
+    line = phone_line(channel, channel_seed) if channel is not None else None
     check_url(url)
     token = read_token(token_file, required=True)
     device = DeviceHalf(model) if mode == "privacy" else None
@@ -118,12 +126,13 @@ def stream(
                       f"{d['t_inference_end'] - d['t_inference_start']:.1f} ms, round trip {rtt:.1f} ms", markup=False)
 
     out = stream_file(audio, url, token, mode=mode, device=device, realtime=not fast, keep=keep, label=label,
-                      cafile=str(cafile) if cafile else None, on_reply=show)
+                      cafile=str(cafile) if cafile else None, on_reply=show, line=line)
     if as_json:
         print_json(out)
         return
     end = out["call_end"]
     console.print(f"call: {end['verdict'] or 'no verdict'} ({end['fake_chunks']} of {end['chunks']} chunks fake, "
-                  f"{end['errors']} error(s)); model {out['ready']['model']}", markup=False)
+                  f"{end['errors']} error(s)); model {out['ready']['model']}"
+                  + (f"; over {line.profile} ({line.encoding} at {line.rate} Hz)" if line else ""), markup=False)
     if end["chunks"] == 0:
         raise BenchError("no chunk got a verdict")

@@ -267,6 +267,10 @@ class LatencyResult(BaseModel):
     server_peak_rss_mb: float | None = None
     corpus: dict[str, Any] = Field(default_factory=dict)
     simulated: bool = True
+    line: dict[str, Any] = Field(default_factory=dict, description="the phone line the calls went through (bench "
+                                 "latency --channel): profile (None: clean), chain, seed, encoding on the wire "
+                                 "(pcm_s16le, pcm_mulaw, pcm_alaw) and sample_rate; empty in files written "
+                                 "before it was recorded (clean 16-bit PCM at 16 kHz)")
     paper: list[dict[str, Any]] = Field(default_factory=list, description="DevoX Table 3, quoted")
     timings: dict[str, Any] = Field(default_factory=dict, description="latency: end-to-end p50/p95/p99 and "
                                     "samples, read as a detection result's timings.latency is (gate, leaderboard)")

@@ -91,15 +91,26 @@ def held_out_speakers(training: dict[str, Any] | None, corpus_hashes: set[str], 
     return [s for s in subjects if s in test]
 
 
+def through_line(calls: list[dict[str, Any]], line: Any) -> None:
+    """Each call's 16 kHz wave through the phone line (:class:`bench.serve.phone_line.PhoneLine`), seeded per
+    call from the line's seed: the wave is then at the line's rate and is sent in the line's encoding."""
+    for k, c in enumerate(calls):
+        seed = int(np.random.default_rng([line.seed, k]).integers(2**63 - 1))
+        c["wave"], c["rate"] = line.apply(c["wave"], seed)
+        c["encoding"] = line.encoding
+
+
 def encode_calls(calls: list[dict[str, Any]], mode: str, model: str, chunk_s: float) -> None:
-    """Each call's chunks as frames (PCM, or the device half's feature messages), computed once."""
+    """Each call's chunks as frames (PCM or G.711 at the call's rate, or the device half's feature messages),
+    computed once."""
     from bench.serve.client import DeviceHalf, chunks_of
-    from bench.serve.protocol import encode_pcm
+    from bench.serve.protocol import PCM, encode_pcm
 
     device = DeviceHalf(model) if mode == "privacy" else None
     for c in calls:
-        chunks = chunks_of(c["wave"], 16000, chunk_s)
-        c["frames"] = [device.frame(x, i) if device else encode_pcm(x) for i, x in enumerate(chunks)]
+        chunks = chunks_of(c["wave"], c.get("rate", 16000), chunk_s)
+        c["frames"] = [device.frame(x, i) if device else encode_pcm(x, c.get("encoding", PCM))
+                       for i, x in enumerate(chunks)]
 
 
 
@@ -123,7 +134,9 @@ async def _caller(url: str, token: str, call: dict[str, Any], mode: str, start: 
     info = {"sent": 0, "t0_wall": time.time() * 1000.0, "n_frames": len(call["frames"]),
             "fake_start": call["fake_start"]}
     try:
-        ec = await EdgeCall.connect(url, token, mode=mode, call_id=call["speaker"], open_timeout=120.0)
+        ec = await EdgeCall.connect(url, token, mode=mode, call_id=call["speaker"], open_timeout=120.0,
+                                    **({"sample_rate": call["rate"], "encoding": call["encoding"]} if "rate" in call
+                                       else {}))
     except BenchError as exc:
         key = "connect_failed" if "HTTP" not in str(exc) else "connect_refused"
         errors[key] = errors.get(key, 0) + 1

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, RunFailed, first_line
-from bench.serve.protocol import encode_pcm, hello, now_ms, parse_reply
+from bench.serve.phone_line import PhoneLine
+from bench.serve.protocol import PCM, encode_pcm, hello, now_ms, parse_reply
 
 #: the largest server frame a client reads (replies are JSON of a few hundred bytes; a larger frame closes the
 #: call with code 1009 and a :class:`CallFailed`, instead of letting a server fill this process's memory)
@@ -91,16 +92,17 @@ class DeviceHalf:
 class EdgeCall:
     """One call to the server; use ``async with EdgeCall.connect(...) as call``."""
 
-    def __init__(self, ws: Any, ready: dict[str, Any], mode: str, sample_rate: int) -> None:
-        self.ws, self.ready, self.mode, self.sample_rate = ws, ready, mode, sample_rate
+    def __init__(self, ws: Any, ready: dict[str, Any], mode: str, sample_rate: int, encoding: str = PCM) -> None:
+        self.ws, self.ready, self.mode, self.sample_rate, self.encoding = ws, ready, mode, sample_rate, encoding
         self.sent: dict[int, float] = {}
         self.seq = 0
 
     @classmethod
     async def connect(cls, url: str, token: str, *, mode: str = "raw", sample_rate: int = 16000, call_id: str = "",
                       keep: bool = False, label: int | None = None, cafile: str | None = None,
-                      open_timeout: float = 30.0) -> EdgeCall:
-        """Open the WebSocket (``Authorization: Bearer TOKEN``), send the hello, wait for ``ready``."""
+                      open_timeout: float = 30.0, encoding: str = PCM) -> EdgeCall:
+        """Open the WebSocket (``Authorization: Bearer TOKEN``), send the hello, wait for ``ready``. ``encoding``
+        (raw mode): pcm_s16le at ``sample_rate``, or pcm_mulaw / pcm_alaw (G.711, 8 kHz)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -131,14 +133,14 @@ class EdgeCall:
             raise BenchError(f"cannot reach {url}: {first_line(exc)}") from None
         try:
             with _call_errors():
-                await ws.send(hello(mode, sample_rate, call_id, keep, label))
+                await ws.send(hello(mode, sample_rate, call_id, keep, label, encoding))
                 ready = parse_reply(await ws.recv())
             if ready["type"] != "ready":
                 raise BenchError(f"the server refused the call: {ready.get('code')}: {ready.get('message')}")
         except BaseException:
             await ws.close()
             raise
-        return cls(ws, ready, mode, sample_rate)
+        return cls(ws, ready, mode, sample_rate, encoding)
 
     async def send_frame(self, frame: bytes) -> int:
         """Send one binary frame (a chunk); returns its sequence number."""
@@ -180,7 +182,7 @@ class EdgeCall:
             from bench.audio import resample
 
             return await self.send_frame(device.frame(resample(chunk, self.sample_rate, 16000), self.seq))
-        return await self.send_frame(encode_pcm(chunk))
+        return await self.send_frame(encode_pcm(chunk, self.encoding))
 
     async def recv(self) -> dict[str, Any]:
         """The next server frame, with ``t_client_sent`` / ``t_client_received`` added to chunk replies."""
@@ -222,14 +224,16 @@ def chunks_of(wave: np.ndarray, sample_rate: int, seconds: float = 1.0) -> list[
 async def stream_wave(url: str, token: str, wave: np.ndarray, sample_rate: int, *, mode: str = "raw",
                       device: DeviceHalf | None = None, realtime: bool = True, chunk_seconds: float = 1.0,
                       call_id: str = "", keep: bool = False, label: int | None = None, cafile: str | None = None,
-                      on_reply: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                      on_reply: Callable[[dict[str, Any]], None] | None = None,
+                      encoding: str = PCM) -> dict[str, Any]:
     """Stream one call; returns ``{"ready", "replies", "call_end"}``. ``realtime``: a chunk every
-    ``chunk_seconds`` (a phone); otherwise the next chunk as soon as the previous reply arrived."""
+    ``chunk_seconds`` (a phone); otherwise the next chunk as soon as the previous reply arrived. ``encoding``: the
+    raw chunks' wire encoding (G.711 needs ``sample_rate`` 8000)."""
     chunks = chunks_of(np.asarray(wave, dtype=np.float32), sample_rate, chunk_seconds)
     if not chunks:
         raise BenchError("nothing to stream: the audio is shorter than 0.1 s")
     call = await EdgeCall.connect(url, token, mode=mode, sample_rate=sample_rate, call_id=call_id, keep=keep,
-                                  label=label, cafile=cafile)
+                                  label=label, cafile=cafile, encoding=encoding)
     replies: list[dict[str, Any]] = []
 
     async def receive(n: int) -> None:
@@ -270,13 +274,18 @@ async def stream_wave(url: str, token: str, wave: np.ndarray, sample_rate: int, 
     return {"ready": call.ready, "replies": replies, "call_end": end}
 
 
-def stream_file(path: str | Path, url: str, token: str, **kwargs: Any) -> dict[str, Any]:
-    """:func:`stream_wave` for an audio file (any rate soundfile reads; sent at 16 kHz, or 8 kHz if it is 8 kHz)."""
+def stream_file(path: str | Path, url: str, token: str, *, line: PhoneLine | None = None,
+                **kwargs: Any) -> dict[str, Any]:
+    """:func:`stream_wave` for an audio file (any rate soundfile reads; sent at 16 kHz, or 8 kHz if it is 8 kHz);
+    ``line``: first through that telephone channel, sent at the line's rate in its encoding."""
     from bench.audio import decode, resample
 
     if not Path(path).is_file():
         raise BenchError(f"{path}: no such file")
     x, sr = decode(str(path))
-    if sr not in (8000, 16000):
+    if line is not None:
+        x, sr = line.apply(resample(x, sr, 16000), seed=line.seed)
+        kwargs["encoding"] = line.encoding
+    elif sr not in (8000, 16000):
         x, sr = resample(x, sr, 16000), 16000
     return asyncio.run(stream_wave(url, token, x, sr, **kwargs))

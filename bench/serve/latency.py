@@ -32,9 +32,10 @@ import numpy as np
 
 from bench.errors import BenchError, RunFailed
 from bench.references.devox import DEVOX_TABLE3
-from bench.serve.callers import drive, encode_calls, make_calls
+from bench.serve.callers import drive, encode_calls, make_calls, through_line
 from bench.serve.eventloop import loop_factory
 from bench.serve.eventloop import run as run_loop
+from bench.serve.phone_line import clean_line, phone_line
 
 PROFILES: dict[str, dict[str, Any]] = {
     "edge-cpu": {"cores": 1, "threads": 1, "memory_gb": 8.0, "device": "cpu",
@@ -143,7 +144,8 @@ def open_files_for(callers: int) -> None:
 
 
 def check_args(profile: str, callers: int, duration: float, chunk_seconds: float, mode: str, engine: str,
-               backend: str, corpus: str | None, fakes: str | None, loop: str = "auto") -> None:
+               backend: str, corpus: str | None, fakes: str | None, loop: str = "auto",
+               channel: str | None = None) -> None:
     """Every flag of ``bench latency`` that can be checked without the model, as one-line BenchErrors."""
     if profile not in PROFILES:
         raise BenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -156,6 +158,10 @@ def check_args(profile: str, callers: int, duration: float, chunk_seconds: float
     if backend not in BACKENDS:
         raise BenchError(f"--backend must be {', '.join(BACKENDS)}, not {backend!r}")
     loop_factory(loop)  # an unknown --loop, or uvloop asked for and not installed
+    if channel is not None:
+        if mode != "raw":
+            raise BenchError("--channel sends the callers' audio through a phone line: it needs --mode raw")
+        phone_line(channel)  # an unknown profile, or a codec this PyAV build lacks
     if (corpus is None) != (fakes is None):
         raise BenchError("give both --corpus and --fakes, or neither (a small corpus is then simulated)")
     for flag, p in (("--corpus", corpus), ("--fakes", fakes)):
@@ -168,10 +174,11 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
                 mode: str = "raw", realtime: bool = True, corpus: str | None = None, fakes: str | None = None,
                 engine: str = "batched", threads: int | None = None, cores: int | None = None, max_batch: int = 32,
                 batch_wait_ms: float = 0.0, chunk_seconds: float = 1.0, backend: str = "auto", loop: str = "auto",
-                command: str | None = None, overwrite: bool = False,
-                progress: Callable[[str], None] | None = None) -> Any:
+                command: str | None = None, overwrite: bool = False, channel: str | None = None,
+                channel_seed: int = 0, progress: Callable[[str], None] | None = None) -> Any:
     """Measure; writes OUT/latency.json (:class:`LatencyResult`) and returns it, or None with a
-    message when the profile cannot run here (core-gpu without a CUDA GPU)."""
+    message when the profile cannot run here (core-gpu without a CUDA GPU). ``channel``: the callers' audio goes
+    through that telephone channel profile and reaches the server in the line's encoding and rate."""
     import secrets
 
     from bench.evaluation.results import LatencyResult, Percentiles, run_info
@@ -179,7 +186,8 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     from bench.serve.engine import check_servable
 
     say = progress or (lambda _m: None)
-    check_args(profile, callers, duration, chunk_seconds, mode, engine, backend, corpus, fakes, loop)
+    check_args(profile, callers, duration, chunk_seconds, mode, engine, backend, corpus, fakes, loop, channel)
+    line = phone_line(channel, channel_seed) if channel is not None else None
     prof = dict(PROFILES[profile])
     if prof["device"] == "cuda":
         import torch
@@ -197,13 +205,16 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
     params = {"model": entry.card.ref, "profile": profile, "callers": callers, "duration": duration, "mode": mode,
               "realtime": realtime, "corpus": corpus, "fakes": fakes, "engine": engine, "threads": threads,
               "cores": cores, "max_batch": max_batch, "batch_wait_ms": batch_wait_ms, "chunk_seconds": chunk_seconds,
-              "backend": backend, "loop": loop}
+              "backend": backend, "loop": loop, **({"channel": channel, "channel_seed": channel_seed} if line else {})}
     claim_output(out, "latency", params, inputs=[entry.folder, corpus, fakes], overwrite=overwrite)
     server_cpus = allowed[:n_cores]
     prof.update({"cores": n_cores, "server_cpus": server_cpus, "threads": threads or prof["threads"],
                  "backend_asked": backend, "loop_asked": loop})
     calls, corpus_info = make_calls(out, corpus, fakes, min(callers, 8), max(duration, 4.0), say,
                                     training=entry.card.training)
+    if line is not None:
+        say(f"passing the calls through {line.profile}: sent as {line.encoding} at {line.rate} Hz")
+        through_line(calls, line)
     encode_calls(calls, mode, entry.card.ref, chunk_seconds)
     token = secrets.token_urlsafe(24)
     say(f"starting bench serve ({engine}) on cpus {server_cpus} with {prof['threads']} inference thread(s)")
@@ -269,12 +280,14 @@ def run_latency(model: str, out: str | Path, *, profile: str = "edge-cpu", calle
         end_to_end_over_isolated=_over(e2e, isolated), end_to_end_over_floor=_over(e2e, floor),
         alerts=alerts, server_peak_rss_mb=rss, server_cpu=cpu, all_connected=all_connected(rows, info),
         corpus=corpus_info, simulated=corpus_info["simulated"],
+        line=line.to_dict() if line else clean_line() if mode == "raw" else {},
         paper=[DEVOX_TABLE3],
         timings={"latency": {"p50_ms": e2e.get("p50_ms"), "p95_ms": e2e.get("p95_ms"), "p99_ms": e2e.get("p99_ms"),
                              "samples_ms": [float(v) for v in samples], "profile": profile, "callers": callers}},
         run=run_info(command),
         notes=["loopback: transmission and reply are the local network stack's, not a phone uplink's"]
         + (["simulated speech: the alert times describe the simulation"] if corpus_info["simulated"] else [])
+        + ([f"calls through the {line.profile} channel, sent as {line.encoding} at {line.rate} Hz"] if line else [])
         + ([alerts["caveat"]] if alerts.get("caveat") else []),
     )
     res.save(out / "latency.json")

@@ -215,7 +215,8 @@ class EdgeServer:
         rate = model["feature_sample_rate"] if hello.mode == "privacy" else hello.sample_rate
         keep = bool(hello.keep and self._keep is not None)
         return {"type": "ready", "protocol": PROTOCOL, "session": session, "mode": hello.mode, "sample_rate": rate,
-                "keep": keep, "max_frame_bytes": cfg.max_frame_bytes,
+                **({"encoding": hello.encoding} if hello.mode == "raw" else {}), "keep": keep,
+                "max_frame_bytes": cfg.max_frame_bytes,
                 "chunk_seconds": [cfg.min_chunk_seconds, cfg.max_chunk_seconds],
                 "call_alert_chunks": cfg.call_alert_chunks, **model}
 
@@ -242,7 +243,8 @@ class EdgeServer:
                 raise ProtocolError("frame_too_large", f"frame of {len(frame)} bytes; at most {cfg.max_frame_bytes}")
             loop = asyncio.get_running_loop()
             if call.hello.mode == "raw":
-                x = decode_pcm(frame, call.hello.sample_rate, cfg.min_chunk_seconds, cfg.max_chunk_seconds)
+                x = decode_pcm(frame, call.hello.sample_rate, cfg.min_chunk_seconds, cfg.max_chunk_seconds,
+                               call.hello.encoding)
                 if call.hello.sample_rate != 16000:
                     from bench.audio import resample
 

@@ -113,3 +113,28 @@ def test_privacy_mode_as_fast_as_possible_and_the_naive_server(devox_model, zoo_
         assert json.loads(res.stdout)["chunks_sent"] == r.chunks_sent and "starting bench serve" in res.stderr
         # privacy mode: the server half's cost, smaller than the whole model's
         assert 0 < r.compute_floor_ms < r.isolated_inference_ms and r.compute_floor["macs_per_chunk"] > 0
+
+
+@pytest.mark.slow
+def test_bench_latency_over_a_g711_line_records_the_line_and_the_board_shows_it(measured, zoo_inputs, tmp_path):
+    env, clean, _ = measured
+    out = tmp_path / "g711"
+    data = ["--corpus", str(zoo_inputs / "corpus"), "--fakes", str(zoo_inputs / "fakes")]
+    res = run_bench("latency", "--model", "devox-small@1", "--callers", "2", "--duration", "2", *data,
+                    "--channel", "pstn-g711u", "--out", str(out), env=env)
+    assert res.returncode == 0, res.stderr
+    r = load_latency(out)
+    assert (r.line["profile"], r.line["encoding"], r.line["sample_rate"]) == ("pstn-g711u", "pcm_mulaw", 8000)
+    assert r.line["chain"]["codec"] == "g711u" and r.verdicts == r.chunks_sent == 4 and not r.errors
+    assert "over pstn-g711u (pcm_mulaw at 8000 Hz)" in " ".join(res.stdout.split())  # the table title, wrapped
+    board = tmp_path / "board"
+    built = run_bench("leaderboard", "build", str(make_result(tmp_path / "det", 1.0)), "--latency", str(clean),
+                      "--latency", str(out), "--out", str(board), env=env)
+    assert built.returncode == 0, built.stderr
+    text = (board / "README.md").read_text()  # the two encodings side by side
+    assert "clean (pcm_s16le, 16 kHz)" in text and "pstn-g711u (pcm_mulaw, 8 kHz)" in text
+    for extra, message in ((("--channel", "pstn-g729"), "unknown channel profile 'pstn-g729'"),
+                           (("--channel", "pstn-g711u", "--mode", "privacy"), "--channel sends the callers' audio")):
+        bad = run_bench("latency", "--model", "devox-small@1", "--duration", "2", *data, *extra,
+                        "--out", str(tmp_path / "bad"), env=env)
+        assert bad.returncode == 2 and message in bad.stderr and not (tmp_path / "bad").exists()
