@@ -20,7 +20,9 @@ class Codec:
     rates: tuple[int, ...]  # sample rates the codec takes (Hz)
     frame_ms: float  # one packet's audio
     bitrates: tuple[int, ...] = ()  # allowed bit rates (bit/s); () = fixed by the codec
-    concealment: str = "repeat"  # what a lost packet becomes: "repeat" (the last frame, faded) or "silence"
+    #: what a lost packet becomes: "decoder" (the codec's own concealment: Opus, through libopus), "repeat" (the
+    #: last frame again at half level) or "silence"
+    concealment: str = "repeat"
     note: str = ""
 
 
@@ -30,7 +32,7 @@ CODECS: dict[str, Codec] = {c.name: c for c in (
     Codec("amr-nb", "libopencore_amrnb", "amrnb", (8000,), 20.0,
           bitrates=(4750, 5150, 5900, 6700, 7400, 7950, 10200, 12200), note="AMR-NB (GSM/UMTS voice)"),
     Codec("opus", "libopus", "libopus", (8000, 16000), 20.0, bitrates=tuple(range(6000, 64001, 1000)),
-          note="Opus (VoIP, WebRTC); narrowband at 8 kHz, wideband at 16 kHz"),
+          concealment="decoder", note="Opus (VoIP, WebRTC); narrowband at 8 kHz, wideband at 16 kHz"),
     Codec("g722", "g722", "g722", (16000,), 20.0, concealment="repeat", note="G.722, 64 kbit/s (HD voice)"),
 )}
 
@@ -46,6 +48,10 @@ def get_codec(name: str) -> Codec:
         if ffname not in av.codecs_available:
             raise BenchError(f"codec {name}: this PyAV/FFmpeg build has no {kind} {ffname!r} (bench needs a build "
                              f"with {codec.encoder}; the PyAV wheels on PyPI have it)")
+    if codec.concealment == "decoder":
+        from bench.channel.opus_plc import libopus
+
+        libopus()  # its decoder conceals lost packets: a one-line error when the library cannot be loaded
     return codec
 
 
@@ -83,7 +89,10 @@ def encode(x: np.ndarray, codec: Codec, rate: int, bitrate: int | None = None) -
 
 def decode(packets: list[bytes | None], codec: Codec, rate: int, length: int) -> np.ndarray:
     """Decode packets to ``length`` float32 samples at ``rate``; a None packet (lost) is concealed as the codec
-    says (:attr:`Codec.concealment`): the decoder is not given it, as a network would not."""
+    says (:attr:`Codec.concealment`): by the decoder itself (Opus: libopus, :mod:`bench.channel.opus_plc`), else
+    without giving the decoder anything, as a network would not."""
+    if codec.concealment == "decoder":
+        return _decode_opus(packets, codec, rate, length)
     import av
 
     dec = av.CodecContext.create(codec.decoder, "r")
@@ -108,6 +117,19 @@ def decode(packets: list[bytes | None], codec: Codec, rate: int, length: int) ->
     for f in to_rate.resample(None):
         out.append(f.to_ndarray().reshape(-1).astype(np.float32))
     y = np.concatenate(out) if out else np.zeros(0, np.float32)
+    return np.pad(y, (0, max(0, length - len(y))))[:length]
+
+
+def _decode_opus(packets: list[bytes | None], codec: Codec, rate: int, length: int) -> np.ndarray:
+    """Opus packets through libopus at ``rate``; a lost one is libopus's packet-loss concealment of one frame."""
+    from bench.channel.opus_plc import OpusDecoder
+
+    dec = OpusDecoder(rate)
+    try:
+        n = frame_samples(codec, rate)
+        y = np.concatenate([dec.decode(p, n) for p in packets]) if packets else np.zeros(0, np.float32)
+    finally:
+        dec.close()
     return np.pad(y, (0, max(0, length - len(y))))[:length]
 
 

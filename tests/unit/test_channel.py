@@ -106,6 +106,35 @@ def test_lost_packets_change_the_audio_where_they_were_lost():
     assert 0.2 < np.mean(differs) < 0.9  # a lost frame also disturbs the decoder's next ones
 
 
+def test_opus_is_decoded_by_libopus_as_ffmpeg_decodes_it_and_its_own_concealment_fills_a_loss():
+    """Opus goes through libopus itself (for its packet-loss concealment): without loss it gives what FFmpeg's
+    own libopus decoder gives; a lost packet is neither silence nor bench's half-level repetition."""
+    import av
+
+    from bench.channel.codecs import CODECS, _conceal, decode, encode, frame_samples
+
+    codec, rate = CODECS["opus"], 16000
+    t = np.arange(2 * rate) / rate
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    packets = encode(x, codec, rate, bitrate=24000)
+    ours = decode(packets, codec, rate, len(x))
+    dec = av.CodecContext.create("libopus", "r")  # the independent reference: FFmpeg's decoder, resampled
+    dec.sample_rate, dec.layout = rate, "mono"
+    to_rate = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    ref = np.concatenate([f.to_ndarray().reshape(-1) for p in packets for fr in dec.decode(av.Packet(p))
+                          for f in to_rate.resample(fr)])[:len(x)]
+    assert np.corrcoef(ours[2000:len(ref)], ref[2000:])[0, 1] > 0.99
+    n = frame_samples(codec, rate)
+    lost = [None if 40 <= i < 43 else p for i, p in enumerate(packets)]
+    concealed = decode(lost, codec, rate, len(x))
+    gap = slice(40 * n, 43 * n)
+    assert np.array_equal(concealed[:40 * n], ours[:40 * n])  # the decoder's state up to the loss is the same
+    energy = np.mean(concealed[gap] ** 2) / np.mean(ours[gap] ** 2)
+    assert 0.1 < energy < 2.0  # filled, not silence
+    repeated = np.concatenate([_conceal(ours[39 * n:40 * n], "repeat")] * 3)
+    assert np.abs(concealed[gap] - repeated).max() > 0.01  # not bench's own repetition either
+
+
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_every_profile_runs_at_its_line_rate_and_keeps_the_length(profile):
     x = _noise(0.5)
@@ -167,3 +196,18 @@ def test_channel_augmentation_keeps_each_crops_length_and_draws_a_profile_per_cr
     for bad, message in (("pstn-g729", "unknown channel profile"), ("hd-g722,hd-g722", "names a profile twice")):
         with pytest.raises(BenchError, match=message):
             augment_profiles(bad)
+
+
+def test_a_machine_without_libopus_gets_one_line_for_opus(monkeypatch):
+    from bench.channel import opus_plc
+
+    monkeypatch.setattr(opus_plc.glob, "glob", lambda _pattern: [])
+    monkeypatch.setattr(opus_plc.ctypes.util, "find_library", lambda _name: None)
+    opus_plc.libopus.cache_clear()
+    try:
+        with pytest.raises(BenchError, match="found none") as err:
+            chain_for("voip-opus-wb")
+        assert "\n" not in str(err.value)
+        chain_for("pstn-g711u")  # the other codecs do not need it
+    finally:
+        opus_plc.libopus.cache_clear()
