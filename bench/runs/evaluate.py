@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from bench.api.detector import Component, Detector, Sample
 from bench.api.registry import DETECTORS
 from bench.api.score_contract import check_finite_scores
-from bench.audio import entry_problem
+from bench.audio import SAMPLE_RATE, entry_problem
 from bench.challenges.taxonomy import all_challenges, check_ids
 from bench.challenges.taxonomy import get as get_challenge
 from bench.data.corpus import known_hashes, open_dataset, read_manifest, unusable_references
@@ -212,6 +212,17 @@ def _channel_key(manifest: dict[str, Any]) -> tuple[Any, ...] | None:
     return None if not ch else (ch.get("profile"), ch.get("chain"), ch.get("seed"))
 
 
+def _upsampled(channel: dict[str, Any]) -> dict[str, Any]:
+    """What the result says when a channel stored its audio below the 16 kHz bench hands every detector: it was
+    upsampled when read."""
+    rate = (channel.get("chain") or {}).get("rate", SAMPLE_RATE)
+    if rate == SAMPLE_RATE:
+        return {}
+    return {"resampled": {"stored_hz": rate, "read_at_hz": SAMPLE_RATE,
+                          "how": "polyphase upsampling when read (bench.audio.load_entry); the band above "
+                                 f"{rate // 2} Hz stays empty"}}
+
+
 def _channel(manifest: dict[str, Any]) -> str:
     ch = manifest.get("channel")
     return "none" if not ch else str(ch.get("profile") or ch.get("chain"))
@@ -365,7 +376,7 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         generator=RunPart(**_generator_info(fm)),
         corpus={"name": cm.get("name"), "content_hash": cm.get("content_hash"), "path": str(corpus),
                 "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source"),
-                **({"channel": cm["channel"]} if cm.get("channel") else {})},
+                **({"channel": cm["channel"], **_upsampled(cm["channel"])} if cm.get("channel") else {})},
         fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,

@@ -129,3 +129,16 @@ def test_channels_lists_the_profiles(capfd):
     assert res.code == 0, res.stderr
     profiles = json.loads(res.stdout)
     assert {"pstn-g711u", "pstn-g711a", "mobile-amr-nb", "voip-opus-nb", "voip-opus-loss5", "hd-g722"} <= set(profiles)
+
+
+@pytest.mark.slow
+def test_a_result_on_a_channel_corpus_names_the_channel_and_the_upsampling(inputs, tmp_path, capfd):
+    corpus, fakes = inputs
+    assert _channel(capfd, corpus, fakes, tmp_path / "p", "--profile", "pstn-g711u", "--workers", "1").code == 0
+    res = invoke(["evaluate", "--detector", "aasist", "--param", "model=aasist-asvspoof2019", "--corpus",
+                  str(tmp_path / "p" / "corpus"), "--fakes", str(tmp_path / "p" / "fakes"), "--out",
+                  str(tmp_path / "r"), "--workers", "1", "--bootstrap", "50"], capfd)
+    assert res.code == 0, res.stderr
+    got = json.loads((tmp_path / "r" / "result.json").read_text())["corpus"]
+    assert got["channel"]["profile"] == "pstn-g711u" and got["channel"]["chain"]["rate"] == 8000
+    assert got["resampled"]["stored_hz"] == 8000 and got["resampled"]["read_at_hz"] == 16000
