@@ -25,7 +25,7 @@ def render(doc: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ci = r["auroc_ci"]
-        corpus = f"{r['corpus']}{' *sim*' if r['simulated'] else ''}"
+        corpus = f"{r['corpus']}{via(r)}{' *sim*' if r['simulated'] else ''}"
         lines.append(f"| {r['rank'] or 'unranked'} | {r['system']} | {r['generator']} | {corpus} | "
                      f"{pct(r['auroc'])} [{pct(ci[0])}, {pct(ci[1])}] | {seed_cell(r)} | {pct(r['eer'])} | "
                      f"{dec(r['min_dcf'])} | {pct(r['f1'])} | "
@@ -39,7 +39,7 @@ def render(doc: dict[str, Any]) -> str:
               "Quoted columns are the Pitch paper's figures on its 100 recorded speakers (never measured here), "
               "placed beside our system of the same name. `~`: our 95% CI is wider than +-10 points, too wide to "
               "rank that challenge. `+-`: std over a multi-seed model's seeds.", "",
-              "| challenge | " + " | ".join(f"{c['system']} / {c['generator']}" if kind == "ours"
+              "| challenge | " + " | ".join(f"{c['system']} / {c['generator']}{via(c, ' / ')}" if kind == "ours"
                                            else f"{c['system']} ({c['source']}, quoted)" for kind, c in cols) + " |",
               "|---|" + "---|" * len(cols)]
     for c in ch:
@@ -71,6 +71,12 @@ def render(doc: dict[str, Any]) -> str:
     if doc["figures"]:
         lines += ["", "## Figures", ""] + [f"- [{k}]({v})" for k, v in doc["figures"].items()]
     return "\n".join(lines) + "\n"
+
+
+def via(r: dict[str, Any], sep: str = " via ") -> str:
+    """" via pstn-g711u" for a row whose recordings went through a telephone channel; "" for a clean one."""
+    ch = r.get("channel")
+    return f"{sep}{ch}" if ch and ch != "clean" else ""
 
 
 def _markdown_privacy(leaks: list[dict[str, Any]]) -> list[str]:

@@ -80,6 +80,11 @@ def test_the_board_shows_each_system_per_channel_with_its_drop_from_clean(two_re
     assert cells["pstn-g711u"]["drop"] == pytest.approx(0.15) and cells["mobile-amr-nb"]["drop"] == pytest.approx(0.3)
     readme = (tmp_path / "lb" / "README.md").read_text()
     assert "## Over the phone" in readme and "(drop +15.0)" in readme and "(drop +30.0)" in readme
-    assert "<table id=channels>" in (tmp_path / "lb" / "index.html").read_text()
+    page = (tmp_path / "lb" / "index.html").read_text()
+    assert "<table id=channels>" in page and " via pstn-g711u" in page and " / mobile-amr-nb</small>" in page
+    # the ranking and the per-challenge grid tell the channels apart: which challenges survive the phone line
+    header = next(line for line in readme.splitlines() if line.startswith("| challenge |"))
+    assert header.count(" / pstn-g711u") == 1 and header.count(" / mobile-amr-nb") == 1
+    assert sum(" via pstn-g711u" in line for line in readme.splitlines() if line.startswith("| ")) == 1
     clean_only = build([tmp_path / "clean"], tmp_path / "lb2")
     assert "channels" not in clean_only and "Over the phone" not in (tmp_path / "lb2" / "README.md").read_text()
