@@ -129,6 +129,11 @@ def test_channels_lists_the_profiles(capfd):
     assert res.code == 0, res.stderr
     profiles = json.loads(res.stdout)
     assert {"pstn-g711u", "pstn-g711a", "mobile-amr-nb", "voip-opus-nb", "voip-opus-loss5", "hd-g722"} <= set(profiles)
+    text = invoke(["data", "channels"], capfd)
+    codecs = {line.split()[0]: line for line in text.stdout.splitlines() if line.startswith("  ")}
+    assert set(codecs) == {"g711u", "g711a", "amr-nb", "opus", "g722"}  # what this build has, and losses
+    assert "own concealment" in codecs["opus"] and "half level" in codecs["amr-nb"]
+    assert all(line.split(";")[2].strip().startswith("yes") for line in codecs.values())
 
 
 @pytest.mark.slow
