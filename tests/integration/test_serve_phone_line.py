@@ -72,6 +72,7 @@ def test_a_hello_with_an_unknown_encoding_or_a_wideband_g711_call_is_closed_with
         assert reply["type"] == "error" and reply["code"] == code and reply["fatal"] and reason == code
 
 
+@pytest.mark.slow  # five bench processes
 def test_bench_stream_sends_what_each_channel_delivers(served, tmp_path):
     url, env, wav = served
     token = tmp_path / "token"
