@@ -239,11 +239,16 @@ class XGBoost(Classifier):
 
     @classmethod
     def load(cls, path, n_features, threads):
+        """The model's scorer. OpenMP is held to ``threads`` (one while loading) through threadpoolctl: an OpenMP
+        thread team started in a process that later forks (bench evaluate loads the model, then forks its
+        workers) deadlocks the children's first parallel region (libgomp is not fork-safe)."""
         import xgboost as xgb
+        from threadpoolctl import threadpool_limits
 
-        booster = xgb.Booster()
+        booster = xgb.Booster(params={"nthread": 1})
         try:
-            booster.load_model(os.fspath(path))
+            with threadpool_limits(1, user_api="openmp"):
+                booster.load_model(os.fspath(path))
         except xgb.core.XGBoostError as exc:
             raise BenchError(f"{path}: not an XGBoost JSON model ({str(exc).strip().splitlines()[0][:120]})") \
                 from None
@@ -253,8 +258,9 @@ class XGBoost(Classifier):
         booster.set_param({"nthread": threads})
 
         def decide(x: np.ndarray) -> np.ndarray:
-            d = xgb.DMatrix(np.asarray(x, dtype=np.float64), nthread=threads)
-            return booster.predict(d, output_margin=True).astype(np.float64).reshape(-1)
+            with threadpool_limits(threads, user_api="openmp"):
+                d = xgb.DMatrix(np.asarray(x, dtype=np.float64), nthread=threads)
+                return booster.predict(d, output_margin=True).astype(np.float64).reshape(-1)
 
         return decide
 

@@ -135,6 +135,35 @@ def test_xgboost_json_round_trip_gives_the_margin_and_keeps_only_the_best_rounds
     assert no_val["fit"]["n_trees"] == 40 and not no_val["fit"]["stopped_early"]  # nothing to stop on
 
 
+def _score_in_a_forked_child(path, x, out):
+    out.put(fc.XGBoost.load(path, 240, 1)(x).tolist())
+
+
+def test_an_xgboost_model_loaded_before_a_fork_scores_in_the_forked_workers(tmp_path):
+    """bench evaluate loads the model and then forks its workers, which load and score it again: libgomp is not
+    fork-safe, and an OpenMP team started in the parent used to deadlock the children (it hung evaluate)."""
+    import multiprocessing as mp
+    import time
+
+    x, y = _blobs(seed=2)
+    settings = {**fc.XGBoost.defaults, "n_estimators": 20, "max_depth": 3}
+    fc.XGBoost.fit(x[:40], y[:40], x[40:], y[40:], settings, seed=0, threads=2, path=tmp_path / "m.json")
+    want = fc.XGBoost.load(tmp_path / "m.json", 240, 1)(x)  # the parent loads and scores first
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    children = [ctx.Process(target=_score_in_a_forked_child, args=(tmp_path / "m.json", x, out)) for _ in range(2)]
+    for c in children:
+        c.start()
+    deadline = time.monotonic() + 60
+    for c in children:
+        c.join(timeout=max(0.0, deadline - time.monotonic()))
+    hung = [c for c in children if c.is_alive()]
+    for c in hung:
+        c.kill()
+    assert not hung, "a forked worker deadlocked loading the XGBoost model"
+    assert all(np.array_equal(np.asarray(out.get(timeout=5)), want) for _ in children)
+
+
 def _training_data(n_per_class=8):
     """Bona fide: clean tones; fakes: the same tones low-passed and noisier (a vocoder-ish difference)."""
     from scipy.signal import lfilter
