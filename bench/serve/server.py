@@ -26,6 +26,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.countermeasures.feature_message import MessageError
 from bench.errors import BenchError, first_line
 from bench.serve.auth import select_subprotocol, token_matches
@@ -51,6 +53,18 @@ from bench.serve.protocol import (
 )
 
 
+def warm_up_phone_lines() -> None:
+    """Import and run once what an 8 kHz or G.711 call needs (scipy's resampler, the G.711 tables), before the first
+    call: done lazily in the event loop, the imports stalled every call for 0.25-0.5 s (p99 of BENCHMARKS.md's
+    per-encoding run)."""
+    from bench.audio import resample
+    from bench.channel.g711 import LAWS, table
+
+    resample(np.zeros(800, np.float32), 8000, 16000)
+    for encoding in LAWS:
+        table(encoding)
+
+
 class EdgeServer:
     """The server; :meth:`serve_forever` runs it, :class:`ServerThread` runs it beside a test or a harness."""
 
@@ -72,6 +86,9 @@ class EdgeServer:
         self.following = following(config.model)
         self._calls: set[Call] = set()  # calls past their hello, watched by _expire_calls
         self.swap_error: dict[str, str] | None = None  # the last promoted version that failed to load, and why
+        if not config.privacy_only:
+            warm_up_phone_lines()
+
 
     # ------------------------------------------------------------------ HTTP side
     def _process_request(self, connection: Any, request: Any) -> Any:
