@@ -43,22 +43,16 @@ def libopus() -> ctypes.CDLL:
                                           ctypes.POINTER(ctypes.c_float), ctypes.c_int, ctypes.c_int]
         lib.opus_decoder_destroy.restype = None
         lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
-        lib.opus_get_version_string.restype = ctypes.c_char_p
         return lib
     raise BenchError("codec opus: bench decodes Opus with libopus itself (for its packet-loss concealment) and "
                      "found none: install a PyAV wheel (it bundles libopus) or the system's libopus")
-
-
-def version() -> str:
-    """The libopus version string, e.g. ``libopus 1.6.1`` (recorded with channel outputs)."""
-    return libopus().opus_get_version_string().decode()
 
 
 class OpusDecoder:
     """One mono libopus decoder at ``rate`` (8, 12, 16, 24 or 48 kHz)."""
 
     def __init__(self, rate: int) -> None:
-        self.lib, self.rate = libopus(), rate
+        self.lib = libopus()
         err = ctypes.c_int(0)
         self._state = self.lib.opus_decoder_create(rate, 1, ctypes.byref(err))
         if err.value != OPUS_OK or not self._state:

@@ -220,13 +220,14 @@ def channels(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
         return
     for name, chain in PROFILES.items():
         console.print(f"{name:20s} {chain.note}", markup=False)
-    import av
-
-    from bench.channel.codecs import CODECS
+    from bench.channel.codecs import CODECS, get_codec
 
     console.print("\ncodecs (FFmpeg encoder / decoder; what a lost packet becomes; in this PyAV build?):", markup=False)
     for c in CODECS.values():
-        have = all(n in av.codecs_available for n in (c.encoder, c.decoder))
+        try:
+            have = bool(get_codec(c.name))  # the same check every channel command makes
+        except BenchError:
+            have = False
         lost = {"decoder": "the decoder's own concealment (libopus)", "repeat": "the last frame at half level",
                 "silence": "silence"}[c.concealment]
         console.print(f"  {c.name:8s} {c.encoder} / {c.decoder}; {lost}; {'yes' if have else 'MISSING'}  "
