@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ class Generator(ABC):
     lookahead_ms: float = 0.0
     #: past audio (ms) fed with each chunk so the model has context
     context_ms: float = 400.0
+    #: a streaming window starts on a multiple of this many samples (a model's frame grid)
+    window_grid: int = 1
 
     def __init__(self, **config: Any) -> None:
         self.config = config
@@ -86,16 +89,26 @@ class Generator(ABC):
         model needs it, ``lookahead_ms`` of future input, which adds to the delay); only
         the chunk's own part of the output is emitted, in order, as a live stream would.
         """
+        return self.chunked(source, chunk_ms, lambda window, start: self.convert_window(window, target, start))
+
+    def convert_window(self, window: np.ndarray, target: Any, start: int) -> np.ndarray:
+        """Convert one streaming window, which begins at sample ``start`` of the source (default: :meth:`convert`)."""
+        return self.convert(window, target)
+
+    def chunked(self, source: np.ndarray, chunk_ms: float,
+                convert_window: Callable[[np.ndarray, int], np.ndarray]) -> tuple[np.ndarray, StreamStats]:
+        """Emit ``chunk_ms`` at a time from windows of past context (starting on a multiple of ``window_grid``),
+        the chunk and the look-ahead, each converted by ``convert_window(window, start)`` and timed."""
         chunk = max(1, int(SAMPLE_RATE * chunk_ms / 1000))
         context = int(SAMPLE_RATE * self.context_ms / 1000)
         ahead = int(SAMPLE_RATE * self.lookahead_ms / 1000)
         stats = StreamStats(chunk_ms=chunk_ms, algorithmic_delay_ms=chunk_ms + self.lookahead_ms)
         pieces = []
         for start in range(0, len(source), chunk):
-            lo = max(0, start - context)
+            lo = max(0, start - context) // self.window_grid * self.window_grid
             hi = min(len(source), start + chunk + ahead)
             t0 = time.perf_counter()
-            y = self.convert(source[lo:hi], target)
+            y = convert_window(source[lo:hi], lo)
             stats.compute_ms.append(1000 * (time.perf_counter() - t0))
             piece = y[start - lo: start - lo + min(chunk, len(source) - start)]
             pieces.append(np.pad(piece, (0, min(chunk, len(source) - start) - len(piece))))

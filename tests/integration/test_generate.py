@@ -18,7 +18,8 @@ from bench.audio import encode_wav, load_entry
 from bench.data.corpus import build_dataset, content_hash, open_dataset, read_manifest, save
 from bench.dsp import acoustics as ac
 from bench.dsp.world import analyze, f0_track
-from bench.generators.world_vc import WorldVC, _lt_envelope
+from bench.dsp.world_conversion import lt_envelope as _lt_envelope
+from bench.generators.world_vc import WorldVC
 from bench.runs.generate import generate, make_pairs
 from tests.helpers.cli import run_bench
 from tests.helpers.paths import REPO
