@@ -20,6 +20,7 @@ from bench.leaderboard import figures, page, readme
 from bench.leaderboard.cells import heatmap_columns
 from bench.leaderboard.channels import channel_table
 from bench.leaderboard.entries import caveats, load_entries, load_privacy, row, system_label
+from bench.leaderboard.generalisation import cross_generator_table
 from bench.leaderboard.latency import load_latency_rows
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
@@ -70,6 +71,9 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     over_the_phone = channel_table(rows)
     if over_the_phone:  # only when some result went through a telephone channel: a clean board is unchanged
         doc["channels"] = over_the_phone
+    across = cross_generator_table(rows)
+    if across:  # only when a trained system was tested on two generators' fakes
+        doc["cross_generator"] = across
     write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, default=str).encode())
     write_atomic(out / "README.md", readme.render(doc).encode())
     write_atomic(out / "index.html", page.render(doc, out).encode())

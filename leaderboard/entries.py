@@ -90,6 +90,7 @@ def row(e: dict[str, Any]) -> dict[str, Any]:
         "id": e["id"], "detector": r.detector.name, "system": system_label(r), "profile": r.profile,
         "model": r.detector.config.get("model"), "paper_name": r.paper.detector if r.paper else None,
         "generator": r.generator.name, "channel": channel_name(r),
+        "training_data": r.evaluation_scope.get("training_data"),
         "corpus": r.corpus.get("name"), "corpus_hash": r.corpus.get("content_hash"),
         "revision": r.corpus.get("revision"), "simulated": r.simulated, "date": r.created,
         "auroc": r.overall.auroc.value, "auroc_ci": [r.overall.auroc.ci_low, r.overall.auroc.ci_high],

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, num, paper_top10, pct, seed_cell
 from bench.leaderboard.channels import cell_text
+from bench.leaderboard.generalisation import cell_text as cross_cell_text
 from bench.leaderboard.latency import html_table as latency_html
 from bench.templating import html_environment
 
@@ -24,7 +25,8 @@ def heat_color(v: float | None) -> str:
 @cache
 def _template() -> Template:
     filters = {"pct": pct, "num": num, "dec": dec, "cell": cell, "seed_cell": seed_cell, "heat_color": heat_color,
-               "paper_top10": paper_top10, "channel_cell": cell_text}
+               "paper_top10": paper_top10, "channel_cell": cell_text,
+               "cross_cell": cross_cell_text}
     return html_environment("bench.leaderboard", filters).get_template("index.html.j2")
 
 
@@ -44,5 +46,5 @@ def render(doc: dict[str, Any], out: Path) -> str:
     return _template().render(
         doc=doc, rows=rows, generators=sorted({r["generator"] for r in rows}),
         columns=heatmap_columns(rows, ref["pitch_series"]), top10=challenge_list(ref["pitch_top10"]),
-        channels=doc.get("channels"), privacy=doc.get("privacy") or [],
+        channels=doc.get("channels"), cross=doc.get("cross_generator"), privacy=doc.get("privacy") or [],
         latency=Markup(latency_html(doc.get("latency") or [])), figures=_figures(doc, out))

@@ -97,6 +97,12 @@ class Detector(ABC):
         """Speakers whose recordings the detector trained on (excluded from the metrics), if any."""
         return None
 
+    def training_data(self) -> dict[str, Any] | None:
+        """What the detector's model learnt from, for the cross-generator view: ``{"generators": [names of bench
+        generators whose fakes it trained on], "summary": one line}``; None for a detector that trains on
+        nothing (a rule, or fixed published components)."""
+        return None
+
     def score_caveats(self) -> list[str]:
         """What a reader must know about this detector's scores before comparing them with others' (e.g. a
         closed-set authenticator's); ``bench evaluate`` records them and the leaderboard shows them as caveats."""

@@ -211,6 +211,10 @@ class CMDetector(Detector):
     def scope_speakers(self) -> set[str] | None:
         return self.entry().card.training_speakers() or None
 
+    def training_data(self) -> dict[str, Any] | None:
+        card = self.entry().card
+        return {"generators": card.training_generators(), "summary": card.trained_on or "unknown"}
+
     def score_semantics(self) -> ScoreSemantics:
         """What the scores of the chosen model under the chosen protocol mean (its card's, else the
         detector's)."""

@@ -159,6 +159,12 @@ class ModelCard(BaseModel):
         splits = self.training.get("splits") or {}
         return set(splits.get("train", [])) | set(splits.get("val", []))
 
+    def training_generators(self) -> list[str]:
+        """The generators whose fakes the model trained on (``bench train`` records them); [] when unknown."""
+        fakes = self.training.get("fakes")
+        found = [f.get("generator") for f in (fakes if isinstance(fakes, list) else [fakes]) if isinstance(f, dict)]
+        return sorted({str(g) for g in found if g})
+
 
 @dataclass(frozen=True)
 class ModelEntry:

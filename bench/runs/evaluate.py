@@ -332,6 +332,9 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
     caveats = detector.score_caveats()
     if caveats:
         scope["score_caveats"] = caveats
+    learnt = detector.training_data()
+    if learnt is not None:  # the cross-generator view: which generators' fakes the model trained on
+        scope["training_data"] = learnt
     in_scope = [r for r in rows if r["in_scope"]]
     write_scores(out / "scores.parquet", rows)
 

@@ -104,6 +104,8 @@ def test_train_store_score_and_evaluate_a_detector(zoo_inputs, tmp_path):
     assert ev.returncode == 0, ev.stderr
     result = json.loads((tmp_path / "ev" / "result.json").read_text())
     assert result["evaluation_scope"]["excluded_speakers"] == sorted(sp["train"] + sp["val"])
+    generator = json.loads((zoo_inputs / "fakes" / "bench.json").read_text())["generator"]["name"]
+    assert result["evaluation_scope"]["training_data"]["generators"] == [generator]  # the cross-generator view's key
     assert result["detector"]["config"]["model"] == "lfcc-lcnn@1"
     spread = result["seeds"]
     assert spread["seeds"] == [0, 1] and len(spread["auroc"]["values"]) == 2 and spread["per_challenge_auroc"]

@@ -88,3 +88,48 @@ def test_the_board_shows_each_system_per_channel_with_its_drop_from_clean(two_re
     assert sum(" via pstn-g711u" in line for line in readme.splitlines() if line.startswith("| ")) == 1
     clean_only = build([tmp_path / "clean"], tmp_path / "lb2")
     assert "channels" not in clean_only and "Over the phone" not in (tmp_path / "lb2" / "README.md").read_text()
+
+
+def test_the_board_crosses_each_trained_model_with_each_generator(two_results, tmp_path):
+    """Results of models whose training data evaluate recorded (evaluation_scope.training_data): one row per model,
+    one column per tested generator, in-domain cells marked and the others' drop from in-domain in points; a
+    published model trained on none of bench's generators has no in-domain cell; rows without training data
+    (a rule-based detector) and boards with one generator have no such table."""
+    from bench.leaderboard.build import build
+
+    a, _ = two_results
+    doc = json.loads(a.read_text())
+    plan = [("svm-w-world", "svm", "svm-w", ["world"], "world", 0.97),
+            ("svm-w-hifi", "svm", "svm-w", ["world"], "world-hifigan", 0.61),
+            ("svm-m-world", "svm", "svm-m", ["world", "world-hifigan"], "world", 0.95),
+            ("svm-m-hifi", "svm", "svm-m", ["world", "world-hifigan"], "world-hifigan", 0.90),
+            ("aasist-hifi", "aasist", "aasist-asvspoof2019", [], "world-hifigan", 0.55)]
+    for folder, det, model, trained, generator, auroc in plan:
+        d = json.loads(json.dumps(doc))
+        d["detector"] = {"name": det, "version": "1", "config": {"model": model}}
+        d["profile"] = None
+        d["generator"] = {"name": generator, "version": "1", "config": {}}
+        d["fakes"]["content_hash"] = f"{generator}-hash"
+        d["evaluation_scope"] = {"excluded_speakers": [], "training_data": {
+            "generators": trained, "summary": "ASVspoof 2019 LA train" if not trained else "bench fakes"}}
+        d["overall"]["auroc"]["value"] = auroc
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "result.json").write_text(json.dumps(d))
+    board = build([tmp_path / p[0] for p in plan], tmp_path / "lb")
+    table = board["cross_generator"]
+    assert table["generators"] == ["world", "world-hifigan"]
+    rows = {r["system"]: r for r in table["rows"]}
+    assert set(rows) == {"svm (svm-w)", "svm (svm-m)", "aasist (aasist-asvspoof2019)"}
+    w = rows["svm (svm-w)"]["cells"]
+    assert w["world"]["in_domain"] and w["world"]["drop"] is None
+    assert not w["world-hifigan"]["in_domain"] and w["world-hifigan"]["drop"] == pytest.approx(0.36)
+    m = rows["svm (svm-m)"]["cells"]
+    assert m["world"]["in_domain"] and m["world-hifigan"]["in_domain"]
+    z = rows["aasist (aasist-asvspoof2019)"]
+    assert z["trained_on"] == "ASVspoof 2019 LA train" and z["cells"]["world"] is None
+    assert z["cells"]["world-hifigan"]["drop"] is None and not z["cells"]["world-hifigan"]["in_domain"]
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Across generators" in readme and "(drop +36.0)" in readme and "(in-domain)" in readme
+    assert "<table id=cross-generator>" in (tmp_path / "lb" / "index.html").read_text()
+    one = build([tmp_path / "svm-w-world", tmp_path / "svm-m-world"], tmp_path / "lb2")
+    assert "cross_generator" not in one and "Across generators" not in (tmp_path / "lb2" / "README.md").read_text()
