@@ -8,6 +8,17 @@ from typing import Any
 from bench.references.pitch import top10_auroc
 
 
+def system_grid(second: str, second_key: str, columns: list[str], rows: list[dict[str, Any]],
+                cell_text: Any) -> list[str]:
+    """A Markdown table of systems (``system``, then ``second_key`` headed ``second``) against ``columns``, each
+    cell ``cell_text(row["cells"][column])``."""
+    lines = [f"| system | {second} | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for r in rows:
+        lines.append(f"| {r['system']} | {r[second_key]} | " + " | ".join(cell_text(r["cells"][c]) for c in columns)
+                     + " |")
+    return lines
+
+
 def pct(x: float | None) -> str:
     """A fraction as a percentage with one decimal ("–" for none)."""
     return "–" if x is None else f"{100 * x:.1f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.leaderboard.cells import dec, pct
+from bench.leaderboard.cells import dec, pct, system_grid
 
 CLEAN = "clean"
 
@@ -54,10 +54,5 @@ def markdown(table: dict[str, Any] | None) -> list[str]:
              "codec, loss, noise; docs/channel.md). AUROC % [95% CI], with its drop from clean in points; EER %, "
              "minDCF." + (" Simulated speech: these rows describe the simulation (see above)."
                            if any(c and c["simulated"] for r in table["rows"] for c in r["cells"].values()) else ""),
-             "",
-             "| system | generator | " + " | ".join(table["channels"]) + " |",
-             "|---|---|" + "---|" * len(table["channels"])]
-    for r in table["rows"]:
-        lines.append(f"| {r['system']} | {r['generator']} | "
-                     + " | ".join(cell_text(r["cells"][ch]) for ch in table["channels"]) + " |")
-    return lines
+             ""]
+    return lines + system_grid("generator", "generator", table["channels"], table["rows"], cell_text)

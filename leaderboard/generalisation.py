@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.leaderboard.cells import dec, pct
+from bench.leaderboard.cells import dec, pct, system_grid
 
 
 def cross_generator_table(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -58,10 +58,5 @@ def markdown(table: dict[str, Any] | None) -> list[str]:
              "in-domain where the model trained on that generator's fakes, else the drop in points from its "
              "in-domain AUROC; EER %, minDCF." + (" Simulated speech: these rows describe the simulation."
                                                   if simulated else ""),
-             "",
-             "| system | trained on fakes of | " + " | ".join(table["generators"]) + " |",
-             "|---|---|" + "---|" * len(table["generators"])]
-    for r in table["rows"]:
-        lines.append(f"| {r['system']} | {r['trained_on']} | "
-                     + " | ".join(cell_text(r["cells"][g]) for g in table["generators"]) + " |")
-    return lines
+             ""]
+    return lines + system_grid("trained on fakes of", "trained_on", table["generators"], table["rows"], cell_text)
