@@ -45,7 +45,8 @@ def _train(
                                                                "aasist, rawnet2, svm, xgboost...: bench plugins "
                                                                "list)."),
     corpus: Path = typer.Option(None, "--corpus", "-c", help="Corpus of original recordings."),
-    fakes: Path = typer.Option(None, "--fakes", "-f", help="Fakes made from that corpus (bench generate)."),
+    fakes: list[Path] = typer.Option(None, "--fakes", "-f", help="Fakes made from that corpus (bench generate); "
+                                     "repeat it to train on several generators' fakes together."),
     out: Path = typer.Option(None, "--out", "-o", help="Model folder (model.json + weights; resumes: finished "
                                                        "seeds are kept, an interrupted one continues)."),
     seeds: str = typer.Option("0", "--seeds", help="Training seeds, e.g. 0,1,2: one network each; the model "
@@ -75,7 +76,7 @@ def _train(
         return
     from bench.errors import BenchError
 
-    missing = [flag for flag, v in (("--detector", detector), ("--corpus", corpus), ("--fakes", fakes),
+    missing = [flag for flag, v in (("--detector", detector), ("--corpus", corpus), ("--fakes", fakes or None),
                                     ("--out", out)) if v is None]
     if missing:
         raise BenchError(f"bench train needs {', '.join(missing)} (or a subcommand: bench train compliance)")

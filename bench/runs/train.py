@@ -229,7 +229,8 @@ def stored_version(out: Path) -> ModelEntry | None:
     return entry if entry.card.files == files else None
 
 
-def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | os.PathLike, out: str | os.PathLike,
+def train_detector(detector_name: str, corpus: str | os.PathLike,
+                   fakes: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike,
                    *, seeds: Sequence[int] = (0,), settings: dict[str, Any] | None = None, device: str = "cpu",
                    threads: int = 1, test_speakers: int | None = None, split_seed: int = 0,
                    name: str | None = None, register: bool = True, overwrite: bool = False,
@@ -239,7 +240,8 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     Every input is checked before the first write (flags, settings, the models they name, the
     corpus, the output folder and what an earlier run left there); the run then holds a lock on
     ``out``. A rerun of a finished, registered training reports the stored version instead of
-    adding another.
+    adding another. ``fakes``: one fakes folder, or several made from the corpus by different generators
+    (trained on together: the cross-generator matrix's "mixed" row).
     """
     say = progress or (lambda _msg: None)
     seeds = check_seeds(seeds)
@@ -248,17 +250,19 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
     resolved = check_settings(det, settings or {})
     arch = str(resolved.get("architecture", detector_name))
     model_name = check_model_name(name or (arch if arch.startswith(detector_name) else f"{detector_name}-{arch}"))
-    inputs = [corpus, fakes, *referenced_inputs(det, resolved)]
-    corpus_ds, fakes_ds, cm, fm = open_inputs(corpus, fakes)
+    fakes_list = _fakes_list(fakes)
+    inputs = [corpus, *fakes_list, *referenced_inputs(det, resolved)]
+    corpus_ds, cm, fake_rows, fms = _open_training_inputs(corpus, fakes_list)
     rows = corpus_ds.to_list()
-    samples = build_samples(rows, fakes_ds.to_list(), unusable_references(rows))
+    samples = build_samples(rows, fake_rows, unusable_references(rows))
     splits = train_val_test(sorted({r["subject"] for r in rows}), test_speakers, split_seed)
     if not splits["val"]:
         raise BenchError(f"{corpus}: too few speakers for train, validation and test speakers "
                          f"({len({r['subject'] for r in rows})}; need at least 3)")
     out = Path(out)
     params = {"detector": detector_name, "settings": resolved, "seeds": seeds, "corpus_hash": cm.get("content_hash"),
-              "fakes_hash": fm.get("content_hash"), "test_speakers": test_speakers, "split_seed": split_seed,
+              "fakes_hash": fms[0].get("content_hash") if len(fms) == 1 else [m.get("content_hash") for m in fms],
+              "test_speakers": test_speakers, "split_seed": split_seed,
               "name": model_name}
     check_output(out, "train --detector", params, inputs=inputs, overwrite=overwrite)
     if not overwrite:  # what an earlier run left is read before anything is written (--overwrite empties it)
@@ -275,14 +279,46 @@ def train_detector(detector_name: str, corpus: str | os.PathLike, fakes: str | o
         claim_output(out, "train --detector", params, inputs=inputs, overwrite=overwrite)
         if register and (stored := _report_stored(out, say)) is not None:  # a run that finished meanwhile
             return stored
-        entry = _train_seeds(det, data, out, seeds, resolved, say, model_name=model_name, corpus=corpus, fakes=fakes,
-                             cm=cm, fm=fm, device=device, threads=threads, split_seed=split_seed, command=command)
+        entry = _train_seeds(det, data, out, seeds, resolved, say, model_name=model_name, corpus=corpus,
+                             fakes=fakes_list, cm=cm, fms=fms, device=device, threads=threads,
+                             split_seed=split_seed, command=command)
         if register:
             entry = add(out, entry.card)
             say(f"stored as {entry.card.ref} in {entry.folder.parent.parent}")
         if register or not os.path.lexists(out / DONE):  # --no-register keeps the record of an earlier registration
             write_json(out / DONE, {"stored_as": entry.card.ref if register else None, "files": entry.card.files})
     return entry
+
+
+def _fakes_list(fakes: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """One fakes folder or several, as paths; the same folder twice is an error."""
+    paths = [Path(fakes)] if isinstance(fakes, str | os.PathLike) else [Path(f) for f in fakes]
+    if not paths:
+        raise BenchError("give at least one --fakes folder")
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:
+            raise BenchError(f"--fakes {p} is given twice (as {seen[p.resolve()]}); give each fakes folder once")
+        seen[p.resolve()] = p
+    return paths
+
+
+def _open_training_inputs(corpus: str | os.PathLike, fakes: list[Path]
+                          ) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(corpus dataset, its manifest, every fakes folder's rows together, their manifests), each fakes folder
+    checked against the corpus; fakes folders that share a fake id (the same generator twice) are refused."""
+    fake_rows: list[dict[str, Any]] = []
+    manifests, owner = [], {}
+    for f in fakes:
+        corpus_ds, fakes_ds, cm, fm = open_inputs(corpus, f)
+        for r in fakes_ds.to_list():
+            if r["utterance_id"] in owner:
+                raise BenchError(f"{f} and {owner[r['utterance_id']]} hold the same fake {r['utterance_id']!r} (one "
+                                 "generator's fakes twice?); give fakes of different generators")
+            owner[r["utterance_id"]] = f
+            fake_rows.append(r)
+        manifests.append(fm)
+    return corpus_ds, cm, fake_rows, manifests
 
 
 def _report_stored(out: Path, say: Callable[[str], None]) -> ModelEntry | None:
@@ -294,7 +330,7 @@ def _report_stored(out: Path, say: Callable[[str], None]) -> ModelEntry | None:
 
 def _train_seeds(det: CMDetector, data: TrainingData, out: Path, seeds: list[int], resolved: dict[str, Any],
                  say: Callable[[str], None], *, model_name: str, corpus: str | os.PathLike,
-                 fakes: str | os.PathLike, cm: dict[str, Any], fm: dict[str, Any], device: str, threads: int,
+                 fakes: list[Path], cm: dict[str, Any], fms: list[dict[str, Any]], device: str, threads: int,
                  split_seed: int, command: str | None) -> ModelEntry:
     """Train the seeds not finished yet, then write ``out``'s model card with its held-out metrics."""
     splits = data.splits
@@ -316,18 +352,20 @@ def _train_seeds(det: CMDetector, data: TrainingData, out: Path, seeds: list[int
             per_seed[str(seed)] = info
         files += per_seed[str(seed)]["files"]
     first = per_seed[str(seeds[0])]
+    described = [{"path": str(f), "content_hash": m.get("content_hash"),
+                  "generator": (m.get("generator") or {}).get("name")} for f, m in zip(fakes, fms, strict=True)]
     card = card_for(det, model_name, architecture=first.get("architecture", ""), params=first.get("params", {}),
                     n_params=first.get("n_params"), seeds=seeds, input=first.get("input") or det.input_spec.to_dict(),
                     trained_on=(f"{first['init']['trained_on']} ({first['init']['model']}), fine-tuned on "
                                 if first.get("init") else "")
-                    + f"{cm.get('name') or Path(corpus).name} + {fm.get('name') or Path(fakes).name} "
+                    + f"{cm.get('name') or Path(corpus).name} + "
+                    + " + ".join(m.get("name") or f.name for m, f in zip(fms, fakes, strict=True)) + " "
                                f"({'simulated' if cm.get('simulated') else 'recorded'} corpus), speakers "
                                f"{', '.join(splits['train'] + splits['val'])}",
                     files=hash_files(out, files), created=now(), bench_version=__version__,
                     training={"corpus": {"path": str(corpus), "content_hash": cm.get("content_hash"),
                                          "name": cm.get("name"), "simulated": bool(cm.get("simulated"))},
-                              "fakes": {"path": str(fakes), "content_hash": fm.get("content_hash"),
-                                        "generator": (fm.get("generator") or {}).get("name")},
+                              "fakes": described[0] if len(described) == 1 else described,
                               "splits": splits, "split_seed": split_seed, "counts": data.counts(),
                               "settings": resolved, "device": device, "threads": threads,
                               "per_seed": {k: {kk: vv for kk, vv in v.items() if kk != "files"}

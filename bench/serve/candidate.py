@@ -50,10 +50,11 @@ def train_candidate(slot: Any, card: Any, old: dict, data: Any, new_feats: dict,
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             save_torch(tmp / name, {k: v.detach().cpu() for k, v in net.state_dict().items()})
         tr = card.training
+        old_fakes = tr["fakes"] if isinstance(tr.get("fakes"), dict) else {}  # one fakes folder (or several: a list)
         write_card(tmp, card.model_copy(update={
             "version": "", "files": hash_files(tmp, [weights_name(s, card) for s in slot.seeds]), "created": now(),
             "metrics": {}, "training": {
-                **tr, "corpus": {**tr["corpus"], "path": paths[0]}, "fakes": {**tr["fakes"], "path": paths[1]},
+                **tr, "corpus": {**tr["corpus"], "path": paths[0]}, "fakes": {**old_fakes, "path": paths[1]},
                 "mlops": {**info, "per_seed": history}}}))
         os.rename(tmp, folder)
     except BaseException:
