@@ -1,8 +1,10 @@
-"""Every GPU measurement in one go, for the next time a GPU machine is lent (about 7 minutes on one GPU):
+"""Every GPU measurement in one go, for the next time a GPU machine is lent (about 8 minutes on one GPU):
 
 1. scoring RTFx on CUDA of the waveform zoo (aasist, aasist-l, lfcc-lcnn, specrnet, rawnet2: float32, batches
    of 32 windows of 4.04 s), beside each network's compute floor on that GPU (MACs / the measured peak rate);
-2. ``bench latency --profile core-gpu`` (CUDA inference, eager torch) at 1 and ``--callers`` real-time callers
+2. the neural generator ``world-hifigan`` on CUDA: x real time of whole conversions and of the HiFi-GAN vocoder
+   alone, and streaming in 250 ms chunks (per-chunk compute beside the chunk);
+3. ``bench latency --profile core-gpu`` (CUDA inference, eager torch) at 1 and ``--callers`` real-time callers
    for the packaged ``aasist-asvspoof2019`` (no training) and two split models, devox-small and deepdetection,
    trained first for 1-2 epochs on a small simulated corpus (raw and privacy mode).
 
@@ -79,6 +81,46 @@ def scoring_rtfx(device: str, batch: int, repeats: int, zoo: list[tuple[str, str
     return rows
 
 
+def generator_speed(device: str, clips: int) -> list[dict[str, Any]]:
+    """``world-hifigan`` on ``device``: whole conversions and the vocoder alone (x real time, after a warm-up), and
+    one streaming run in 250 ms chunks, on simulated #0 clips."""
+    import numpy as np
+    import torch
+
+    from bench.api.registry import GENERATORS
+    from bench.challenges.simulate import Item, make_speakers, render
+
+    sp = make_speakers(2, 0)
+    utt = [render(Item(f"sim-spk{s:03d}-c00-s{k}-desktop", s, 0, k, "desktop"), sp, 0)[0]
+           for s in (0, 1) for k in range(max(2, clips))][:clips + 1]
+    gen = GENERATORS.create("world-hifigan", device=device)
+    gen.check()
+    gen.load()
+    target = gen.prepare_target(utt[0])
+    sources = utt[1:]
+    seconds = sum(len(x) for x in sources) / SR
+
+    def timed(fn: Any) -> float:
+        fn(sources[0][:SR])  # warm-up (kernels, allocations)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for x in sources:
+            fn(x)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    whole = timed(lambda x: gen.convert(x, target))
+    vocoder = timed(lambda x: gen.vocoder.vocode(gen.vocoder.mel(x), len(x)))
+    _, stats = gen.stream(np.concatenate(sources[:2]), target, 250)
+    s = stats.summary()
+    return [{"device": device, "clips": len(sources), "audio_s": seconds, "convert_x_rt": seconds / whole,
+             "vocoder_x_rt": seconds / vocoder, "chunk_ms": s["chunk_ms"], "delay_ms": s["algorithmic_delay_ms"],
+             "chunk_compute_mean_ms": s["compute_ms_mean"], "chunk_compute_p95_ms": s["compute_ms_p95"],
+             "realtime_fraction": s["realtime_fraction"]}]
+
+
 def simulate(root: Path, workers: int) -> tuple[Path, Path]:
     """A small simulated corpus (4 speakers, 3 challenges) and its WORLD fakes: callers' audio and training data."""
     from bench.runs.generate import generate
@@ -142,6 +184,17 @@ def report(doc: dict[str, Any]) -> str:
                            [[f"{r['detector']} ({r['architecture']})", str(r["batch"]), _f(r["batch_s"], ".4f"),
                              _f(r["rtfx"]), _f(r["mmacs_per_window"], ",.0f"), _f(r["peak_gmacs_per_s"]),
                              _f(r["floor_s"], ".5f"), _f(r["over_floor"]) + "x"] for r in rtfx]))
+    gens = doc.get("generators") or []
+    if gens:
+        lines.append("")
+        lines.append(table(["generator", "device", "clips (audio s)", "conversion x real time",
+                            "HiFi-GAN alone x real time", "streaming: chunk / delay ms", "chunk compute mean / p95 ms",
+                            "chunks in time"],
+                           [["world-hifigan", g["device"], f"{g['clips']} ({g['audio_s']:.1f})",
+                             _f(g["convert_x_rt"], ".2f"), _f(g["vocoder_x_rt"], ".1f"),
+                             f"{g['chunk_ms']:.0f} / {g['delay_ms']:.0f}",
+                             f"{_f(g['chunk_compute_mean_ms'])} / {_f(g['chunk_compute_p95_ms'])}",
+                             f"{100 * g['realtime_fraction']:.0f}%"] for g in gens]))
     lat = doc["latency"]
     if lat:
         lines.append("")
@@ -183,7 +236,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ["BENCH_MODEL_STORE"] = str(out / "store")  # the trained models stay in this run's own store
     budget = Budget(args.budget_s)
-    doc: dict[str, Any] = {"dry_run": args.dry_run, "machine": machine(), "scoring": [], "latency": [],
+    doc: dict[str, Any] = {"dry_run": args.dry_run, "machine": machine(), "scoring": [], "generators": [],
+                           "latency": [],
                            "failed": [], "skipped": [],
                            "device_name": torch.cuda.get_device_name(0) if cuda else "cpu (no CUDA GPU)"}
 
@@ -201,10 +255,12 @@ def main() -> int:
     if args.dry_run:
         doc["scoring"] = step("scoring RTFx on the CPU (dry run)", 30,
                               lambda: scoring_rtfx("cpu", 1, 1, [("lfcc-lcnn", "lfcc-lcnn")])) or []
+        doc["generators"] = step("world-hifigan on the CPU (dry run)", 60, lambda: generator_speed("cpu", 1)) or []
         doc["skipped"].append({"step": "core-gpu latency and CUDA scoring", "why": "dry run"
                                + ("" if cuda else ": no CUDA GPU here")})
     else:
         doc["scoring"] = step("scoring RTFx on CUDA", 60, lambda: scoring_rtfx("cuda", args.batch, 5, ZOO)) or []
+        doc["generators"] = step("world-hifigan on CUDA", 45, lambda: generator_speed("cuda", 4)) or []
         data = step("simulated corpus and fakes", 90, lambda: simulate(out / "audio", os.cpu_count() or 1))
         models = [("aasist-asvspoof2019", ["raw"])]
         for detector, name, settings in SPLIT:
