@@ -21,6 +21,7 @@ from bench.leaderboard.cells import heatmap_columns
 from bench.leaderboard.channels import channel_table
 from bench.leaderboard.entries import caveats, load_entries, load_privacy, row, system_label
 from bench.leaderboard.generalisation import cross_generator_table
+from bench.leaderboard.generators import generator_table
 from bench.leaderboard.latency import load_latency_rows
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
@@ -71,6 +72,9 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     over_the_phone = channel_table(rows)
     if over_the_phone:  # only when some result went through a telephone channel: a clean board is unchanged
         doc["channels"] = over_the_phone
+    side_by_side = generator_table(entries, rows)
+    if side_by_side:  # only when two generators' fakes were scored by Pitch's machine evaluation
+        doc["generators"] = side_by_side
     across = cross_generator_table(rows)
     if across:  # only when a trained system was tested on two generators' fakes
         doc["cross_generator"] = across

@@ -380,7 +380,8 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         corpus={"name": cm.get("name"), "content_hash": cm.get("content_hash"), "path": str(corpus),
                 "revision": cm.get("revision") or cm.get("snapshot"), "source": cm.get("source"),
                 **({"channel": cm["channel"], **_upsampled(cm["channel"])} if cm.get("channel") else {})},
-        fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes)},
+        fakes={"name": fm.get("name"), "content_hash": fm.get("content_hash"), "path": str(fakes),
+               **({"generation": gen} if (gen := _generation(fm)) else {})},
         simulated=bool(cm.get("simulated")), overall=overall, per_challenge=per_challenge, top_challenges=top,
         top_threshold=top_threshold, top_n_auroc=top_est, ranking=ranking,
         paper=summary(comparison) if comparison else None, paper_top10_auroc=top10_est,
@@ -398,6 +399,16 @@ def evaluate(detector_name: str, corpus: str | Path, fakes: str | Path, out: str
         result.notes.append("simulated corpus: these numbers describe the simulation, not the Pitch recordings")
     result.save(out / "result.json")
     return result
+
+
+def _generation(fm: dict) -> dict[str, Any] | None:
+    """How fast the fakes were made, as ``bench generate`` recorded it: audio seconds over the conversions' summed
+    wall seconds in their worker processes (x real time per worker), and the streaming figures if streamed."""
+    audio, compute = fm.get("audio_seconds"), fm.get("compute_seconds")
+    if not audio or not compute:
+        return None
+    return {"audio_s": audio, "compute_s": compute, "x_real_time_per_worker": audio / compute,
+            "streaming": fm.get("streaming")}
 
 
 def _generator_info(fm: dict) -> dict[str, Any]:

@@ -133,3 +133,40 @@ def test_the_board_crosses_each_trained_model_with_each_generator(two_results, t
     assert "<table id=cross-generator>" in (tmp_path / "lb" / "index.html").read_text()
     one = build([tmp_path / "svm-w-world", tmp_path / "svm-m-world"], tmp_path / "lb2")
     assert "cross_generator" not in one and "Across generators" not in (tmp_path / "lb2" / "README.md").read_text()
+
+
+def test_generators_side_by_side_from_pitch_style_results(two_results, tmp_path):
+    """Two generators' fakes scored by a Pitch-style detector: one row each with the #0 AUROC beside Pitch's quoted
+    56%, the fakes' WIL / MOS / speaker similarity beside the originals' (means of the per-sample columns), and
+    the generation speed evaluate recorded; results without those columns make no such table."""
+    from bench.evaluation.results import read_scores, write_scores
+    from bench.leaderboard.build import build
+
+    for path, wil_fake, speed in ((two_results[0], 0.8, 30.0), (two_results[1], 0.6, None)):
+        rows = read_scores(path.parent / "scores.parquet")
+        for r in rows:
+            r["content"] = wil_fake if r["label"] else 0.5
+            r["realism.mos"] = 2.5 if r["label"] else 3.0
+            r["speaker.similarity"] = 0.7 if r["label"] else 0.9
+        write_scores(path.parent / "scores.parquet", rows)
+        if speed:
+            doc = json.loads(path.read_text())
+            doc["fakes"]["generation"] = {"audio_s": 60.0, "compute_s": 2.0, "x_real_time_per_worker": speed,
+                                          "streaming": None}
+            path.write_text(json.dumps(doc))
+    board = build([p.parent for p in two_results], tmp_path / "lb")
+    rows = {g["generator"]: g for g in board["generators"]["rows"]}
+    assert set(rows) == {"world", "freevc"}
+    w = rows["world"]
+    assert w["wil_fake"] == pytest.approx(0.8) and w["wil_orig"] == pytest.approx(0.5)
+    assert w["mos_fake"] == pytest.approx(2.5) and w["speaker_orig"] == pytest.approx(0.9)
+    assert w["paper_auroc0"] == pytest.approx(0.56) and w["x_real_time"] == 30.0
+    assert rows["freevc"]["x_real_time"] is None
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Generators side by side" in readme and "56.0 (quoted)" in readme and "30.00x" in readme
+    assert "<table id=generators>" in (tmp_path / "lb" / "index.html").read_text()
+    for path in two_results:  # plain detector scores: no Pitch columns
+        rows = [{k: v for k, v in r.items() if k not in ("content", "realism.mos", "speaker.similarity")}
+                for r in read_scores(path.parent / "scores.parquet")]
+        write_scores(path.parent / "scores.parquet", rows)
+    assert "generators" not in build([p.parent for p in two_results], tmp_path / "lb2")
