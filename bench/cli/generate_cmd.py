@@ -53,6 +53,10 @@ def generate(
     streaming: bool = typer.Option(False, "--streaming", help="Convert chunk by chunk like a live attacker."),
     chunk_ms: float = typer.Option(500.0, "--chunk-ms", parser=number(1.0, 60_000.0),
                                    help="Chunk size in ms for --streaming."),
+    reference_seconds: float = typer.Option(None, "--reference-seconds", parser=number(0.1, 3600.0),
+                                            help="Reference audio of the target, seconds: Pitch gives one sentence "
+                                                 "(the default); more adds the target's other challenge-0 "
+                                                 "recordings (never of a sentence the source says)."),
     overwrite: bool = overwrite_option("fakes"),
 ) -> None:
     """Generate voice-conversion deepfakes of every imposter recording towards target speakers."""
@@ -70,7 +74,8 @@ def generate(
     selection = None if challenges.strip().lower() == "all" else parse_selection(challenges)
     manifest = run_generate(corpus, out, generator=generator, config=config, max_targets=max_targets,
                             pairs_per_source=pps, seed=seed, workers=resolve_workers(workers), streaming=streaming,
-                            chunk_ms=chunk_ms, challenges=selection, overwrite=overwrite)
+                            chunk_ms=chunk_ms, challenges=selection, overwrite=overwrite,
+                            reference_seconds=reference_seconds)
     report_written(out, manifest)
     report_problems([{"utterance_id": k, "error": v} for k, v in manifest.get("unusable_references", {}).items()],
                     "challenge-0 recording(s) not used as references")

@@ -60,6 +60,8 @@ class Unit:
     reference_audio: dict
     pairs: list[Pair]
     sources: dict[str, dict] = field(default_factory=dict)  # source_id -> audio entry
+    #: further challenge-0 recordings of the target (``--reference-seconds``): id -> audio entry, in order
+    extra_references: dict[str, dict] = field(default_factory=dict)
 
 
 def make_pairs(rows: list[dict[str, Any]], generator: str, max_targets: int | None = None,
@@ -111,14 +113,20 @@ _TARGETS: dict[str, Any] = {}  # reference audio hash -> prepared target, per wo
 _MAX_TARGETS = 64
 
 
+REFERENCE_GAP_S = 0.1  #: silence between the recordings of a reference made of several (``--reference-seconds``)
+
+
 def _prepared_target(gen, unit: Unit) -> Any:
     """Analyse a target reference once per process (units of one target often land on one worker)."""
-    entry = unit.reference_audio
-    key = hashlib.sha1(entry.get("bytes") or (entry.get("path") or "").encode()).hexdigest()  # the audio itself
+    entries = [unit.reference_audio, *unit.extra_references.values()]
+    key = hashlib.sha1(b"".join(hashlib.sha1(e.get("bytes") or (e.get("path") or "").encode()).digest()
+                                for e in entries)).hexdigest()  # the audio itself
     if key not in _TARGETS:
         if len(_TARGETS) >= _MAX_TARGETS:
             _TARGETS.pop(next(iter(_TARGETS)))
-        _TARGETS[key] = gen.prepare_target(load_entry(entry))
+        gap = np.zeros(int(REFERENCE_GAP_S * SAMPLE_RATE), dtype=np.float32)
+        audio = [piece for e in entries for piece in (load_entry(e), gap)][:-1]
+        _TARGETS[key] = gen.prepare_target(np.concatenate(audio))
     return _TARGETS[key]
 
 
@@ -152,7 +160,8 @@ def _run_unit(unit: Unit, out: str, name: str, config: dict[str, Any], streaming
     except Exception as exc:  # the whole unit fails with the reference's error
         target, ref_seconds, ref_error = None, 0.0, f"reference {unit.reference_id}: {type(exc).__name__}: {exc}"
     records = {p.fake_id: {"pair": asdict(p), "status": "ok", "error": "", "seconds": 0.0,
-                           "reference_seconds": ref_seconds} for p in todo}
+                           "reference_seconds": ref_seconds, "extra_reference_ids": list(unit.extra_references)}
+               for p in todo}
     audio_in: dict[str, np.ndarray] = {}
     for pair in todo:
         try:
@@ -209,7 +218,8 @@ def _convert_all(gen, target, pairs: list[Pair], audio_in: dict[str, np.ndarray]
     return outputs
 
 
-def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 8) -> list[Unit]:
+def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 8, reference_s: float | None = None,
+           bad_references: dict[str, str] | None = None) -> list[Unit]:
     groups: dict[str, list[Pair]] = {}
     for p in pairs:
         groups.setdefault(p.reference_id, []).append(p)
@@ -217,9 +227,29 @@ def _units(pairs: list[Pair], by_id: dict[str, dict], max_per_unit: int = 8) -> 
     for ref_id, group in groups.items():
         for i in range(0, len(group), max_per_unit):
             chunk = group[i:i + max_per_unit]
+            extra = extra_references(chunk, by_id, reference_s, bad_references) if reference_s else {}
             units.append(Unit(ref_id, by_id[ref_id]["audio"], chunk,
-                              {p.source_id: by_id[p.source_id]["audio"] for p in chunk}))
+                              {p.source_id: by_id[p.source_id]["audio"] for p in chunk}, extra))
     return units
+
+
+def extra_references(pairs: list[Pair], by_id: dict[str, dict], reference_s: float,
+                     bad_references: dict[str, str] | None = None) -> dict[str, dict]:
+    """Further challenge-0 recordings of the pairs' target, in id order, added to their reference until the whole
+    lasts ``reference_s`` seconds: never one of a sentence a source of these pairs says (the target's reading of
+    the source's text would hand the converter its content), never an unusable one."""
+    reference = by_id[pairs[0].reference_id]
+    said = {by_id[p.source_id]["sentence_id"] for p in pairs}
+    total = float(reference["duration_s"])
+    extra: dict[str, dict] = {}
+    for r in sorted(by_id.values(), key=lambda r: r["utterance_id"]):
+        if total >= reference_s:
+            break
+        usable = r["utterance_id"] != reference["utterance_id"] and r["utterance_id"] not in (bad_references or {})
+        if r["subject"] == reference["subject"] and r["challenge"] == 0 and r["sentence_id"] not in said and usable:
+            extra[r["utterance_id"]] = r["audio"]
+            total += REFERENCE_GAP_S + float(r["duration_s"])
+    return extra
 
 
 def _clean_partial(out: Path) -> None:
@@ -257,8 +287,11 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
              config: dict[str, Any] | None = None, max_targets: int | None = None,
              pairs_per_source: int | None = 1, seed: int = 0, workers: int = 1, streaming: bool = False,
              chunk_ms: float = 500.0, challenges: list[int] | None = None, overwrite: bool = False,
-             ) -> dict[str, Any]:
+             reference_seconds: float | None = None) -> dict[str, Any]:
     """Generate fakes of ``corpus`` into ``out``; returns the manifest.
+
+    ``reference_seconds``: give the converter more of the target than Pitch's one sentence, adding the target's
+    other challenge-0 recordings (:func:`extra_references`) until the reference lasts that long.
 
     Raises BenchError before any work for bad settings or assets, FatalError when the
     generator cannot load in a worker, RunFailed when every planned pair failed.
@@ -273,6 +306,8 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
         raise BenchError("--pairs-per-source must be at least 1 (or 'all')")
     if seed < 0:
         raise BenchError("--seed must be >= 0")
+    if reference_seconds is not None and not (0 < reference_seconds <= 3600):
+        raise BenchError(f"--reference-seconds must be in (0, 3600], not {reference_seconds}")
     if config.get("device") is not None:
         meta.check_device(config["device"])
         if meta.devices == ["cpu"]:
@@ -286,7 +321,8 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
     out = Path(out)
     params = {"corpus_hash": corpus_manifest.get("content_hash"), "generator": generator, "config": config,
               "max_targets": max_targets, "pairs_per_source": pairs_per_source, "seed": seed,
-              "streaming": streaming, "chunk_ms": chunk_ms if streaming else None, "challenges": challenges}
+              "streaming": streaming, "chunk_ms": chunk_ms if streaming else None, "challenges": challenges,
+              **({"reference_seconds": reference_seconds} if reference_seconds else {})}
 
     rows = ds.to_list()
     by_id = {r["utterance_id"]: r for r in rows}
@@ -302,7 +338,8 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
     _forget_unfinished(out, pairs)
     fn = functools.partial(_run_unit, out=str(out), name=generator, config=config, streaming=streaming,
                            chunk_ms=chunk_ms)
-    for outcome in run_items(fn, _units(pairs, by_id), workers=workers, description=f"generating ({generator})"):
+    for outcome in run_items(fn, _units(pairs, by_id, reference_s=reference_seconds, bad_references=bad_refs),
+                             workers=workers, description=f"generating ({generator})"):
         if not outcome.ok:  # a unit-level crash is recorded per pair (and retried by the next run)
             for p in outcome.item.pairs:
                 rec = out / JOURNAL / f"{p.fake_id}.json"
@@ -319,7 +356,7 @@ def generate(corpus: str | Path, out: str | Path, generator: str = "world",
 
 def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list[dict], params: dict,
             meta: dict, corpus_manifest: dict, bad_refs: dict[str, str]) -> dict[str, Any]:
-    records, failures, streams = [], [], []
+    records, failures, streams, extras = [], [], [], {}
     gen_config = json.dumps({"name": params["generator"], **params["config"], "streaming": params["streaming"],
                              "chunk_ms": params["chunk_ms"]}, sort_keys=True)
     for p in pairs:
@@ -339,6 +376,8 @@ def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list
             failures.append({"utterance_id": p.fake_id, "error": rec["error"]})
         if "stream" in rec:
             streams.append(rec["stream"])
+        if rec.get("extra_reference_ids"):
+            extras[p.fake_id] = rec["extra_reference_ids"]
         records.append({
             "utterance_id": p.fake_id, "subject": p.target, "challenge": src["challenge"],
             "sentence_id": src["sentence_id"], "script": src["script"], "device": src["device"],
@@ -359,6 +398,7 @@ def _finish(out: Path, pairs: list[Pair], by_id: dict[str, dict], unpaired: list
         "streaming": _stream_summary(streams) if streams else None,
         "compute_seconds": float(sum(r["seconds"] for r in records)),
         "audio_seconds": float(sum(r["duration_s"] for r in records)),
+        **({"extra_references": extras} if params.get("reference_seconds") else {}),
     }
     return save(build_dataset(records, FAKE_FEATURES), out, manifest)
 

@@ -248,3 +248,34 @@ def test_resume_after_kill_9_equals_uninterrupted_run(sim_corpus, tmp_path):
     for rb in b:
         ra = by_id[rb["utterance_id"]]
         assert ra["audio"]["bytes"] == rb["audio"]["bytes"]
+
+
+def test_more_reference_audio_adds_the_targets_other_sentences_never_the_sources(rows, tmp_path):
+    """--reference-seconds: the target's other challenge-0 recordings join the reference (recorded per fake),
+    none of a sentence the source says; the converter then hears more of the target (other output)."""
+    from bench.runs.generate import Pair, extra_references
+
+    by_id = {r["utterance_id"]: r for r in rows}
+    ref = next(r for r in rows if (r["subject"], r["challenge"], r["sentence_id"]) == ("spk001", 0, 4))
+    src = next(r for r in rows if (r["subject"], r["challenge"], r["sentence_id"]) == ("spk000", 0, 0))
+    pair = Pair("x", src["utterance_id"], ref["utterance_id"], "spk000", "spk001")
+    other = next(r["utterance_id"] for r in rows
+                 if (r["subject"], r["challenge"], r["sentence_id"]) == ("spk001", 0, 3))
+    assert list(extra_references([pair], by_id, 30.0)) == [other]
+    assert extra_references([pair], by_id, 1.0) == {}  # one sentence is already long enough
+    said = {**by_id, src["utterance_id"]: {**src, "sentence_id": 3}}  # the source now says the target's sentence 3
+    assert extra_references([pair], said, 30.0) == {}
+    assert extra_references([pair], by_id, 30.0, bad_references={other: "clipped"}) == {}
+
+    keep = [r for r in rows if r["challenge"] == 0]
+    save(build_dataset(keep), tmp_path / "c", {"kind": "corpus", "name": "zero"})
+    one = generate(tmp_path / "c", tmp_path / "one", workers=1)
+    more = generate(tmp_path / "c", tmp_path / "more", workers=1, reference_seconds=30.0)
+    assert "extra_references" not in one and more["params"]["reference_seconds"] == 30.0
+    assert set(more["extra_references"]) == {r["utterance_id"] for r in open_dataset(tmp_path / "more")}
+    a = {r["utterance_id"]: load_entry(r["audio"]) for r in open_dataset(tmp_path / "one")}
+    b = {r["utterance_id"]: load_entry(r["audio"]) for r in open_dataset(tmp_path / "more")}
+    assert a.keys() == b.keys() and any(not np.array_equal(a[k], b[k]) for k in a)
+    bad = run_bench("generate", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "x"), "--reference-seconds",
+                    "0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
