@@ -157,7 +157,8 @@ def main() -> None:
             f"({per[0]['n_bona_fide']}+{per[0]['n_fake']})",
             f"{100 * doc['overall']['auroc']['value']:.1f}" if isinstance(doc.get("overall"), dict) else "–",
         ])
-        above = sorted((c for c in per.values() if c["challenge"] != 0 and c["auroc"]["ci_low"] > a0["value"]),
+        above = sorted((c for c in per.values() if c["challenge"] != 0 and c["auroc"]["ci_low"] is not None
+                        and c["auroc"]["ci_low"] > a0["value"]),
                        key=lambda c: -c["auroc"]["value"])
         separating.append(f"- `{name}`: challenges whose AUROC CI lies above #0's {100 * a0['value']:.1f}: "
                           + (", ".join(f"#{c['challenge']} {c['name']} {100 * c['auroc']['value']:.0f}" for c in above)
@@ -183,7 +184,8 @@ def main() -> None:
     grid = []
     for ch in sorted(first):
         cells = [f"{100 * pers[n][ch]['auroc']['value']:.0f} [{100 * pers[n][ch]['auroc']['ci_low']:.0f}, "
-                 f"{100 * pers[n][ch]['auroc']['ci_high']:.0f}]" if ch in pers[n] else "–" for n in names]
+                 f"{100 * pers[n][ch]['auroc']['ci_high']:.0f}]"
+                 if ch in pers[n] and pers[n][ch]["auroc"]["value"] is not None else "–" for n in names]
         quoted = first[ch].get("paper_auroc")
         grid.append([f"#{ch} {first[ch]['name']}", *cells, "–" if quoted is None else f"{100 * quoted:.0f} (quoted)"])
     print(table(["challenge", *(f"`{n}`" for n in names), "Pitch, FreeVC"], grid))
