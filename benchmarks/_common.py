@@ -11,6 +11,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def bench(*args: str) -> None:
+    """Run one bench command in a subprocess; stop the script with its error output if it fails."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"bench {' '.join(args)} failed:\n{res.stderr[-2000:]}")
+
+
 def git_sha() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,

@@ -17,24 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import header  # noqa: E402
+from _common import bench, header  # noqa: E402
 
 from bench.leaderboard.channels import markdown  # noqa: E402
 
 DEFAULT_PROFILES = "pstn-g711u,mobile-amr-nb,voip-opus-nb,voip-opus-loss5,hd-g722"
-
-
-def bench(*args: str) -> None:
-    """Run one bench command; stop with its output if it fails."""
-    res = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"bench {' '.join(args)} failed:\n{res.stderr[-2000:]}")
 
 
 def main() -> None:

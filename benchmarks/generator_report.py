@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from _common import header, table  # noqa: E402
+from _common import bench, header, table  # noqa: E402
 
 from bench.api.registry import GENERATORS  # noqa: E402
 from bench.audio import load_entry  # noqa: E402
@@ -38,13 +37,6 @@ from bench.data.corpus import open_dataset  # noqa: E402
 from bench.detectors.pitch.backends import SPEAKER  # noqa: E402
 
 ENCODERS = ("resemblyzer", "voicefilter-dvector")
-
-
-def bench(*args: str) -> None:
-    """Run one bench command; stop with its output if it fails."""
-    res = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"bench {' '.join(args)} failed:\n{res.stderr[-2000:]}")
 
 
 def speed(name: str, sources: list[np.ndarray], reference: np.ndarray, chunk_ms: float) -> dict[str, float]:

