@@ -13,6 +13,7 @@ from markupsafe import Markup
 from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, num, paper_top10, pct, seed_cell
 from bench.leaderboard.channels import cell_text
 from bench.leaderboard.generalisation import cell_text as cross_cell_text
+from bench.leaderboard.generalisation import challenge_rows as cross_challenge_rows
 from bench.leaderboard.generators import COLUMNS as GENERATOR_COLUMNS
 from bench.leaderboard.generators import cells as generator_cells
 from bench.leaderboard.latency import html_table as latency_html
@@ -48,6 +49,8 @@ def render(doc: dict[str, Any], out: Path) -> str:
     return _template().render(
         doc=doc, rows=rows, generators=sorted({r["generator"] for r in rows}),
         columns=heatmap_columns(rows, ref["pitch_series"]), top10=challenge_list(ref["pitch_top10"]),
-        channels=doc.get("channels"), cross=doc.get("cross_generator"), side_by_side=doc.get("generators"),
+        channels=doc.get("channels"), cross=doc.get("cross_generator"),
+        cross_challenges=cross_challenge_rows(doc["cross_generator"]) if doc.get("cross_generator") else [],
+        side_by_side=doc.get("generators"),
         generator_columns=GENERATOR_COLUMNS, generator_cells=generator_cells, privacy=doc.get("privacy") or [],
         latency=Markup(latency_html(doc.get("latency") or [])), figures=_figures(doc, out))

@@ -113,6 +113,7 @@ def test_the_board_crosses_each_trained_model_with_each_generator(two_results, t
         d["evaluation_scope"] = {"excluded_speakers": [], "training_data": {
             "generators": trained, "summary": "ASVspoof 2019 LA train" if not trained else "bench fakes"}}
         d["overall"]["auroc"]["value"] = auroc
+        d["per_challenge"][0]["auroc"].update(value=auroc - 0.1, ci_low=auroc - 0.2, ci_high=auroc)
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "result.json").write_text(json.dumps(d))
     board = build([tmp_path / p[0] for p in plan], tmp_path / "lb")
@@ -131,6 +132,15 @@ def test_the_board_crosses_each_trained_model_with_each_generator(two_results, t
     readme = (tmp_path / "lb" / "README.md").read_text()
     assert "## Across generators" in readme and "(drop +36.0)" in readme and "(in-domain)" in readme
     assert "<table id=cross-generator>" in (tmp_path / "lb" / "index.html").read_text()
+    # per challenge: each cell's challenge AUROC with its CI, a dash where a generator has no such fakes
+    first = doc["per_challenge"][0]["challenge"]
+    assert w["world-hifigan"]["per_challenge"][first]["auroc"] == pytest.approx(0.51)
+    assert w["world-hifigan"]["per_challenge"][first]["ci"] == pytest.approx([0.41, 0.61])
+    name = next(c["name"] for c in table["challenges"] if c["id"] == first)
+    assert f"| svm (svm-w) | world | #{first} {name} | 87.0 [77.0, 97.0] | 51.0 [41.0, 61.0] |" in readme
+    assert f"| aasist (aasist-asvspoof2019) | ASVspoof 2019 LA train | #{first} {name} | – | 45.0 [35.0, 55.0] |" \
+        in readme
+    assert "<table id=cross-generator-challenges>" in (tmp_path / "lb" / "index.html").read_text()
     one = build([tmp_path / "svm-w-world", tmp_path / "svm-m-world"], tmp_path / "lb2")
     assert "cross_generator" not in one and "Across generators" not in (tmp_path / "lb2" / "README.md").read_text()
 
