@@ -12,6 +12,7 @@ from bench.cli import (
     evaluate_cmd,
     gate_cmd,
     generate_cmd,
+    human_cmd,
     latency_cmd,
     leaderboard_cmd,
     mlops_cmd,
@@ -55,6 +56,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
 app.add_typer(train_cmd.app, name="train")
 app.add_typer(mlops_cmd.app, name="mlops")
+app.add_typer(human_cmd.app, name="human")
 app.command("generate")(generate_cmd.generate)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)

@@ -1,0 +1,80 @@
+"""`bench human simulate` and `bench human report` through the real CLI (issue #25): simulated ratings of a
+result's calls, the report with Pitch's numbers quoted beside ours, cross-fitting, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from bench.evaluation.results import read_scores, write_scores
+from bench.human.ratings import read_ratings
+from bench.runs.human_report import machine_view
+from tests.helpers.cli import assert_bad_input, invoke
+from tests.helpers.results import make_result
+
+
+@pytest.fixture
+def result(tmp_path):
+    return make_result(tmp_path / "result", separation=2.0).parent
+
+
+def test_simulate_then_report(result, tmp_path, capfd):
+    res = invoke(["human", "simulate", "--result", str(result), "--out", str(tmp_path / "sim")], capfd)
+    assert res.code == 0, res.stderr
+    ratings = tmp_path / "sim" / "ratings.csv"
+    rows = read_ratings(ratings)
+    assert len(rows) == 3 * 320 and all(r.simulated == 1 for r in rows)
+    assert stat.S_IMODE(os.stat(ratings).st_mode) == 0o600
+    res = invoke(["human", "report", "--result", str(result), "--ratings", str(ratings), "--out",
+                  str(tmp_path / "rep"), "--json"], capfd)
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["simulated_ratings"] and doc["samples"] == 320 and doc["raters"] == 12
+    assert [f["calls"] for f in doc["calibration"]["folds"]] == [160, 160]
+    assert 0 <= doc["calibration"]["pooled"]["ece"] <= 1 and doc["routing"]["best"]["accuracy"] > 0.5
+    assert sum(r["count"] for r in doc["scenarios"]["rows"]) == doc["scenarios"]["responses"] == 960
+    assert {t["challenge"] for t in doc["per_challenge"]} == {0, 3, 5, 19}
+    readme = (tmp_path / "rep" / "README.md").read_text()
+    assert "SIMULATED raters" in readme and "simulated speech" in readme
+    assert "| Pitch, quoted | 44 % | 56 % | 84.5 |" in readme and "[52.2]" in readme  # Table 4 #0 vanilla, quoted
+    assert "| Correct Agreement | ✓ | ✓ | ✓ |" in readme and "| 5362 |" in readme
+
+
+def test_each_fold_is_fitted_without_its_own_calls(result, tmp_path):
+    """Changing the scores of fold 0's speakers leaves fold 0's threshold and temperature as they were (they
+    were fitted on fold 1) and changes fold 1's."""
+    before = machine_view(result).groupby("fold")[["threshold", "temperature"]].first()
+    rows = read_scores(result / "scores.parquet")
+    for r in rows:
+        if r["source_subject"] in ("s0", "s2"):  # sorted speakers s0..s3: fold 0 holds s0 and s2
+            r["score"] = r["score"] * 0.5 + (0.3 if r["label"] else 0.0)
+    write_scores(result / "scores.parquet", rows)
+    after = machine_view(result).groupby("fold")[["threshold", "temperature"]].first()
+    pd.testing.assert_series_equal(before.loc[0], after.loc[0])
+    assert not before.loc[1].equals(after.loc[1])
+
+
+def test_bad_input_is_one_line_and_writes_nothing(result, tmp_path, capfd):
+    ratings = tmp_path / "ratings.csv"
+    header = ("sample_id,rater,compliance,realism,initial_decision,initial_confidence,machine_verdict,"
+              "rationale_shown,final_decision,final_confidence,simulated\n")
+    cases = [("unknown sample", "nope,a,1,3,real,70,,0,,,0\n", "not in the rated subset"),
+             ("realism out of range", "0-0-0,a,1,9,real,70,,0,,,0\n", "line 2, realism"),
+             ("verdict without a final decision", "0-0-0,a,1,3,real,70,fake,0,,,0\n", "given together")]
+    for label, line, needle in cases:
+        ratings.write_text(header + line)
+        res = invoke(["human", "report", "--result", str(result), "--ratings", str(ratings), "--out",
+                      str(tmp_path / "rep")], capfd)
+        assert_bad_input(res, needle, label)
+        assert not (tmp_path / "rep").exists(), label
+    res = invoke(["human", "simulate", "--result", str(tmp_path), "--out", str(tmp_path / "sim")], capfd)
+    assert_bad_input(res, "not a bench evaluate result")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    res = invoke(["human", "simulate", "--result", str(result), "--out", str(tmp_path / "mine")], capfd)
+    assert res.code == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    assert not (tmp_path / "mine" / "ratings.csv").exists()
