@@ -11,8 +11,8 @@ for cross-generator tests.
 
 The long-term equalisation is capped at 6 dB (``eq_max_db``; `world` uses 18). On the simulated
 corpus, 18 dB made HiFi-GAN's output harder to transcribe (ASR WIL of no-challenge fakes 0.95
-against 0.72 for the originals) and pitch-lite separated those fakes at 82% AUROC; at 6 dB the
-same fakes scored 62.5% (3 dB: 63%) at a slightly lower speaker similarity (BENCHMARKS.md).
+against 0.72 for the originals) and pitch-lite separated those fakes at 82% AUROC; at 6 dB, 69%
+(WIL 0.85), at a lower speaker similarity (resemblyzer 0.72 against 0.77; BENCHMARKS.md).
 
 Streaming: each chunk is converted with ``context_ms`` (400) of past audio, from a point of the
 vocoder's frame grid, and ``lookahead_ms`` (100) of future audio; the delay is the chunk plus
