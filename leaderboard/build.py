@@ -22,6 +22,8 @@ from bench.leaderboard.channels import channel_table
 from bench.leaderboard.entries import caveats, load_entries, load_privacy, row, system_label
 from bench.leaderboard.generalisation import cross_generator_table
 from bench.leaderboard.generators import generator_table
+from bench.leaderboard.human import draw as draw_human
+from bench.leaderboard.human import load_human
 from bench.leaderboard.latency import load_latency_rows
 from bench.leaderboard.reference import DEVOX_LATENCY, pitch_rows, pitch_series, pitch_tables
 from bench.outdir import claim_output
@@ -32,23 +34,27 @@ __all__ = ["build", "caveats", "heatmap_columns", "load_entries", "load_privacy"
 
 def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
           overwrite: bool = False, privacy: list[str | Path] | None = None,
-          latency: list[str | Path] | None = None) -> dict[str, Any]:
+          latency: list[str | Path] | None = None, human: list[str | Path] | None = None) -> dict[str, Any]:
     """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON.
 
     Results with a caveat that makes them incomparable (in-sample metrics) are listed with
     the caveat but not ranked. ``privacy``: ``bench privacy`` reports of split models, shown in
     their own table and beside the rows of the same model. ``latency``: ``bench latency`` results, in a
     table beside DevoX Table 3 (quoted); a ranked row of the same model without its own latency gets the
-    p95 of the model's first real-time run.
+    p95 of the model's first real-time run. ``human``: ``bench human report`` outputs (calibration, routing and
+    Pitch's human tables, Pitch quoted beside).
     """
     entries = load_entries(paths)
     leaks = load_privacy(privacy or [])
     lat_rows = load_latency_rows(latency or [])
+    humans = load_human(human or [])
     out = Path(out)
     claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
                                             "privacy": sorted(str(Path(p).resolve()) for p in privacy or []),
                                             "latency": sorted(str(Path(p).resolve()) for p in latency or []),
-                                            "title": title}, inputs=[*paths, *(privacy or []), *(latency or [])],
+                                            "human": sorted(str(Path(p).resolve()) for p in human or []),
+                                            "title": title},
+                 inputs=[*paths, *(privacy or []), *(latency or []), *(human or [])],
                  overwrite=overwrite)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     rows = sorted((row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
@@ -62,6 +68,7 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
         if r["latency_p95_ms"] is None and lat is not None:
             r["latency_p95_ms"], r["latency_p50_ms"] = lat["p95_ms"], lat["p50_ms"]
     drawn = figures.draw(entries, out / "figures")
+    drawn.update(draw_human(humans, out / "figures"))
     doc = {
         "title": title, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "bench_version": __version__,
         "entries": rows, "challenges": [{"id": c.id, "key": c.key, "name": c.name} for c in all_challenges()],
@@ -75,6 +82,8 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     side_by_side = generator_table(entries, rows)
     if side_by_side:  # only when two generators' fakes were scored by Pitch's machine evaluation
         doc["generators"] = side_by_side
+    if humans:  # only when human-AI reports were given
+        doc["human"] = [{k: h[k] for k in ("detector", "who", "sections", "simulated_ratings")} for h in humans]
     across = cross_generator_table(rows)
     if across:  # only when a trained system was tested on two generators' fakes
         doc["cross_generator"] = across

@@ -69,7 +69,7 @@ def draw(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
             fig.legend(handles, labels, loc="lower right", fontsize=8)
         fig.suptitle("ROC per challenge (FPR vs TPR)" if kind == "roc" else "DET per challenge (FPR vs FNR, probit)")
         fig.tight_layout()
-        _save(fig, folder / f"{kind}.svg")
+        save(fig, folder / f"{kind}.svg")
         plt.close(fig)
         figs[kind] = f"figures/{kind}.svg"
 
@@ -90,7 +90,7 @@ def draw(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         fig.suptitle(f"Scores of originals vs fakes (higher = more likely fake): {label(e)}")
         fig.tight_layout()
         name = f"scores_{e['id']}.svg"
-        _save(fig, folder / name)
+        save(fig, folder / name)
         plt.close(fig)
         figs[f"scores_{e['id']}"] = f"figures/{name}"
 
@@ -105,7 +105,7 @@ def draw(entries: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         ax.set_ylabel("CDF")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        _save(fig, folder / "latency_cdf.svg")
+        save(fig, folder / "latency_cdf.svg")
         plt.close(fig)
         figs["latency_cdf"] = "figures/latency_cdf.svg"
     return figs
@@ -121,7 +121,8 @@ def _bins(scores: list[float]) -> np.ndarray:
     return np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
 
 
-def _save(fig, path: Path) -> None:
+def save(fig, path: Path) -> None:
+    """Write a matplotlib figure as SVG, atomically."""
     buf = io.BytesIO()
     fig.savefig(buf, format="svg")
     write_atomic(path, buf.getvalue())

@@ -49,7 +49,7 @@ def render(doc: dict[str, Any], out: Path) -> str:
     return _template().render(
         doc=doc, rows=rows, generators=sorted({r["generator"] for r in rows}),
         columns=heatmap_columns(rows, ref["pitch_series"]), top10=challenge_list(ref["pitch_top10"]),
-        channels=doc.get("channels"), cross=doc.get("cross_generator"),
+        channels=doc.get("channels"), cross=doc.get("cross_generator"), human=doc.get("human") or [],
         cross_challenges=cross_challenge_rows(doc["cross_generator"]) if doc.get("cross_generator") else [],
         side_by_side=doc.get("generators"),
         generator_columns=GENERATOR_COLUMNS, generator_cells=generator_cells, privacy=doc.get("privacy") or [],

@@ -8,6 +8,7 @@ from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, 
 from bench.leaderboard.channels import markdown as channels_markdown
 from bench.leaderboard.generalisation import markdown as cross_generator_markdown
 from bench.leaderboard.generators import markdown as generators_markdown
+from bench.leaderboard.human import markdown as human_markdown
 from bench.leaderboard.latency import markdown as latency_markdown
 
 
@@ -61,6 +62,7 @@ def render(doc: dict[str, Any]) -> str:
     lines += channels_markdown(doc.get("channels"))
     lines += generators_markdown(doc.get("generators"))
     lines += cross_generator_markdown(doc.get("cross_generator"))
+    lines += human_markdown(doc.get("human") or [])
     lines += _markdown_privacy(doc.get("privacy") or [])
     lines += latency_markdown(doc.get("latency") or [])
     lines += _markdown_tables(doc["paper_reference"]["pitch_tables"])

@@ -33,4 +33,5 @@ def demo(
     print_summary(load_result(made["result"]), made["result"].parent)
     console.print(f"\n[bold]leaderboard:[/bold] {made['leaderboard']} (open it in a browser); "
                   f"results: {made['result']}")
+    console.print(f"human-AI report (SIMULATED raters, not people): {made['human']}", markup=False)
     console.print("[dim]simulated speech: these numbers describe the simulation, not the Pitch recordings[/dim]")

@@ -21,12 +21,15 @@ def build(
                                                                "folder) of a split model; repeatable."),
     latency: list[Path] = typer.Option(None, "--latency", help="A `bench latency` result (latency.json or its "
                                                                "folder); repeatable."),
+    human: list[Path] = typer.Option(None, "--human", help="A `bench human report` output (human.json or its "
+                                                           "folder); repeatable."),
     overwrite: bool = overwrite_option("leaderboard"),
 ) -> None:
     """Build README.md, index.html, leaderboard.json and figures/ from results."""
     from bench.leaderboard.build import build as run_build
 
-    doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [], latency=latency or [])
+    doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [], latency=latency or [],
+                    human=human or [])
     console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
                   f"{out / 'index.html'}")
 

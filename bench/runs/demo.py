@@ -1,7 +1,8 @@
 """`bench demo`: the whole benchmark on embedded defaults, offline, in a few minutes on 2 cores.
 
 simulate a challenge corpus -> generate `world` fakes -> train compliance classifiers ->
-evaluate pitch-lite -> build the leaderboard. Every step resumes, so an interrupted demo
+evaluate pitch-lite -> simulated human ratings and the human-AI report -> build the
+leaderboard. Every step resumes, so an interrupted demo
 continues where it stopped when run again.
 """
 
@@ -37,6 +38,7 @@ def run_demo(out: str | Path = "demo", speakers: int | None = None, sentences: i
     from bench.outdir import claim_output
     from bench.runs.evaluate import evaluate
     from bench.runs.generate import generate
+    from bench.runs.human_report import report, simulate
     from bench.runs.simulate_corpus import simulate_corpus
 
     if size not in SIZES:
@@ -52,26 +54,32 @@ def run_demo(out: str | Path = "demo", speakers: int | None = None, sentences: i
                  inputs=[scripts_file()])
     corpus, fakes, compliance = out / "corpus", out / "fakes-world", out / "compliance"
     result_dir, board = out / "results" / "pitch-lite-world", out / "leaderboard"
+    ratings, human = out / "human-ratings", out / "human"
 
-    log(f"[1/5] simulating a challenge corpus ({speakers} synthetic speakers x 21 challenges x {sentences} "
+    log(f"[1/6] simulating a challenge corpus ({speakers} synthetic speakers x 21 challenges x {sentences} "
         f"sentences) -> {corpus}")
     if not read_manifest(corpus).get("content_hash"):
         simulate_corpus(corpus, speakers=speakers, sentences=sentences, seed=seed, workers=workers)
     else:
         log("      already there")
-    log(f"[2/5] generating WORLD voice-conversion fakes -> {fakes}")
+    log(f"[2/6] generating WORLD voice-conversion fakes -> {fakes}")
     generate(corpus, fakes, generator="world", seed=seed, workers=workers)
-    log(f"[3/5] training challenge-compliance classifiers (speaker-disjoint, half the speakers held out) "
+    log(f"[3/6] training challenge-compliance classifiers (speaker-disjoint, half the speakers held out) "
         f"-> {compliance}")
     training = TOOLS.create("compliance-training")
     config = training.TrainConfig(epochs=8, folds=2, test_speakers=max(1, speakers // 2), seed=seed, workers=workers)
     training.train(corpus, compliance, config=config)
-    log(f"[4/5] evaluating pitch-lite on originals and fakes -> {result_dir}")
+    log(f"[4/6] evaluating pitch-lite on originals and fakes -> {result_dir}")
     result = evaluate("pitch-lite", corpus, fakes, result_dir, config={"compliance": str(compliance)},
                       workers=workers, seed=seed, command=f"bench demo --size {size}",
                       held_out_only=preset["held_out_only"])
-    log(f"[5/5] building the leaderboard -> {board}")
-    build([result_dir / "result.json"], board, title="bench demo leaderboard (simulated corpus)")
+    log(f"[5/6] SIMULATED human ratings (a model of Pitch Tables 4-5, not people) and the human-AI report "
+        f"-> {human}")
+    simulate(result_dir, ratings, seed=seed)
+    report(result_dir, ratings / "ratings.csv", human)
+    log(f"[6/6] building the leaderboard -> {board}")
+    build([result_dir / "result.json"], board, title="bench demo leaderboard (simulated corpus)", human=[human])
     return {"corpus": corpus, "fakes": fakes, "compliance": compliance, "result": result_dir / "result.json",
-            "leaderboard": board / "index.html", "overall_auroc": result.overall.auroc.value,
+            "leaderboard": board / "index.html", "human": human / "README.md",
+            "overall_auroc": result.overall.auroc.value,
             "top": result.top_challenges}

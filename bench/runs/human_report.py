@@ -21,7 +21,7 @@ from bench.evaluation import calibration, routing
 from bench.evaluation.detection_metrics import eer
 from bench.evaluation.results import load_result, read_scores
 from bench.fileio import write_atomic, write_json
-from bench.human import analysis
+from bench.human import analysis, tables
 from bench.human.ratings import read_ratings, write_ratings
 from bench.human.simulated import simulate_ratings
 from bench.outdir import claim_output
@@ -119,7 +119,7 @@ def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, th
     claim_output(out, "human report", params, inputs=[result_dir, ratings_path], overwrite=overwrite)
     doc = build(view, df, result, automation)
     write_json(Path(out) / "human.json", doc)
-    write_atomic(Path(out) / "README.md", "\n".join(markdown(doc)).encode())
+    write_atomic(Path(out) / "README.md", "\n".join(tables.markdown(doc)).encode())
     return doc
 
 
@@ -148,6 +148,7 @@ def build(view: pd.DataFrame, df: pd.DataFrame, result: Any, automation: float) 
     machine_auroc = {c.challenge: c.auroc.value for c in result.per_challenge}
     collab = analysis.collaborative(df, best["cut"]) if best else None
     return {
+        "kind": "human-report",
         "simulated_ratings": bool(df.simulated.any()), "simulated_speech": bool(result.simulated),
         "detector": result.detector.name,
         "samples": int(df.sample_id.nunique()), "ratings": int(len(df)), "raters": int(df.rater.nunique()),
@@ -160,87 +161,3 @@ def build(view: pd.DataFrame, df: pd.DataFrame, result: Any, automation: float) 
         "pitch_quoted": {"table4": _quoted_table4(), "table5": pitch.table("table5")["scenarios"],
                          "routing": PITCH_ROUTING, "headline": pitch.headline_figures()},
     }
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
-
-
-def _quoted(q: dict[str, Any], key: str) -> str:
-    return f" [{q[key]}]" if key in q else ""
-
-
-def _calibration_md(doc: dict[str, Any]) -> list[str]:
-    cal, op = doc["calibration"]["pooled"], doc["calibration"]["pooled"]["operating_point"]
-    lines = ["## Machine calibration (cross-fitted by speaker)", "",
-             f"ECE {cal['ece']:.3f} ({cal['ece_binning']}), Brier {cal['brier']:.3f}, actDCF {cal['act_dcf']:.3f} "
-             f"(p_spoof {op['p_spoof']}, C_miss {op['c_miss']}, C_fa {op['c_fa']}); machine accuracy "
-             f"{_pct(doc['machine_accuracy'])} % (Pitch: 87.7, quoted); AURC {doc['risk_coverage']['aurc']:.3f}.", "",
-             "| fold | threshold | temperature | calls |", "|---|---|---|---|"]
-    return lines + [f"| {f['fold']} | {f['threshold']:.4g} | {f['temperature']:.4g} | {f['calls']} |"
-                    for f in doc["calibration"]["folds"]]
-
-
-def _routing_md(doc: dict[str, Any]) -> list[str]:
-    r = doc["routing"]
-    if not r["best"]:
-        return []
-    b, a = r["best"], r["at_automation"]
-    lines = ["", "## Routing (Pitch Fig. 4)", "",
-             "| operating point | machine decides | human decides | joint accuracy % |", "|---|---|---|---|",
-             f"| best joint accuracy | {_pct(b['machine_share'])} % | {_pct(b['human_share'])} % | "
-             f"{_pct(b['accuracy'])} |"]
-    if a:
-        lines.append(f"| automation >= {_pct(r['automation_target'])} % | {_pct(a['machine_share'])} % | "
-                     f"{_pct(a['human_share'])} % | {_pct(a['accuracy'])} |")
-    return lines + ["| Pitch, quoted | 44 % | 56 % | 84.5 |"]
-
-
-def _table4_md(doc: dict[str, Any]) -> list[str]:
-    q4 = doc["pitch_quoted"]["table4"]
-    collab = (doc["collaborative"] or {}).get("per_challenge", {})
-    lines = ["", "## Per challenge (Pitch Table 4; Pitch's figures quoted in brackets)", "",
-             "| challenge | calls | human AUROC of D_h % | vanilla acc. % | majority acc. % | assisted acc. % "
-             "| collaborative acc. % | Kendall's W |", "|---|---|---|---|---|---|---|---|"]
-    for t in doc["per_challenge"]:
-        q, c = q4.get(t["challenge"], {}), collab.get(t["challenge"])
-        lines.append(f"| #{t['challenge']} | {t['samples']} | {_pct(t['human_auroc'])} | "
-                     f"{_pct(t['vanilla_accuracy'])}{_quoted(q, 'vanilla_acc')} | {_pct(t['majority_accuracy'])} | "
-                     f"{_pct(t['assisted_accuracy'])}{_quoted(q, 'assisted_acc')} | "
-                     f"{_pct(c['accuracy'] if c else None)}{_quoted(q, 'collaborative_acc')} | "
-                     f"{t['kendalls_w']:.2f} |")
-    return lines
-
-
-def _table5_md(doc: dict[str, Any]) -> list[str]:
-    s = doc["scenarios"]
-    if not s:
-        return []
-    quoted5 = {x["scenario"]: x["count"] for x in doc["pitch_quoted"]["table5"]}
-    mark = {True: "✓", False: "✗"}
-    lines = ["", "## Machine-assisted decisions (Pitch Table 5)", "",
-             "| scenario | I | M | F | count | confidence change (points) | Pitch count (quoted) |",
-             "|---|---|---|---|---|---|---|"]
-    for x in s["rows"]:
-        change = "–" if x["confidence_change"] is None else f"{x['confidence_change']:+.1f}"
-        lines.append(f"| {x['scenario']} | {mark[x['initial']]} | {mark[x['machine']]} | {mark[x['final']]} | "
-                     f"{x['count']} | {change} | {quoted5[x['scenario']]} |")
-    return lines + ["", f"The machine corrected a wrong human {_pct(s['machine_corrected_rate'])} % of the time "
-                        f"(Pitch: 45.4, quoted) and misled a right one {_pct(s['machine_misled_rate'])} % (Pitch: "
-                        f"29.8). A disagreeing verdict was taken {_pct(s['accepted_with_rationale'])} % with the "
-                        f"rationale, {_pct(s['accepted_without_rationale'])} % without (Pitch: 42.4 vs 43.0)."]
-
-
-def markdown(doc: dict[str, Any]) -> list[str]:
-    """README.md of a report: every table with Pitch's quoted numbers beside ours, and what is simulated."""
-    who = ("SIMULATED raters (bench.human.simulated: a model following Pitch Tables 4 and 5, not people)"
-           if doc["simulated_ratings"] else "human raters")
-    speech = "simulated speech" if doc["simulated_speech"] else "recorded speech"
-    lines = [f"# Human-AI report: {doc['detector']}", "",
-             f"{doc['ratings']} ratings of {doc['samples']} calls by {doc['raters']} {who}; calls: {speech}.", ""]
-    lines += _calibration_md(doc) + _routing_md(doc) + _table4_md(doc) + _table5_md(doc)
-    corr = doc["correlations"]
-    if corr["auroc_across_challenges"] is not None:
-        lines += ["", f"Human vs machine AUROC across {corr['challenges']} challenges: Pearson "
-                      f"{corr['auroc_across_challenges']:.2f} (Pitch: 0.12, quoted)."]
-    return lines + [""]

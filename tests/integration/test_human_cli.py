@@ -40,7 +40,7 @@ def test_simulate_then_report(result, tmp_path, capfd):
     assert {t["challenge"] for t in doc["per_challenge"]} == {0, 3, 5, 19}
     readme = (tmp_path / "rep" / "README.md").read_text()
     assert "SIMULATED raters" in readme and "simulated speech" in readme
-    assert "| Pitch, quoted | 44 % | 56 % | 84.5 |" in readme and "[52.2]" in readme  # Table 4 #0 vanilla, quoted
+    assert "| Pitch, quoted | 44 | 56 | 84.5 |" in readme and "[52.2]" in readme  # Table 4 #0 vanilla, quoted
     assert "| Correct Agreement | ✓ | ✓ | ✓ |" in readme and "| 5362 |" in readme
 
 
@@ -78,3 +78,26 @@ def test_bad_input_is_one_line_and_writes_nothing(result, tmp_path, capfd):
     res = invoke(["human", "simulate", "--result", str(result), "--out", str(tmp_path / "mine")], capfd)
     assert res.code == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     assert not (tmp_path / "mine" / "ratings.csv").exists()
+
+
+def test_the_leaderboard_shows_the_report_and_refuses_a_malformed_one(result, tmp_path, capfd):
+    assert invoke(["human", "simulate", "--result", str(result), "--out", str(tmp_path / "sim")], capfd).code == 0
+    assert invoke(["human", "report", "--result", str(result), "--ratings", str(tmp_path / "sim" / "ratings.csv"),
+                   "--out", str(tmp_path / "rep")], capfd).code == 0
+    res = invoke(["leaderboard", "build", str(result), "--human", str(tmp_path / "rep"), "--out",
+                  str(tmp_path / "lb")], capfd)
+    assert res.code == 0, res.stderr
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Human and machine: pitch-lite" in readme and "SIMULATED raters" in readme
+    assert "### Machine-assisted decisions (Pitch Table 5)" in readme and "| Pitch, quoted | 44 | 56 | 84.5 |" in readme
+    page = (tmp_path / "lb" / "index.html").read_text()
+    assert all(f"<table id={t}>" in page for t in ("human-routing", "human-table4", "human-table5",
+                                                      "human-reliability"))
+    assert (tmp_path / "lb" / "figures" / "human_0.svg").is_file()
+    doc = json.loads((tmp_path / "rep" / "human.json").read_text())
+    del doc["routing"]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    res = invoke(["leaderboard", "build", str(result), "--human", str(tmp_path / "bad.json"), "--out",
+                  str(tmp_path / "lb2")], capfd)
+    assert_bad_input(res, "malformed human report")
+    assert not (tmp_path / "lb2").exists()
