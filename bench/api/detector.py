@@ -97,6 +97,18 @@ class Detector(ABC):
         """Speakers whose recordings the detector trained on (excluded from the metrics), if any."""
         return None
 
+    def call_components(self) -> list[Component]:
+        """The components that score one call with no corpus at hand (``bench tag``): by default the same as
+        :meth:`components`; a detector whose :meth:`prepare` trains something may leave that part out (and its
+        :meth:`combine` must then do without it)."""
+        return self.components()
+
+    def rationale(self, values: dict[str, Any], combined: dict[str, Any], sample: Sample) -> list[dict[str, Any]]:
+        """The evidence behind one call's score, for a person: items ``{"reason", "value", "flagged",
+        "detail"}`` (``value`` a number, ``flagged`` whether it points to a fake). Empty by default: a detector
+        that exposes only a score gives no rationale beyond it."""
+        return []
+
     def training_data(self) -> dict[str, Any] | None:
         """What the detector's model learnt from, for the cross-generator view: ``{"generators": [names of bench
         generators whose fakes it trained on], "summary": one line}``; None for a detector that trains on

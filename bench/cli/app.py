@@ -21,6 +21,7 @@ from bench.cli import (
     privacy_cmd,
     score_cmd,
     serve_cmd,
+    tag_cmd,
     train_cmd,
 )
 from bench.cli.output import json_commands_print_json_only
@@ -61,6 +62,7 @@ app.command("generate")(generate_cmd.generate)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)
 app.command("score")(score_cmd.score)
+app.command("tag")(tag_cmd.tag)
 app.command("demo")(demo_cmd.demo)
 app.command("privacy")(privacy_cmd.privacy)
 app.command("serve")(serve_cmd.serve)

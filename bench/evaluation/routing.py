@@ -83,3 +83,16 @@ def risk_coverage(labels, machine_fake, conf) -> dict[str, Any]:
         risk.append(float(wrong[taken].mean()))
         weights.append(float(entering.mean()))
     return {"coverage": coverage, "risk": risk, "aurc": float(np.dot(weights, risk))}
+
+
+def cut_for_risk(labels, machine_fake, conf, max_risk: float) -> float | None:
+    """The lowest confidence cut at which the machine's error rate among the calls it would decide (confidence
+    at or above the cut) is at most ``max_risk``; None when no cut reaches it."""
+    y, m, c, _ = _arrays(labels, machine_fake, conf)
+    wrong = m != y
+    best = None
+    for level in np.unique(c)[::-1]:
+        taken = c >= level
+        if wrong[taken].mean() <= max_risk:
+            best = float(level)
+    return best

@@ -119,8 +119,28 @@ def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, th
     claim_output(out, "human report", params, inputs=[result_dir, ratings_path], overwrite=overwrite)
     doc = build(view, df, result, automation)
     write_json(Path(out) / "human.json", doc)
+    write_json(Path(out) / "calibration.json", deployment_calibration(result_dir, view, threshold))
     write_atomic(Path(out) / "README.md", "\n".join(tables.markdown(doc)).encode())
     return doc
+
+
+CERTAIN_RISK = 0.05  # Deepfake-Certainly: the machine erred on at most 5 % of the calls this confident
+
+
+def deployment_calibration(result_dir: Path, view: pd.DataFrame, threshold: float | None) -> dict[str, Any]:
+    """For ``bench tag``: threshold and temperature fitted on *all* the result's calls (the report's tables use
+    the cross-fitted ones), and the confidence at or above which the machine's cross-fitted error rate was at most
+    5 % (``certain_cut``: Deepfake-Certainly)."""
+    rows, result = _scores(result_dir)
+    t = threshold if threshold is not None else eer(rows.label.to_numpy(), rows.score.to_numpy())[1]
+    temp = calibration.fit_temperature(rows.label, rows.score, t)
+    cut = routing.cut_for_risk(view.label, view.machine_fake, view.machine_confidence, CERTAIN_RISK)
+    return {"kind": "bench-calibration", "detector": result.detector.name,
+            "detector_config": result.detector.config, "variants": {"default": {"threshold": t, "temperature": temp}},
+            "certain_cut": cut, "certain_rule": f"cross-fitted machine error rate <= {CERTAIN_RISK:.0%} at or above "
+                                                "this confidence",
+            "fitted_on": f"{len(rows)} calls of {result_dir} ({'simulated' if result.simulated else 'recorded'} "
+                         "speech)", "simulated": bool(result.simulated)}
 
 
 def _calibration(view: pd.DataFrame) -> dict[str, Any]:

@@ -236,15 +236,44 @@ class PitchDetector(Detector):
         return [ASRComponent(**self.asr), RealismComponent(**self.realism), SpeakerComponent(**self.speaker),
                 ComplianceComponent(path=str(self._compliance_dir), fingerprint=fingerprint)]
 
+    def call_components(self) -> list[Component]:
+        """One call with no corpus: ASR and realism, plus challenge compliance only when classifiers were given
+        (``compliance``); speaker match needs a reference recording, so it is left out."""
+        parts: list[Component] = [ASRComponent(**self.asr), RealismComponent(**self.realism)]
+        if self._compliance_dir is not None:
+            meta = Path(self._compliance_dir) / "compliance.json"
+            fingerprint = hashlib.sha256(meta.read_bytes()).hexdigest()[:16]
+            parts.append(ComplianceComponent(path=str(self._compliance_dir), fingerprint=fingerprint))
+        return parts
+
     def combine(self, values: dict[str, Any], sample: Sample) -> dict[str, Any]:
         from bench.detectors.pitch.content import content_score
 
         ch = get_challenge(sample.challenge)
         wil = content_score(ch.content, sample.script, values["asr"]["text"])
-        c = values["compliance"]["p"]
+        c = (values.get("compliance") or {}).get("p")
         mos = values["realism"]["mos"]
         d, n = degradation(c, wil, mos)
         return {"content": wil, "score": d, "degradation": d, "terms": n}
+
+    def rationale(self, values: dict[str, Any], combined: dict[str, Any], sample: Sample) -> list[dict[str, Any]]:
+        """Pitch's three criteria (§5.3's explanations): the task was not performed (compliance probability below
+        0.5), the words did not match the script (WIL above 0.5), vocal distortion (MOS below 3, 'fair')."""
+        out = []
+        c = (values.get("compliance") or {}).get("p")
+        ch = get_challenge(sample.challenge)
+        if c is not None:
+            out.append({"reason": "the task was not performed", "value": c, "flagged": c < 0.5,
+                        "detail": f"challenge-compliance probability {c:.2f} for '{ch.name}' (below 0.5 flags)"})
+        wil = combined.get("content")
+        if wil is not None:
+            out.append({"reason": "the words did not match the script", "value": wil, "flagged": wil > 0.5,
+                        "detail": f"{'WER' if ch.content == 'foreign_wer' else 'WIL'} {wil:.2f} against the script "
+                                  f"(above 0.5 flags); heard: \"{values['asr']['text'].strip()}\""})
+        mos = values["realism"]["mos"]
+        out.append({"reason": "vocal distortion", "value": mos, "flagged": mos < 3.0,
+                    "detail": f"realism MOS {mos:.2f} of 5 (below 3, 'fair', flags)"})
+        return out
 
     def scope_speakers(self) -> set[str] | None:
         return self._train_speakers

@@ -12,7 +12,7 @@ from bench.evaluation.calibration import (
     fit_temperature,
     probability_fake,
 )
-from bench.evaluation.routing import operating_point, risk_coverage, route, routing_curve
+from bench.evaluation.routing import cut_for_risk, operating_point, risk_coverage, route, routing_curve
 
 
 def test_confidence_is_the_scaled_distance_from_the_threshold():
@@ -86,3 +86,11 @@ def test_risk_coverage_and_aurc():
     assert rc["aurc"] == pytest.approx(0.2 * (0.25 + 0.4))
     tied = risk_coverage([1, 0], [1, 1], [0.7, 0.7])  # ties enter together
     assert tied["coverage"] == [1.0] and tied["aurc"] == pytest.approx(0.5)
+
+
+def test_the_cut_for_a_target_risk():
+    # most confident first: 0.9 right, 0.8 right, 0.5 right, 0.3 wrong (risk 1/4), 0.2 wrong (2/5)
+    assert cut_for_risk(LABELS, MACHINE, CONF, 0.0) == 0.5
+    assert cut_for_risk(LABELS, MACHINE, CONF, 0.25) == 0.3
+    assert cut_for_risk(LABELS, MACHINE, CONF, 0.5) == 0.2
+    assert cut_for_risk([1], [0], [0.9], 0.1) is None
