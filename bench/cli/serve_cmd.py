@@ -44,6 +44,9 @@ def serve(
                                              "torch."),
     loop: str = typer.Option("auto", help="Event loop: auto (uvloop where installed, else asyncio's), uvloop or "
                                           "asyncio."),
+    calibration: Path | None = typer.Option(None, "--calibration", help="A calibration.json (bench human report) "
+                                            "for this model: each call summary then carries Pitch's tag, p(fake) "
+                                            "and confidence of the call's mean chunk score."),
 ) -> None:
     """The edge detection server: calls stream 1-second chunks (16-bit PCM, or a split detector's feature
     messages) over a WebSocket and get a verdict per chunk (protocol: docs/serve.md)."""
@@ -61,7 +64,7 @@ def serve(
                       privacy_only=privacy_only, watch_seconds=watch_seconds,
                       tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
                       keep_dir=str(keep_dir) if keep_dir else None, engine=engine,
-                      backend=backend, loop=loop)
+                      backend=backend, loop=loop, calibration=str(calibration) if calibration else None)
     server = EdgeServer(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     freeze_startup_objects()
     try:

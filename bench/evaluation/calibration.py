@@ -22,6 +22,7 @@ Convention as ``detection_metrics``: label 1 = fake, higher score = more fake.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.special import expit
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss
 
+from bench.errors import BenchError
 from bench.evaluation.detection_metrics import ASVSPOOF5_C_FA, ASVSPOOF5_C_MISS, ASVSPOOF5_P_SPOOF, act_dcf
 
 ECE_BINS = 10
@@ -100,3 +102,34 @@ def calibration_report(labels, scores, threshold: float, temperature: float, n_b
         "reliability": {"mean_p_fake": prob_pred.tolist(), "fake_share": prob_true.tolist(),
                         "count": [int(c) for c in counts if c > 0]},
     }
+
+
+TAGS = ("Deepfake-Certainly", "Deepfake-Likely")  # Pitch A.3's two categories
+
+
+def tag_for(score: float, threshold: float, temperature: float, certain_cut: float | None) -> dict[str, Any]:
+    """Pitch A.3's tag of one score: Deepfake-Certainly when p(fake) >= 0.5 and the confidence reaches
+    ``certain_cut``, Deepfake-Likely when p(fake) >= 0.5 below it, None when the machine says bona fide."""
+    p = float(probability_fake([score], threshold, temperature)[0])
+    c = abs(2 * p - 1)
+    tag = None if p < 0.5 else (TAGS[0] if certain_cut is not None and c >= certain_cut else TAGS[1])
+    return {"tag": tag, "p_fake": p, "confidence": c}
+
+
+def parse_calibration(text: str, where: str) -> dict[str, Any]:
+    """A calibration document (``kind: bench-calibration``: ``variants`` of threshold and positive temperature,
+    optional ``certain_cut`` and ``detector``), validated; one clear line when it is not one."""
+    try:
+        doc = json.loads(text)
+        variants = doc["variants"] if doc.get("kind") == "bench-calibration" else None
+        ok = isinstance(variants, dict) and bool(variants) and all(
+            isinstance(v, dict) and float(v["temperature"]) > 0 and np.isfinite(float(v["threshold"]))
+            for v in variants.values())
+        cut = doc.get("certain_cut")
+        ok = ok and (cut is None or 0 <= float(cut) <= 1)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise BenchError(f"{where}: not a bench calibration (kind bench-calibration with variants of a finite "
+                         "threshold and a positive temperature, certain_cut in [0, 1])")
+    return doc

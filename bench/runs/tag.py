@@ -18,7 +18,6 @@ fitted on a result's calls) or, for pitch-lite and pitch when none is given, fro
 
 from __future__ import annotations
 
-import json
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from bench.audio import audio_problem, load
 from bench.challenges.scripts import scripts
 from bench.challenges.taxonomy import get as get_challenge
 from bench.errors import BenchError
-from bench.evaluation.calibration import confidence, probability_fake
+from bench.evaluation.calibration import parse_calibration, tag_for
 
 PACKAGED = {"pitch-lite": "pitch_lite_calibration.json", "pitch": "pitch_lite_calibration.json"}
 
@@ -46,17 +45,7 @@ def read_calibration(path: str | Path | None, detector: str) -> dict[str, Any]:
             text, where = Path(path).read_text(encoding="utf-8"), str(path)
         except (OSError, UnicodeDecodeError) as e:
             raise BenchError(f"cannot read calibration {path}: {e}") from None
-    try:
-        doc = json.loads(text)
-        variants = doc["variants"] if doc.get("kind") == "bench-calibration" else None
-        ok = isinstance(variants, dict) and variants and all(
-            isinstance(v, dict) and float(v["temperature"]) > 0 and float(v["threshold"]) == float(v["threshold"])
-            for v in variants.values())
-    except (ValueError, KeyError, TypeError, AttributeError):
-        ok = False
-    if not ok:
-        raise BenchError(f"{where}: not a bench calibration (kind bench-calibration with variants of threshold and "
-                         "positive temperature)")
+    doc = parse_calibration(text, where)
     if doc.get("detector") not in (None, detector) and not (path is None and detector in PACKAGED):
         raise BenchError(f"{where} calibrates detector {doc.get('detector')}, not {detector}")
     return {**doc, "where": where}
@@ -112,11 +101,9 @@ def tag_call(path: str | Path, challenge: str, detector: str = "pitch-lite", par
         guessed = f"the closest of the {n} scripted sentences for this challenge" if n else None
     combined = det.combine(values, sample)
     score, t, temp = float(combined["score"]), float(variant["threshold"]), float(variant["temperature"])
-    p = float(probability_fake([score], t, temp)[0])
-    conf = float(confidence([score], t, temp)[0])
     certain = cal.get("certain_cut")
-    tag = None if p < 0.5 else ("Deepfake-Certainly" if certain is not None and conf >= float(certain)
-                                else "Deepfake-Likely")
+    tagged = tag_for(score, t, temp, certain)
+    p, conf, tag = tagged["p_fake"], tagged["confidence"], tagged["tag"]
     return {"file": str(path), "challenge": {"id": ch.id, "key": ch.key, "name": ch.name},
             "detector": detector, "score": score, "threshold": t, "temperature": temp, "p_fake": p,
             "confidence": conf, "tag": tag, "certain_cut": certain, "verdict": "fake" if p >= 0.5 else "bona fide",

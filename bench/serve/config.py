@@ -43,6 +43,26 @@ class ServeConfig:
     engine: str = "batched"  # batched | naive (one inference per request: the baseline bench latency compares)
     backend: str = "auto"  # auto (ONNX Runtime where the model converts, else torch) | onnx | torch
     loop: str = "auto"  # the event loop: auto (uvloop where installed) | uvloop | asyncio (bench.serve.eventloop)
+    calibration: str | None = None  # a bench-calibration JSON: the call summary then carries Pitch's tag
+
+    def tagging(self) -> dict | None:
+        """The calibration the call summaries tag with (its one variant, or ``default``), or None; a file that is
+        not a single-variant calibration is a one-line BenchError."""
+        if not self.calibration:
+            return None
+        from bench.evaluation.calibration import parse_calibration
+
+        try:
+            text = Path(self.calibration).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BenchError(f"cannot read --calibration {self.calibration}: {e}") from None
+        doc = parse_calibration(text, self.calibration)
+        variants = doc["variants"]
+        v = variants.get("default") or (next(iter(variants.values())) if len(variants) == 1 else None)
+        if v is None:
+            raise BenchError(f"{self.calibration}: {len(variants)} variants and no default: give the server one")
+        return {"threshold": float(v["threshold"]), "temperature": float(v["temperature"]),
+                "certain_cut": None if doc.get("certain_cut") is None else float(doc["certain_cut"])}
 
     def check(self) -> None:
         """A one-line BenchError for any setting the server cannot run with (before anything is written)."""
@@ -68,6 +88,7 @@ class ServeConfig:
             raise BenchError("need 0 < min_chunk_seconds <= max_chunk_seconds")
         if self.keep_dir:
             check_writable_dir(Path(self.keep_dir), "--keep-dir")
+        self.tagging()
 
     #: integer limits (>= 1) and number limits (finite; > 0, or >= 0 where 0 means "none"/"never")
     INT_LIMITS = ("threads", "max_batch", "max_queue", "max_connections", "max_frame_bytes", "max_inflight",

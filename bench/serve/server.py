@@ -85,6 +85,7 @@ class EdgeServer:
             self._keep.mkdir(parents=True, mode=0o700)  # kept features identify speakers: owner only
         self.following = following(config.model)
         self._calls: set[Call] = set()  # calls past their hello, watched by _expire_calls
+        self.tagging = config.tagging()  # Pitch's tag in each call summary when --calibration was given
         self.swap_error: dict[str, str] | None = None  # the last promoted version that failed to load, and why
         if not config.privacy_only:
             warm_up_phone_lines()
@@ -163,7 +164,7 @@ class EdgeServer:
             except ProtocolError as exc:
                 await self._error(ws, None, exc.code, str(exc))
                 return
-            call = Call(session, hello, cfg.call_alert_chunks)
+            call = Call(session, hello, cfg.call_alert_chunks, self.tagging)
             if hello.mode == "privacy" and not self.engine.current.split:
                 await self._error(ws, None, "bad_hello", f"model {self.engine.current.ref} is not a split model: "
                                                          "privacy mode needs one (devox, deepdetection)")
