@@ -19,6 +19,7 @@ from bench.cli import (
     models_cmd,
     plugins_cmd,
     privacy_cmd,
+    rate_cmd,
     score_cmd,
     serve_cmd,
     tag_cmd,
@@ -63,6 +64,7 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("gate")(gate_cmd.gate)
 app.command("score")(score_cmd.score)
 app.command("tag")(tag_cmd.tag)
+app.command("rate")(rate_cmd.rate)
 app.command("demo")(demo_cmd.demo)
 app.command("privacy")(privacy_cmd.privacy)
 app.command("serve")(serve_cmd.serve)

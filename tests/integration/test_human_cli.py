@@ -101,3 +101,59 @@ def test_the_leaderboard_shows_the_report_and_refuses_a_malformed_one(result, tm
                   str(tmp_path / "lb2")], capfd)
     assert_bad_input(res, "malformed human report")
     assert not (tmp_path / "lb2").exists()
+
+
+def test_the_rating_server_refuses_what_it_should(tmp_path, capfd):
+    """Loopback only, a token in every path, bodies capped, only the current call's answer, validated; an answer
+    saved is 0600; a subset that is not one is one line."""
+    import urllib.error
+    import urllib.request
+
+    import numpy as np
+
+    from bench.audio import encode_wav
+    from bench.runs.rate import MAX_BODY, Item, RatingSession, make_server
+
+    wav = encode_wav(np.zeros(16000, dtype=np.float32))
+    items = [Item(f"s{i}", 3, "Whisper", "Whisper the sentence.", {"bytes": wav}, bool(i % 2), 0.4) for i in range(2)]
+    session = RatingSession(items, "r", tmp_path / "ratings.csv")
+    server, url = make_server(session)
+    import threading
+
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def post(path: str, body: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(url + path, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        cur = session.status()["sample_id"]
+        other = next(i.sample_id for i in items if i.sample_id != cur)
+        good = {"sample_id": cur, "compliance": 1, "realism": 3, "initial_decision": "real", "initial_confidence": 70}
+        assert post("api/initial", json.dumps({**good, "sample_id": other}).encode())[0] == 400
+        assert post("api/initial", b"x" * (MAX_BODY + 1))[0] == 413
+        assert post("api/initial", json.dumps({**good, "realism": 0}).encode()) == (400, {
+            "error": "realism: Input should be greater than or equal to 1"})
+        assert post("api/final", json.dumps({"sample_id": cur, "final_decision": "real",
+                                             "final_confidence": 70}).encode())[0] == 400  # no initial yet
+        code, verdict = post("api/initial", json.dumps(good).encode())
+        assert code == 200 and verdict["verdict"] == ("fake" if cur == "s1" else "real")
+        code, nxt = post("api/final", json.dumps({"sample_id": cur, "final_decision": "fake",
+                                                  "final_confidence": 55}).encode())
+        assert code == 200 and nxt["rated"] == 1 and nxt["sample_id"] == other
+        forbidden = url.rsplit("/", 2)[0] + "/not-the-token/api/status"
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(forbidden, timeout=10)
+        assert e.value.code == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert stat.S_IMODE(os.stat(tmp_path / "ratings.csv").st_mode) == 0o600
+    res = invoke(["rate", "--subset", str(tmp_path), "--result", str(tmp_path), "--rater", "r", "--out",
+                  str(tmp_path / "out")], capfd)
+    assert_bad_input(res, "not a bench data subset folder")
