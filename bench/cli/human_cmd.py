@@ -43,6 +43,8 @@ def report(
     threshold: float = typer.Option(None, help="The machine's decision threshold (default: the EER threshold of "
                                                "the other speakers' calls, cross-fitted)."),
     automation: float = typer.Option(0.44, help="Target share of calls the machine decides (Pitch: 44 %)."),
+    target_accuracy: float = typer.Option(None, "--target-accuracy", help="Also report the most automation whose "
+                                          "joint accuracy reaches this (a fraction, e.g. 0.85)."),
     folds: int = typer.Option(2, min=2, help="Speaker-disjoint folds for fitting threshold and temperature."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     overwrite: bool = overwrite_option("report"),
@@ -51,7 +53,8 @@ def report(
     tables (Table 4's columns, Table 5's scenarios, agreement, correlations), Pitch's numbers quoted beside."""
     from bench.runs.human_report import report as run
 
-    doc = run(result, ratings, out, threshold=threshold, automation=automation, folds=folds, overwrite=overwrite)
+    doc = run(result, ratings, out, threshold=threshold, automation=automation, folds=folds, overwrite=overwrite,
+              target_accuracy=target_accuracy)
     if as_json:
         print_json(doc)
         return

@@ -62,6 +62,10 @@ def routing_section(doc: dict[str, Any]) -> dict[str, Any] | None:
     if a:
         rows.append([f"automation >= {pct(r['automation_target'])} %", pct(a["machine_share"]),
                      pct(a["human_share"]), pct(a["accuracy"])])
+    t = r.get("at_accuracy")
+    if t:
+        rows.append([f"accuracy >= {pct(r['accuracy_target'])} %", pct(t["machine_share"]), pct(t["human_share"]),
+                     pct(t["accuracy"])])
     rows.append(["Pitch, quoted", "44", "56", "84.5"])
     return {"id": "human-routing", "title": "Routing between machine and human (Pitch Fig. 4)",
             "header": ["operating point", "machine decides %", "human decides %", "joint accuracy %"], "rows": rows,
@@ -106,10 +110,31 @@ def table5_section(doc: dict[str, Any]) -> dict[str, Any] | None:
             "rows": rows, "note": note}
 
 
+def per_challenge_section(doc: dict[str, Any]) -> dict[str, Any]:
+    """Per challenge: the machine's calibration (ECE, Brier, actDCF) and the human-machine and human-human
+    agreement beside Pitch Table A.3's right columns (quoted in brackets)."""
+    qa3 = {int(k): v for k, v in doc["pitch_quoted"].get("tableA3", {}).items()}
+    cal = {int(k): v for k, v in doc["calibration"]["per_challenge"].items()}
+    realism = {int(k): v for k, v in doc["correlations"]["realism_vs_machine_mos"].items()}
+    rows = []
+    for t in doc["per_challenge"]:
+        c, q, r = cal.get(t["challenge"]), qa3.get(t["challenge"], {}), realism.get(t["challenge"])
+        rows.append([f"#{t['challenge']}", "–" if c is None else f"{c['ece']:.3f}",
+                     "–" if c is None else f"{c['brier']:.3f}", "–" if c is None else f"{c['act_dcf']:.3f}",
+                     ("–" if r is None else f"{r:.2f}") + _quoted(q, "nisqa_human_corr"),
+                     ("–" if np.isnan(t["kendalls_w"]) else f"{t['kendalls_w']:.2f}") + _quoted(q, "human_human_corr")])
+    return {"id": "human-per-challenge", "title": "Calibration and agreement per challenge (Pitch Table A.3's right "
+                                                  "columns quoted in brackets)",
+            "header": ["challenge", "ECE", "Brier", "actDCF", "raters' realism vs machine MOS, Pearson r",
+                       "raters' agreement (Kendall's W)"], "rows": rows,
+            "note": "Machine measures from the cross-fitted p(fake) of every scored call of the challenge; Pitch's "
+                    "realism column is NISQA vs human MOS, its agreement column Kendall's coefficient."}
+
+
 def sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Every table of a report, in reading order."""
     found = [calibration_section(doc), reliability_section(doc), routing_section(doc), table4_section(doc),
-             table5_section(doc)]
+             per_challenge_section(doc), table5_section(doc)]
     return [s for s in found if s is not None]
 
 

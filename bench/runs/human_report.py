@@ -102,14 +102,15 @@ def _quoted_table4() -> dict[int, dict[str, float]]:
 
 
 def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, threshold: float | None = None,
-           automation: float = PITCH_ROUTING["machine_share"], folds: int = 2, overwrite: bool = False) -> dict:
+           automation: float = PITCH_ROUTING["machine_share"], folds: int = 2, overwrite: bool = False,
+           target_accuracy: float | None = None) -> dict:
     """Calibration, routing and Pitch's human tables for one result and one ratings file, into out/human.json and
     out/README.md; Pitch's numbers quoted beside every table."""
     result_dir = Path(result_dir)
     params = {"result": str(result_dir.resolve()), "ratings": str(Path(ratings_path).resolve()),
-              "threshold": threshold, "automation": automation, "folds": folds}
-    if not 0 <= automation <= 1:
-        raise BenchError("--automation is a share of calls, between 0 and 1")
+              "threshold": threshold, "automation": automation, "folds": folds, "target_accuracy": target_accuracy}
+    if not 0 <= automation <= 1 or not (target_accuracy is None or 0 <= target_accuracy <= 1):
+        raise BenchError("--automation and --target-accuracy are fractions, between 0 and 1")
     view = machine_view(result_dir, threshold, folds)
     ratings = read_ratings(ratings_path)
     if not ratings:
@@ -117,7 +118,7 @@ def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, th
     df = analysis.joined(ratings, view)
     _, result = _scores(result_dir)
     claim_output(out, "human report", params, inputs=[result_dir, ratings_path], overwrite=overwrite)
-    doc = build(view, df, result, automation)
+    doc = build(view, df, result, automation, target_accuracy)
     write_json(Path(out) / "human.json", doc)
     write_json(Path(out) / "calibration.json", deployment_calibration(result_dir, view, threshold))
     write_atomic(Path(out) / "README.md", "\n".join(tables.markdown(doc)).encode())
@@ -157,13 +158,15 @@ def _calibration(view: pd.DataFrame) -> dict[str, Any]:
                       for k, g in view.groupby("fold")]}
 
 
-def build(view: pd.DataFrame, df: pd.DataFrame, result: Any, automation: float) -> dict[str, Any]:
+def build(view: pd.DataFrame, df: pd.DataFrame, result: Any, automation: float,
+          target_accuracy: float | None = None) -> dict[str, Any]:
     """The report document (see :func:`report`)."""
     shown = df[df.shown]
     curve = routing.routing_curve(shown.label, shown.machine_fake, shown.machine_confidence, shown.final_fake) \
         if len(shown) else []
     best = max(curve, key=lambda p: (p["accuracy"], p["machine_share"])) if curve else None
     at = routing.operating_point(curve, automation=automation) if curve else None
+    at_acc = routing.operating_point(curve, accuracy=target_accuracy) if curve and target_accuracy else None
     table = analysis.per_challenge(df)
     machine_auroc = {c.challenge: c.auroc.value for c in result.per_challenge}
     collab = analysis.collaborative(df, best["cut"]) if best else None
@@ -174,10 +177,12 @@ def build(view: pd.DataFrame, df: pd.DataFrame, result: Any, automation: float) 
         "samples": int(df.sample_id.nunique()), "ratings": int(len(df)), "raters": int(df.rater.nunique()),
         "calibration": _calibration(view),
         "risk_coverage": routing.risk_coverage(view.label, view.machine_fake, view.machine_confidence),
-        "routing": {"curve": curve, "best": best, "at_automation": at, "automation_target": automation},
+        "routing": {"curve": curve, "best": best, "at_automation": at, "automation_target": automation,
+                    "at_accuracy": at_acc, "accuracy_target": target_accuracy},
         "per_challenge": table, "scenarios": analysis.scenarios(df) if len(shown) else None,
         "collaborative": collab, "correlations": analysis.correlations(table, machine_auroc, df),
         "machine_accuracy": float((view.machine_fake == view.label.astype(bool)).mean()),
         "pitch_quoted": {"table4": _quoted_table4(), "table5": pitch.table("table5")["scenarios"],
+                         "tableA3": pitch.table("tableA3")["rows"],
                          "routing": PITCH_ROUTING, "headline": pitch.headline_figures()},
     }

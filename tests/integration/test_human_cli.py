@@ -30,7 +30,7 @@ def test_simulate_then_report(result, tmp_path, capfd):
     assert len(rows) == 3 * 320 and all(r.simulated == 1 for r in rows)
     assert stat.S_IMODE(os.stat(ratings).st_mode) == 0o600
     res = invoke(["human", "report", "--result", str(result), "--ratings", str(ratings), "--out",
-                  str(tmp_path / "rep"), "--json"], capfd)
+                  str(tmp_path / "rep"), "--target-accuracy", "0.5", "--json"], capfd)
     assert res.code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["simulated_ratings"] and doc["samples"] == 320 and doc["raters"] == 12
@@ -42,6 +42,9 @@ def test_simulate_then_report(result, tmp_path, capfd):
     assert "SIMULATED raters" in readme and "simulated speech" in readme
     assert "| Pitch, quoted | 44 | 56 | 84.5 |" in readme and "[52.2]" in readme  # Table 4 #0 vanilla, quoted
     assert "| Correct Agreement | ✓ | ✓ | ✓ |" in readme and "| 5362 |" in readme
+    assert doc["routing"]["at_accuracy"]["accuracy"] >= 0.5 and "| accuracy >= 50.0 % |" in readme
+    row0 = next(line for line in readme.splitlines() if line.startswith("| #0 |") and "[0.22]" in line)
+    assert "[0.17]" in row0  # Table A.3's #0: NISQA vs human 0.17, human vs human 0.22, quoted
 
 
 def test_each_fold_is_fitted_without_its_own_calls(result, tmp_path):
