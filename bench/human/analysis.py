@@ -114,6 +114,14 @@ def per_challenge(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def pooled_auroc(df: pd.DataFrame, challenges: list[int] | None = None) -> float:
+    """Human AUROC of D_h (call means over raters) pooled over ``challenges`` (all when None); NaN with one class."""
+    g = df if challenges is None else df[df.challenge.isin(challenges)]
+    g = g.assign(d=degradation(g.compliance, g.realism))
+    per = g.groupby("sample_id").agg(label=("label", "first"), d=("d", "mean"))
+    return auroc(per.label, per.d) if len(per) else float("nan")
+
+
 def scenarios(df: pd.DataFrame) -> dict[str, Any]:
     """Table 5 from the ratings that saw a verdict: the eight scenarios' counts and mean confidence change
     (final - initial, points), the rates §5.3 quotes, and acceptance of a disagreeing verdict with and

@@ -25,7 +25,12 @@ def who(doc: dict[str, Any]) -> str:
     raters = ("SIMULATED raters (bench.human.simulated: a model following Pitch Tables 4 and 5, not people)"
               if doc["simulated_ratings"] else "human raters")
     speech = "simulated speech" if doc["simulated_speech"] else "recorded speech"
-    return f"{doc['ratings']} ratings of {doc['samples']} calls by {doc['raters']} {raters}; calls: {speech}."
+    line = f"{doc['ratings']} ratings of {doc['samples']} calls by {doc['raters']} {raters}; calls: {speech}."
+    h = doc.get("human_auroc")
+    if h:
+        line += (f" Raters' AUROC of D_h over every challenge {pct(h['all'])} % (Pitch, 20 challenges: 74.7, quoted), "
+                 f"on Pitch's top-10 challenges {pct(h['pitch_top10'])} % (Pitch: 87.7, quoted).")
+    return line
 
 
 def calibration_section(doc: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def test_simulate_then_report(result, tmp_path, capfd):
     assert {t["challenge"] for t in doc["per_challenge"]} == {0, 3, 5, 19}
     readme = (tmp_path / "rep" / "README.md").read_text()
     assert "SIMULATED raters" in readme and "simulated speech" in readme
+    assert "(Pitch, 20 challenges: 74.7, quoted)" in readme and 0.5 < doc["human_auroc"]["all"] <= 1
     assert "| Pitch, quoted | 44 | 56 | 84.5 |" in readme and "[52.2]" in readme  # Table 4 #0 vanilla, quoted
     assert "| Correct Agreement | ✓ | ✓ | ✓ |" in readme and "| 5362 |" in readme
     assert doc["routing"]["at_accuracy"]["accuracy"] >= 0.5 and "| accuracy >= 50.0 % |" in readme
