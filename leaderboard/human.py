@@ -29,6 +29,8 @@ def load_human(paths: list[str | Path]) -> list[dict[str, Any]]:
                         "simulated_ratings": bool(doc["simulated_ratings"]),
                         "curve": [(float(c["machine_share"]), float(c["accuracy"])) for c in doc["routing"]["curve"]],
                         "reliability": doc["calibration"]["pooled"]["reliability"],
+                        "risk_coverage": {k: [float(x) for x in doc["risk_coverage"][k]] for k in ("coverage", "risk")},
+                        "aurc": float(doc["risk_coverage"]["aurc"]),
                         "ece": float(doc["calibration"]["pooled"]["ece"])})
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise BenchError(f"{p}: a malformed human report ({type(e).__name__}: {e})") from None
@@ -36,7 +38,8 @@ def load_human(paths: list[str | Path]) -> list[dict[str, Any]]:
 
 
 def draw(reports: list[dict[str, Any]], folder: Path) -> dict[str, str]:
-    """Per report, the reliability diagram and the routing curve (Pitch's 44 % / 84.5 % marked, quoted)."""
+    """Per report, the reliability diagram, the machine's risk-coverage curve and the routing curve (Pitch's 44 % /
+    84.5 % marked, quoted)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,7 +50,7 @@ def draw(reports: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     figs = {}
     for i, r in enumerate(reports):
         sim = " (simulated raters)" if r["simulated_ratings"] else ""
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+        fig, (a, rc, b) = plt.subplots(1, 3, figsize=(15, 4))
         rel = r["reliability"]
         a.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect calibration")
         a.plot(rel["mean_p_fake"], rel["fake_share"], marker="o", label=f"{r['detector']} (ECE {r['ece']:.3f})")
@@ -55,6 +58,13 @@ def draw(reports: list[dict[str, Any]], folder: Path) -> dict[str, str]:
         a.set_ylabel("share of fakes in bin")
         a.set_title("reliability diagram")
         a.legend(fontsize=8)
+        cov = r["risk_coverage"]
+        rc.step([100 * x for x in cov["coverage"]], [100 * y for y in cov["risk"]], where="post",
+                label=f"{r['detector']} (AURC {r['aurc']:.3f})")
+        rc.set_xlabel("calls the machine decides, most confident first (%)")
+        rc.set_ylabel("machine error rate on them (%)")
+        rc.set_title("risk-coverage (machine alone)")
+        rc.legend(fontsize=8)
         if r["curve"]:
             xs, ys = zip(*r["curve"], strict=True)
             b.plot([100 * x for x in xs], [100 * y for y in ys], label=f"{r['detector']}{sim}")
