@@ -40,6 +40,8 @@ def _scores(result_dir: Path) -> tuple[pd.DataFrame, Any]:
     if missing:
         raise BenchError(f"{path}: lacks the column(s) {', '.join(sorted(missing))}")
     rows = rows[rows.score.notna()]
+    if "in_scope" in rows:  # calls of speakers the detector trained on are out of the metrics' scope: left out here too
+        rows = rows[rows.in_scope.fillna(True).astype(bool)]
     if rows.label.nunique() < 2:
         raise BenchError(f"{path}: needs scored bona fide and fake calls")
     return rows, load_result(result_dir / "result.json")

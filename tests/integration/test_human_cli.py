@@ -161,3 +161,14 @@ def test_the_rating_server_refuses_what_it_should(tmp_path, capfd):
     res = invoke(["rate", "--subset", str(tmp_path), "--result", str(tmp_path), "--rater", "r", "--out",
                   str(tmp_path / "out")], capfd)
     assert_bad_input(res, "not a bench data subset folder")
+
+
+def test_calls_out_of_the_results_scope_are_left_out(result):
+    """Calls of speakers the detector trained on (in_scope false) are out of the result's metrics, and of the
+    human-AI analysis too."""
+    rows = read_scores(result / "scores.parquet")
+    for r in rows:
+        r["in_scope"] = r["source_subject"] != "s0"
+    write_scores(result / "scores.parquet", rows)
+    view = machine_view(result)
+    assert len(view) == sum(r["in_scope"] for r in rows) == 240
