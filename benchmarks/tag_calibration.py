@@ -59,6 +59,8 @@ def main() -> None:
     result = load_result(args.result / "result.json")
     rows = pd.DataFrame(read_scores(args.result / "scores.parquet"))
     rows = rows[rows.score.notna()]
+    if "in_scope" in rows:  # the detector's training speakers are out of the result's scope: out of the fit too
+        rows = rows[rows.in_scope.fillna(True).astype(bool)]
     labels = rows.label.to_numpy().astype(int)
     with_c = rows.score.to_numpy(dtype=float)
     without_c = np.array([degradation(None, None if pd.isna(w) else float(w), None if pd.isna(m) else float(m))[0]
