@@ -170,7 +170,8 @@ def _page(token: str) -> bytes:
 
 
 def make_server(session: RatingSession, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    """The rating server on 127.0.0.1 (``port`` 0: any free port) and its URL (with the token)."""
+    """The rating server on 127.0.0.1 (``port`` 0: any free port) and its URL (with the token); it shuts itself
+    down once the last call's answer is saved."""
     token = secrets.token_urlsafe(16)
     page = _page(token)
 
@@ -229,7 +230,10 @@ def make_server(session: RatingSession, port: int = 0) -> tuple[ThreadingHTTPSer
                 return self._json(400, {"error": f"{'.'.join(map(str, err['loc']))}: {err['msg']}"})
             except (ValueError, BenchError) as e:
                 return self._json(400, {"error": str(e)})
-            return self._json(200, out)
+            self._json(200, out)
+            if out.get("done"):  # every call rated: stop serving (the answer above has gone out)
+                threading.Thread(target=server.shutdown, daemon=True).start()
+            return None
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     return server, f"http://127.0.0.1:{server.server_address[1]}/{token}/"

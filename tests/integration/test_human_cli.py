@@ -124,7 +124,8 @@ def test_the_rating_server_refuses_what_it_should(tmp_path, capfd):
     server, url = make_server(session)
     import threading
 
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    serving.start()
 
     def post(path: str, body: bytes) -> tuple[int, dict]:
         req = urllib.request.Request(url + path, data=body, headers={"Content-Type": "application/json"})
@@ -136,6 +137,10 @@ def test_the_rating_server_refuses_what_it_should(tmp_path, capfd):
 
     try:
         assert url.startswith("http://127.0.0.1:")
+        forbidden = url.rsplit("/", 2)[0] + "/not-the-token/api/status"
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(forbidden, timeout=10)
+        assert e.value.code == 403
         cur = session.status()["sample_id"]
         other = next(i.sample_id for i in items if i.sample_id != cur)
         good = {"sample_id": cur, "compliance": 1, "realism": 3, "initial_decision": "real", "initial_confidence": 70}
@@ -150,14 +155,17 @@ def test_the_rating_server_refuses_what_it_should(tmp_path, capfd):
         code, nxt = post("api/final", json.dumps({"sample_id": cur, "final_decision": "fake",
                                                   "final_confidence": 55}).encode())
         assert code == 200 and nxt["rated"] == 1 and nxt["sample_id"] == other
-        forbidden = url.rsplit("/", 2)[0] + "/not-the-token/api/status"
-        with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(forbidden, timeout=10)
-        assert e.value.code == 403
+        assert post("api/initial", json.dumps({**good, "sample_id": other}).encode())[0] == 200
+        code, last = post("api/final", json.dumps({"sample_id": other, "final_decision": "real",
+                                                   "final_confidence": 90}).encode())
+        assert code == 200 and last == {"done": True, "rated": 2, "total": 2}
+        serving.join(timeout=10)
+        assert not serving.is_alive()  # every call rated: the server stopped itself
     finally:
         server.shutdown()
         server.server_close()
     assert stat.S_IMODE(os.stat(tmp_path / "ratings.csv").st_mode) == 0o600
+    assert len(read_ratings(tmp_path / "ratings.csv")) == 2
     res = invoke(["rate", "--subset", str(tmp_path), "--result", str(tmp_path), "--rater", "r", "--out",
                   str(tmp_path / "out")], capfd)
     assert_bad_input(res, "not a bench data subset folder")
