@@ -28,6 +28,9 @@ def rate(
 
     session = open_session(subset, result, out, rater, seed=seed, overwrite=overwrite)
     status = session.status()
+    if session.outside:
+        console.print(f"{len(session.outside)} calls of {subset} are left out: the detector trained on their "
+                      "speakers, so its verdict on them would be in-sample", markup=False, highlight=False)
     server, url = make_server(session, port)
     console.print(f"rater {rater}: {status['rated']} of {status['total']} calls rated so far; open {url}",
                   markup=False, highlight=False)

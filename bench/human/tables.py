@@ -39,11 +39,15 @@ def calibration_section(doc: dict[str, Any]) -> dict[str, Any]:
     note = (f"ECE {cal['ece']:.3f} ({cal['ece_binning']}), Brier {cal['brier']:.3f}, actDCF {cal['act_dcf']:.3f} "
             f"(p_spoof {op['p_spoof']}, C_miss {op['c_miss']}, C_fa {op['c_fa']}); machine accuracy "
             f"{pct(doc['machine_accuracy'])} % (Pitch: 87.7, quoted); machine risk-coverage AURC "
-            f"{doc['risk_coverage']['aurc']:.3f}. Each fold's threshold and temperature were fitted on the other "
-            "folds' speakers only.")
+            f"{doc['risk_coverage']['aurc']:.3f}. "
+            + ("Each fold's threshold and temperature were fitted on the other folds' speakers only."
+               if doc["calibration"].get("fold_by", "speaker") == "speaker" else
+               "The result's scope holds too few speakers to split by speaker: each fold's threshold and temperature "
+               "were fitted on the other folds' calls (the same speakers can be on both sides)."))
     rows = [[str(f["fold"]), f"{f['threshold']:.4g}", f"{f['temperature']:.4g}", str(f["calls"])]
             for f in doc["calibration"]["folds"]]
-    return {"id": "human-calibration", "title": "Machine calibration (cross-fitted by speaker)",
+    by = doc["calibration"].get("fold_by", "speaker")
+    return {"id": "human-calibration", "title": f"Machine calibration (cross-fitted by {by})",
             "header": ["fold", "threshold", "temperature", "calls"], "rows": rows, "note": note}
 
 

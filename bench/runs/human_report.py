@@ -49,13 +49,19 @@ def _scores(result_dir: Path) -> tuple[pd.DataFrame, Any]:
 
 def machine_view(result_dir: str | Path, threshold: float | None = None, folds: int = 2) -> pd.DataFrame:
     """One row per scored call: ``sample_id``, ``challenge``, ``label``, ``score``, the cross-fitted
-    ``threshold`` and ``temperature``, ``p_fake``, ``machine_confidence``, ``machine_fake``, ``machine_mos``."""
+    ``threshold`` and ``temperature``, ``p_fake``, ``machine_confidence``, ``machine_fake``, ``machine_mos``, and
+    ``fold_by``: ``speaker``, or ``call`` when the result's scope holds fewer speakers than folds (then the folds
+    split the calls, in utterance-id order, and a speaker's calls can sit on both sides)."""
     rows, _ = _scores(Path(result_dir))
     speakers = sorted(rows.source_subject.astype(str).unique())
-    if len(speakers) < folds:
-        raise BenchError(f"cross-fitting needs at least {folds} speakers; the result has {len(speakers)}")
-    fold_of = {s: i % folds for i, s in enumerate(speakers)}
-    fold = rows.source_subject.astype(str).map(fold_of).to_numpy()
+    if len(speakers) >= folds:
+        fold_by, fold_of = "speaker", {s: i % folds for i, s in enumerate(speakers)}
+        fold = rows.source_subject.astype(str).map(fold_of).to_numpy()
+    else:
+        fold_by = "call"
+        order = np.argsort(rows.utterance_id.astype(str).to_numpy(), kind="stable")
+        fold = np.empty(len(rows), dtype=int)
+        fold[order] = np.arange(len(rows)) % folds
     out = []
     for k in range(folds):
         fit, rep = rows[fold != k], rows[fold == k]
@@ -68,7 +74,8 @@ def machine_view(result_dir: str | Path, threshold: float | None = None, folds: 
             "sample_id": rep.utterance_id.astype(str), "challenge": rep.challenge.astype(int),
             "label": rep.label.astype(int), "score": rep.score.astype(float), "fold": k, "threshold": t,
             "temperature": temp, "p_fake": p, "machine_confidence": np.abs(2 * p - 1), "machine_fake": p >= 0.5,
-            "machine_mos": rep["realism.mos"].astype(float) if "realism.mos" in rep else np.nan}))
+            "machine_mos": rep["realism.mos"].astype(float) if "realism.mos" in rep else np.nan,
+            "fold_by": fold_by}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -155,6 +162,7 @@ def _calibration(view: pd.DataFrame) -> dict[str, Any]:
 
     return {"pooled": one(view), "per_challenge": {int(c): one(g) for c, g in view.groupby("challenge")
                                                    if g.label.nunique() == 2},
+            "fold_by": str(view.fold_by.iloc[0]),
             "folds": [{"fold": int(k), "threshold": float(g.threshold.iloc[0]),
                        "temperature": float(g.temperature.iloc[0]), "calls": int(len(g))}
                       for k, g in view.groupby("fold")]}

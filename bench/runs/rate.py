@@ -68,17 +68,20 @@ def _rationale(detector: Any, row: dict[str, Any], challenge: int) -> list[dict[
     return detector.rationale(values, combined, sample)
 
 
-def load_items(subset: str | Path, result_dir: str | Path) -> list[Item]:
-    """The subset's calls with the result's cross-fitted verdicts; one line when they do not match."""
+def load_items(subset: str | Path, result_dir: str | Path) -> tuple[list[Item], list[str]]:
+    """The subset's calls with the result's cross-fitted verdicts, and the ids of those left out because they are
+    outside the result's scope (the detector trained on their speakers: its verdict on them would be in-sample);
+    one line when the subset has calls the result never scored."""
     from bench.evaluation.results import load_result, read_scores
     from bench.runs.human_report import subset_ids
 
     ids = subset_ids(subset)
     view = machine_view(result_dir).set_index("sample_id")
     rows = {r["utterance_id"]: r for r in read_scores(Path(result_dir) / "scores.parquet")}
-    missing = sorted(ids - set(view.index))
+    missing = sorted(ids - set(rows))
     if missing:
         raise BenchError(f"{subset}: {len(missing)} of its calls are not scored in {result_dir} (e.g. {missing[0]})")
+    outside = sorted(ids - set(view.index))
     try:
         detector = DETECTORS.create(load_result(Path(result_dir) / "result.json").detector.name)
     except BenchError:
@@ -86,12 +89,14 @@ def load_items(subset: str | Path, result_dir: str | Path) -> list[Item]:
     items = []
     for part in ("corpus", "fakes"):
         for r in open_dataset(Path(subset) / part).to_list():
+            if str(r["utterance_id"]) in outside:
+                continue
             ch = get_challenge(int(r["challenge"]))
             v = view.loc[str(r["utterance_id"])]
             items.append(Item(str(r["utterance_id"]), ch.id, ch.name, ch.instruction, r["audio"],
                               bool(v.machine_fake), float(v.machine_confidence),
                               _rationale(detector, rows[str(r["utterance_id"])], ch.id)))
-    return items
+    return items, outside
 
 
 class RatingSession:
@@ -109,6 +114,7 @@ class RatingSession:
         self.items = [items[i] for i in order.permutation(len(items))]
         self.pending: dict[str, Any] | None = None
         self.lock = threading.Lock()
+        self.outside: list[str] = []  # the subset's calls left out: outside the result's scope
 
     def _done(self) -> set[str]:
         return {r.sample_id for r in self.rows if r.rater == self.rater}
@@ -243,13 +249,15 @@ def open_session(subset: str | Path, result_dir: str | Path, out: str | Path, ra
                  overwrite: bool = False) -> RatingSession:
     """Check the inputs, claim ``out`` (shared by raters of the same subset, result and seed) and open the
     rater's session, resuming from ``out/ratings.csv``."""
-    items = load_items(subset, result_dir)
+    items, outside = load_items(subset, result_dir)
     if not items:
-        raise BenchError(f"{subset}: no calls to rate")
+        raise BenchError(f"{subset}: no calls to rate ({len(outside)} outside {result_dir}'s scope)")
     try:
         Rating(sample_id="x", rater=rater, compliance=1, realism=3, initial_decision="real", initial_confidence=50)
     except ValidationError:
         raise BenchError("--rater must be a pseudonymous id of 1-100 characters") from None
     params = {"subset": str(Path(subset).resolve()), "result": str(Path(result_dir).resolve()), "seed": seed}
     claim_output(out, "rate", params, inputs=[subset, result_dir], overwrite=overwrite)
-    return RatingSession(items, rater, Path(out) / "ratings.csv", seed)
+    session = RatingSession(items, rater, Path(out) / "ratings.csv", seed)
+    session.outside = outside
+    return session

@@ -76,6 +76,8 @@ def test_rate_reveal_revise_resume_and_report(evaluated, sim_corpus, tmp_path, c
                      "--per-challenge", "1").returncode == 0
     out = tmp_path / "rated"
     session = open_session(tmp_path / "hard", result, out, "rater-a")
+    # the hard subset also holds calls of the speaker the compliance classifiers trained on: left out
+    assert session.outside and not set(session.outside) & {i.sample_id for i in session.items}
     total = session.status()["total"]
     first = session.status()["sample_id"]
     server, url = _serve(session)

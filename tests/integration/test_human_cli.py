@@ -179,4 +179,10 @@ def test_calls_out_of_the_results_scope_are_left_out(result):
         r["in_scope"] = r["source_subject"] != "s0"
     write_scores(result / "scores.parquet", rows)
     view = machine_view(result)
-    assert len(view) == sum(r["in_scope"] for r in rows) == 240
+    assert len(view) == sum(r["in_scope"] for r in rows) == 240 and set(view.fold_by) == {"speaker"}
+    # one speaker left in scope: the folds split the calls instead, and say so
+    for r in rows:
+        r["in_scope"] = r["source_subject"] == "s1"
+    write_scores(result / "scores.parquet", rows)
+    view = machine_view(result)
+    assert len(view) == 80 and set(view.fold_by) == {"call"} and view.groupby("fold").size().tolist() == [40, 40]
