@@ -92,6 +92,12 @@ def majority(decisions: pd.Series) -> bool:
     return bool(decisions.sum() * 2 >= len(decisions))
 
 
+def _call_means(g: pd.DataFrame) -> pd.DataFrame:
+    """Per call: its label and its raters' mean D_h."""
+    return (g.assign(d=degradation(g.compliance, g.realism)).groupby("sample_id")
+            .agg(label=("label", "first"), d=("d", "mean")))
+
+
 def per_challenge(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Per challenge: human AUROC of D_h (sample means over raters), vanilla accuracy (every initial decision),
     majority-vote accuracy (initial decisions, per sample), assisted accuracy (final decisions where a verdict
@@ -99,7 +105,7 @@ def per_challenge(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for challenge, g in df.groupby("challenge", sort=True):
         g = g.assign(d=degradation(g.compliance, g.realism))
-        per_sample = g.groupby("sample_id").agg(label=("label", "first"), d=("d", "mean"))
+        per_sample = _call_means(g)
         votes = g.groupby("sample_id").agg(label=("label", "first"), fake=("initial_fake", majority))
         shown = g[g.shown]
         slots, dropped = rater_slots(g, "d")
@@ -116,9 +122,7 @@ def per_challenge(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def pooled_auroc(df: pd.DataFrame, challenges: list[int] | None = None) -> float:
     """Human AUROC of D_h (call means over raters) pooled over ``challenges`` (all when None); NaN with one class."""
-    g = df if challenges is None else df[df.challenge.isin(challenges)]
-    g = g.assign(d=degradation(g.compliance, g.realism))
-    per = g.groupby("sample_id").agg(label=("label", "first"), d=("d", "mean"))
+    per = _call_means(df if challenges is None else df[df.challenge.isin(challenges)])
     return auroc(per.label, per.d) if len(per) else float("nan")
 
 

@@ -30,29 +30,38 @@ from bench.references import pitch
 PITCH_ROUTING = {"human_share": 0.56, "machine_share": 0.44, "accuracy": 0.845}  # §5.3 / Fig. 4, quoted
 
 
-def _scores(result_dir: Path) -> tuple[pd.DataFrame, Any]:
-    """The result's per-call scores and its document; one clear line when they are not usable here."""
-    path = result_dir / "scores.parquet"
-    if not (result_dir / "result.json").is_file() or not path.is_file():
-        raise BenchError(f"{result_dir}: not a bench evaluate result (needs result.json and scores.parquet)")
-    rows = pd.DataFrame(read_scores(path))
+def in_scope_rows(rows: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The scored calls in the result's scope (a result scores the speakers its detector trained on but leaves
+    them out of its metrics: so does everything here); one clear line when they are not usable."""
     missing = {"utterance_id", "label", "challenge", "score", "source_subject"} - set(rows.columns)
     if missing:
         raise BenchError(f"{path}: lacks the column(s) {', '.join(sorted(missing))}")
     rows = rows[rows.score.notna()]
-    if "in_scope" in rows:  # calls of speakers the detector trained on are out of the metrics' scope: left out here too
+    if "in_scope" in rows:
         rows = rows[rows.in_scope.fillna(True).astype(bool)]
     if rows.label.nunique() < 2:
         raise BenchError(f"{path}: needs scored bona fide and fake calls")
-    return rows, load_result(result_dir / "result.json")
+    return rows
+
+
+def load_scores(result_dir: Path) -> tuple[pd.DataFrame, Any]:
+    """The result's in-scope per-call scores and its document; one clear line when they are not usable here."""
+    path = result_dir / "scores.parquet"
+    if not (result_dir / "result.json").is_file() or not path.is_file():
+        raise BenchError(f"{result_dir}: not a bench evaluate result (needs result.json and scores.parquet)")
+    return in_scope_rows(pd.DataFrame(read_scores(path)), path), load_result(result_dir / "result.json")
 
 
 def machine_view(result_dir: str | Path, threshold: float | None = None, folds: int = 2) -> pd.DataFrame:
+    """:func:`cross_fit` of a result's in-scope calls."""
+    return cross_fit(load_scores(Path(result_dir))[0], threshold, folds)
+
+
+def cross_fit(rows: pd.DataFrame, threshold: float | None = None, folds: int = 2) -> pd.DataFrame:
     """One row per scored call: ``sample_id``, ``challenge``, ``label``, ``score``, the cross-fitted
     ``threshold`` and ``temperature``, ``p_fake``, ``machine_confidence``, ``machine_fake``, ``machine_mos``, and
     ``fold_by``: ``speaker``, or ``call`` when the result's scope holds fewer speakers than folds (then the folds
     split the calls, in utterance-id order, and a speaker's calls can sit on both sides)."""
-    rows, _ = _scores(Path(result_dir))
     speakers = sorted(rows.source_subject.astype(str).unique())
     if len(speakers) >= folds:
         fold_by, fold_of = "speaker", {s: i % folds for i, s in enumerate(speakers)}
@@ -120,16 +129,16 @@ def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, th
               "threshold": threshold, "automation": automation, "folds": folds, "target_accuracy": target_accuracy}
     if not 0 <= automation <= 1 or not (target_accuracy is None or 0 <= target_accuracy <= 1):
         raise BenchError("--automation and --target-accuracy are fractions, between 0 and 1")
-    view = machine_view(result_dir, threshold, folds)
+    rows, result = load_scores(result_dir)
+    view = cross_fit(rows, threshold, folds)
     ratings = read_ratings(ratings_path)
     if not ratings:
         raise BenchError(f"{ratings_path}: holds no ratings")
     df = analysis.joined(ratings, view)
-    _, result = _scores(result_dir)
     claim_output(out, "human report", params, inputs=[result_dir, ratings_path], overwrite=overwrite)
     doc = build(view, df, result, automation, target_accuracy)
     write_json(Path(out) / "human.json", doc)
-    write_json(Path(out) / "calibration.json", deployment_calibration(result_dir, view, threshold))
+    write_json(Path(out) / "calibration.json", deployment_calibration(rows, result, view, threshold, result_dir))
     write_atomic(Path(out) / "README.md", "\n".join(tables.markdown(doc)).encode())
     return doc
 
@@ -137,11 +146,11 @@ def report(result_dir: str | Path, ratings_path: str | Path, out: str | Path, th
 CERTAIN_RISK = 0.05  # Deepfake-Certainly: the machine erred on at most 5 % of the calls this confident
 
 
-def deployment_calibration(result_dir: Path, view: pd.DataFrame, threshold: float | None) -> dict[str, Any]:
+def deployment_calibration(rows: pd.DataFrame, result: Any, view: pd.DataFrame, threshold: float | None,
+                           result_dir: Path) -> dict[str, Any]:
     """For ``bench tag``: threshold and temperature fitted on *all* the result's calls (the report's tables use
     the cross-fitted ones), and the confidence at or above which the machine's cross-fitted error rate was at most
     5 % (``certain_cut``: Deepfake-Certainly)."""
-    rows, result = _scores(result_dir)
     t = threshold if threshold is not None else eer(rows.label.to_numpy(), rows.score.to_numpy())[1]
     temp = calibration.fit_temperature(rows.label, rows.score, t)
     cut = routing.cut_for_risk(view.label, view.machine_fake, view.machine_confidence, CERTAIN_RISK)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pydantic import ValidationError
 
 from bench.api import Sample
@@ -34,7 +35,6 @@ from bench.data.corpus import open_dataset
 from bench.errors import BenchError
 from bench.human.ratings import Rating, read_ratings, write_ratings
 from bench.outdir import claim_output
-from bench.runs.human_report import machine_view
 from bench.templating import html_environment
 
 MAX_BODY = 4096
@@ -73,11 +73,15 @@ def load_items(subset: str | Path, result_dir: str | Path) -> tuple[list[Item], 
     outside the result's scope (the detector trained on their speakers: its verdict on them would be in-sample);
     one line when the subset has calls the result never scored."""
     from bench.evaluation.results import load_result, read_scores
-    from bench.runs.human_report import subset_ids
+    from bench.runs.human_report import cross_fit, in_scope_rows, subset_ids
 
     ids = subset_ids(subset)
-    view = machine_view(result_dir).set_index("sample_id")
-    rows = {r["utterance_id"]: r for r in read_scores(Path(result_dir) / "scores.parquet")}
+    path = Path(result_dir) / "scores.parquet"
+    if not path.is_file() or not (Path(result_dir) / "result.json").is_file():
+        raise BenchError(f"{result_dir}: not a bench evaluate result (needs result.json and scores.parquet)")
+    table = read_scores(path)
+    view = cross_fit(in_scope_rows(pd.DataFrame(table), path)).set_index("sample_id")
+    rows = {r["utterance_id"]: r for r in table}
     missing = sorted(ids - set(rows))
     if missing:
         raise BenchError(f"{subset}: {len(missing)} of its calls are not scored in {result_dir} (e.g. {missing[0]})")
@@ -103,7 +107,6 @@ class RatingSession:
     """One rater's pass over the items, in a seeded order; answers saved as each call is final."""
 
     def __init__(self, items: list[Item], rater: str, ratings_path: Path, seed: int = 0) -> None:
-        Rating(sample_id="x", rater=rater, compliance=1, realism=3, initial_decision="real", initial_confidence=50)
         self.rater, self.path, self.seed = rater, ratings_path, seed
         self.rows = read_ratings(ratings_path) if ratings_path.is_file() else []
         known = {i.sample_id for i in items}
