@@ -116,14 +116,30 @@ def comparison_lines(result: Result) -> list[str]:
 
 def evaluate(
     detector: str = typer.Option("pitch-lite", "--detector", "-d", help="Detector name (bench plugins list)."),
-    corpus: Path = typer.Option(..., "--corpus", "-c", help="Corpus of original recordings."),
-    fakes: Path = typer.Option(..., "--fakes", "-f", help="Fakes directory from `bench generate`."),
+    corpus: Path = typer.Option(None, "--corpus", "-c", help="Corpus of original recordings (with --fakes)."),
+    fakes: Path = typer.Option(None, "--fakes", "-f", help="Fakes directory from `bench generate`."),
+    dataset: str = typer.Option(None, "--dataset", help="A labelled field dataset instead of --corpus/--fakes: "
+                                "DIR[:SPLIT] in an official layout (ASVspoof 2019/2021/5, In-the-Wild, MLAAD) or of "
+                                "parquet files, or a Hub REPO_ID[:SPLIT] (docs/datasets.md)."),
     out: Path = typer.Option(..., "--out", "-o", help="Result directory (result.json, scores.parquet, cache/)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Detector setting KEY=VALUE (repeatable)."),
     compliance: Path = typer.Option(None, "--compliance", help="Compliance classifiers (bench train compliance)."),
     cache: Path = typer.Option(None, "--cache", help="Shared component cache folder (default OUT/cache)."),
     threshold: float = typer.Option(None, parser=number(), help="Decision threshold on the score for accuracy "
-                                    "(default: the overall EER point)."),
+                                    "(default: the overall EER point); with --dataset, also a carried-over "
+                                    "threshold whose FPR/FNR/HTER are reported."),
+    split: str = typer.Option(None, "--split", help="--dataset: the split to evaluate (default: its evaluation "
+                              "split)."),
+    dev_split: str = typer.Option(None, "--dev-split", help="--dataset: a development split whose EER threshold is "
+                                  "carried over to the evaluated split (FPR, FNR, HTER there)."),
+    threshold_from: list[str] = typer.Option(None, "--threshold-from", help="--dataset: where carried-over "
+                                             "thresholds come from: card (the model card's), dev (--dev-split's "
+                                             "EER point); repeatable (default: card, and dev with --dev-split)."),
+    revision: str = typer.Option(None, "--revision", help="--dataset REPO_ID: the Hub revision (commit, tag or "
+                                 "branch) to read; recorded in the result."),
+    column: list[str] = typer.Option([], "--column", help="--dataset parquet: FIELD=COLUMN, a bench field (audio, "
+                                     "label, attack, speaker, utterance_id) read from a column of another name "
+                                     "(repeatable)."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals (0: none)."),
     seed: int = seed_option("Seed for bootstrap resampling."),
     workers: int = workers_option(),
@@ -132,11 +148,27 @@ def evaluate(
                                        "train on (the metrics never count the others; `bench data subset` uses "
                                        "them)."),
 ) -> None:
-    """Score originals and fakes with a detector; per-challenge AUROC/EER with bootstrap CIs."""
+    """Score originals and fakes with a detector; per-challenge AUROC/EER with bootstrap CIs. With --dataset,
+    a waveform detector on a labelled field dataset: pooled and per attack, and at carried-over thresholds."""
     from bench.errors import BenchError
-    from bench.runs.evaluate import evaluate as run_evaluate
 
     config = parse_params(param)
+    if dataset is not None:
+        _evaluate_dataset(detector, dataset, out, config, corpus=corpus, fakes=fakes, compliance=compliance,
+                          held_out_only=held_out_only, cache=cache, threshold=threshold, split=split,
+                          dev_split=dev_split, threshold_from=threshold_from, revision=revision, column=column,
+                          bootstrap=bootstrap, seed=seed, workers=workers, overwrite=overwrite)
+        return
+    dataset_only = [flag for flag, v in (("--split", split), ("--dev-split", dev_split),
+                                         ("--threshold-from", threshold_from), ("--revision", revision),
+                                         ("--column", column)) if v]
+    if dataset_only:
+        raise BenchError(f"{', '.join(dataset_only)} go(es) with --dataset")
+    if corpus is None or fakes is None:
+        raise BenchError("give --corpus and --fakes (a challenge corpus and its fakes), or --dataset (a labelled "
+                         "field dataset)")
+    from bench.runs.evaluate import evaluate as run_evaluate
+
     if compliance is not None:
         if "compliance" in config:
             raise BenchError("--param compliance and --compliance were both given; use one")
@@ -146,3 +178,37 @@ def evaluate(
                           overwrite=overwrite, held_out_only=held_out_only)
     print_summary(result, out)
     report_problems(result.evaluation_scope.get("skipped_samples", []), "sample(s) left out (undecodable)")
+
+
+def parse_columns(items: list[str]) -> dict[str, str]:
+    """``--column FIELD=COLUMN`` options into a dict (one line for a malformed or repeated one)."""
+    from bench.errors import BenchError
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise BenchError(f"--column expects FIELD=COLUMN, got {item!r}")
+        if key.strip() in out:
+            raise BenchError(f"--column {key.strip()} given twice")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _evaluate_dataset(detector: str, dataset: str, out: Path, config: dict, *, corpus, fakes, compliance,
+                      held_out_only, cache, threshold, split, dev_split, threshold_from, revision, column,
+                      bootstrap, seed, workers, overwrite) -> None:
+    from bench.cli.dataset_summary import print_dataset_summary
+    from bench.errors import BenchError
+    from bench.runs.evaluate_dataset import evaluate_dataset
+
+    clash = [flag for flag, v in (("--corpus", corpus), ("--fakes", fakes), ("--compliance", compliance),
+                                  ("--held-out-only", held_out_only)) if v]
+    if clash:
+        raise BenchError(f"--dataset replaces {', '.join(clash)}: give one or the other")
+    result = evaluate_dataset(detector, dataset, out, config=config, split=split, dev_split=dev_split,
+                              threshold=threshold, threshold_from=threshold_from or None, revision=revision,
+                              columns=parse_columns(column) or None, workers=resolve_workers(workers), cache=cache,
+                              n_boot=bootstrap, seed=seed, command=" ".join(sys.argv), overwrite=overwrite)
+    print_dataset_summary(result, out)
+    report_problems(result.evaluation_scope.get("skipped_samples", []), "item(s) left out (unreadable audio)")

