@@ -8,7 +8,9 @@ stopped, and the error raised in the caller. Ctrl-C does the same with KeyboardI
 Two engines: ``local`` (default; a process pool on this machine, ``workers <= 1`` runs
 in-process) and ``ray`` (tasks on a Ray cluster: ``BENCH_ENGINE=ray``, with
 ``RAY_ADDRESS`` naming the cluster, or a local Ray instance when unset; needs the
-``ray`` extra). Every command that takes ``--workers`` runs through :func:`run_items`.
+``ray`` extra): ``--workers`` long-lived actors, each with one CPU and ``BENCH_GPUS_PER_WORKER`` GPUs, a dead
+one restarted and its item run again. Every command that takes ``--workers`` runs through :func:`run_items`;
+:func:`process_memo` keeps what an item loads (a model) for the worker's later items, in both engines.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench.errors import BenchError, FatalError, RunFailed
+from bench.errors import BenchError, FatalError, RunFailed, first_line
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,6 +87,8 @@ def _init_worker(initializer: Callable[[], None] | None) -> None:
     # Ctrl-C reaches the whole process group: a worker finishes the item it is on and skips the rest,
     # while the parent stops handing out items (see _stop_early). The worker was started with SIGINT
     # blocked (see _sigint_held): one that arrived meanwhile is handled here, never a KeyboardInterrupt
+    global _IN_WORKER
+    _IN_WORKER = True
     signal.signal(signal.SIGINT, _request_stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -128,8 +132,55 @@ def check_engine() -> str:
     return name
 
 
-def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Progress,
-               task) -> Iterator[Outcome[T, R]]:
+def gpus_per_worker() -> float:
+    """GPUs each Ray worker reserves (``BENCH_GPUS_PER_WORKER``, set by ``--gpus-per-worker``; 0 by default)."""
+    raw = os.environ.get("BENCH_GPUS_PER_WORKER", "0").strip() or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BenchError(f"--gpus-per-worker / BENCH_GPUS_PER_WORKER must be a number, got {raw!r}") from None
+    if not 0 <= value <= 64:
+        raise BenchError(f"--gpus-per-worker must be 0-64, got {value:g}")
+    return value
+
+
+#: how often Ray restarts a worker that died, and retries the item it was on, before the item is recorded failed
+RAY_RESTARTS = 3
+
+
+class _RayWorker:
+    """One long-lived worker (a Ray actor): set up once, then runs items, so what an item's function loads
+    once per process (a model: :func:`process_memo`) stays loaded for every later item."""
+
+    def __init__(self, initializer: Callable[[], None] | None) -> None:
+        global _IN_WORKER
+        _IN_WORKER = True
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:
+            pass
+        if initializer is not None:
+            initializer()
+
+    def run(self, fn: Callable[[T], R], item: T) -> Outcome[T, R]:
+        return _call(fn, item)
+
+
+def _ray_actors(ray, workers: int, initializer: Callable[[], None] | None) -> list:
+    gpus = gpus_per_worker()
+    actor = ray.remote(_RayWorker).options(num_cpus=1, num_gpus=gpus, max_restarts=RAY_RESTARTS,
+                                           max_task_retries=RAY_RESTARTS)
+    return [actor.remote(initializer) for _ in range(max(1, workers))]
+
+
+def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Progress, task,
+               initializer: Callable[[], None] | None = None) -> Iterator[Outcome[T, R]]:
+    """Items on a pool of Ray actors (``workers`` of them, one CPU and ``--gpus-per-worker`` GPUs each). A worker
+    that dies (killed, out of memory) is restarted by Ray and the item it was on is run again there: the
+    caller gets one outcome per item, never a duplicate, and results are only ever written by the caller."""
     try:
         import ray
     except ImportError:
@@ -139,33 +190,60 @@ def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Pro
         kwargs = {} if address else {"num_cpus": max(1, workers)}
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
                  **kwargs)
-    remote = ray.remote(num_cpus=1)(_call)
+    actors = _ray_actors(ray, min(workers, len(items)), initializer)
     fn_ref = ray.put(fn)
     queue = iter(items)
-    in_flight = {}
-    limit = max(1, workers) * 4
+    in_flight: dict = {}  # ref -> (item, actor)
+    idle = list(actors) * 2  # two items queued per actor: the next one is ready when an item ends
     try:
-        for item in queue:
-            in_flight[remote.remote(fn_ref, item)] = item
-            if len(in_flight) >= limit:
+        while True:
+            while idle:
+                item = next(queue, _DONE)
+                if item is _DONE:
+                    break
+                actor = idle.pop()
+                in_flight[actor.run.remote(fn_ref, item)] = (item, actor)
+            if not in_flight:
                 break
-        while in_flight:
             done, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in done:
-                item = in_flight.pop(ref)
+                item, actor = in_flight.pop(ref)
+                idle.append(actor)
                 try:
                     outcome = ray.get(ref)
-                except Exception as exc:  # a worker died: recorded on its item
-                    outcome = Outcome(item, error=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # the worker died more often than Ray restarts it: recorded on the item
+                    outcome = Outcome(item, error=f"{type(exc).__name__}: {first_line(exc)}")
                 progress.advance(task)
                 yield _checked(outcome)
-            for item in queue:
-                in_flight[remote.remote(fn_ref, item)] = item
-                if len(in_flight) >= limit:
-                    break
     finally:  # stopped early (fatal item, Ctrl-C, caller gave up): cancel what is still running
         for ref in in_flight:
             ray.cancel(ref, force=True)
+        for actor in actors:
+            ray.kill(actor)
+
+
+_DONE = object()
+
+
+_MEMO: dict[str, object] = {}
+_IN_WORKER = False  # set in a worker process of either engine
+MEMO_SIZE = 4  #: loaded things a process keeps (a run needs one per component); the oldest goes first
+
+
+def process_memo(key: str, make: Callable[[], T]) -> T:
+    """``make()`` once per worker process for ``key`` (a loaded model, keyed by what it is), kept for later
+    items: the local pool's workers and Ray's actors load a model once, not once per item. At most
+    :data:`MEMO_SIZE` are kept. In the caller's own process (``--workers 1``) nothing is kept: ``make()`` runs
+    every time (an item's objects are the caller's own there, loaded once anyway)."""
+    if not _IN_WORKER:
+        return make()
+    if key in _MEMO:
+        _MEMO[key] = _MEMO.pop(key)  # most recently used last
+    else:
+        while len(_MEMO) >= MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = make()
+    return _MEMO[key]  # type: ignore[return-value]
 
 
 def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, description: str = "working",
@@ -176,7 +254,7 @@ def run_items(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, descri
     with make_progress() as progress:
         task = progress.add_task(description, total=len(items))
         if engine == "ray" and items:
-            yield from _ray_items(fn, items, workers, progress, task)
+            yield from _ray_items(fn, items, workers, progress, task, initializer)
             return
         if workers <= 1 or len(items) <= 1:
             if initializer is not None:

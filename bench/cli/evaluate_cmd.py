@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from bench.cli.generate_cmd import parse_params
-from bench.cli.output import console, report_problems, resolve_workers
-from bench.cli.params import number, overwrite_option, seed_option, workers_option
+from bench.cli.output import apply_gpus_per_worker, console, report_problems, resolve_workers
+from bench.cli.params import gpus_per_worker_option, number, overwrite_option, seed_option, workers_option
 
 if TYPE_CHECKING:
     from bench.evaluation.results import Result
@@ -143,6 +143,7 @@ def evaluate(
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals (0: none)."),
     seed: int = seed_option("Seed for bootstrap resampling."),
     workers: int = workers_option(),
+    gpus_per_worker: float = gpus_per_worker_option(),
     overwrite: bool = overwrite_option("result"),
     held_out_only: bool = typer.Option(False, "--held-out-only", help="Score only speakers the detector did not "
                                        "train on (the metrics never count the others; `bench data subset` uses "
@@ -153,6 +154,7 @@ def evaluate(
     from bench.errors import BenchError
 
     config = parse_params(param)
+    apply_gpus_per_worker(gpus_per_worker)
     if dataset is not None:
         _evaluate_dataset(detector, dataset, out, config, corpus=corpus, fakes=fakes, compliance=compliance,
                           held_out_only=held_out_only, cache=cache, threshold=threshold, split=split,

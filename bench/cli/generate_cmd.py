@@ -7,8 +7,15 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.output import console, print_corpus_summary, report_problems, report_written, resolve_workers
-from bench.cli.params import number, overwrite_option, seed_option, workers_option
+from bench.cli.output import (
+    apply_gpus_per_worker,
+    console,
+    print_corpus_summary,
+    report_problems,
+    report_written,
+    resolve_workers,
+)
+from bench.cli.params import gpus_per_worker_option, number, overwrite_option, seed_option, workers_option
 from bench.errors import BenchError
 
 
@@ -50,6 +57,7 @@ def generate(
                                          help="Targets per source recording, or 'all' (Pitch's full product)."),
     seed: int = seed_option("Seed for target and reference sampling."),
     workers: int = workers_option(),
+    gpus_per_worker: float = gpus_per_worker_option(),
     streaming: bool = typer.Option(False, "--streaming", help="Convert chunk by chunk like a live attacker."),
     chunk_ms: float = typer.Option(500.0, "--chunk-ms", parser=number(1.0, 60_000.0),
                                    help="Chunk size in ms for --streaming."),
@@ -65,6 +73,7 @@ def generate(
     from bench.runs.generate import generate as run_generate
 
     config = parse_params(param)
+    apply_gpus_per_worker(gpus_per_worker)
     for key, value in (("repo", freevc_repo), ("checkpoint", checkpoint), ("device", device)):
         if value is not None:
             if key in config:

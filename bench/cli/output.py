@@ -72,6 +72,23 @@ def resolve_workers(workers: int | None) -> int:
     return workers if workers is not None else default_workers()
 
 
+def apply_gpus_per_worker(gpus: float | None) -> None:
+    """Pass ``--gpus-per-worker`` to the Ray engine (``BENCH_GPUS_PER_WORKER``); one line when the engine is
+    not Ray."""
+    import os
+
+    from bench.errors import BenchError
+    from bench.parallel import engine_name, gpus_per_worker
+
+    if gpus is None:
+        return
+    if engine_name() != "ray":
+        raise BenchError("--gpus-per-worker applies to BENCH_ENGINE=ray (the local engine's workers use "
+                         "--param device=cuda)")
+    os.environ["BENCH_GPUS_PER_WORKER"] = repr(float(gpus))
+    gpus_per_worker()
+
+
 def report_problems(problems: list[dict[str, Any]], what: str, limit: int = 5) -> None:
     """Items that failed or were skipped, on stderr: grouped by reason, the most frequent first."""
     if not problems:

@@ -50,6 +50,12 @@ def workers_option() -> int | None:
     return typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: all CPUs).")
 
 
+def gpus_per_worker_option() -> float | None:
+    """``--gpus-per-worker``: GPUs each Ray worker reserves (BENCH_ENGINE=ray only)."""
+    return typer.Option(None, "--gpus-per-worker", min=0, max=64, help="BENCH_ENGINE=ray: GPUs each worker "
+                        "reserves (fractions share one; default 0). The local engine uses --param device=cuda.")
+
+
 def overwrite_option(what: str = "output") -> bool:
     """``--overwrite``: replace a folder bench wrote with another command or other settings."""
     return typer.Option(False, "--overwrite", help=f"Replace an existing {what} folder that another bench "

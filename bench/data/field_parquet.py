@@ -195,12 +195,13 @@ def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dic
         kind = type(exc).__name__
         if kind in ("RepositoryNotFoundError", "DatasetNotFoundError", "RevisionNotFoundError",
                     "GatedRepoError", "FileNotFoundError"):
-            raise BenchError(f"{repo_id}: {first_line(exc)} (check the repo id, --revision and your access)") \
-                from None
+            raise BenchError(f"{repo_id}: no such folder here, and as a Hub repo id: {first_line(exc)} (check the "
+                             "path, or the repo id, --revision and your access)") from None
         if "split" in str(exc).lower():
             raise BenchError(f"{repo_id}: {first_line(exc)}") from None
-        raise NetworkError(f"{repo_id}: the Hub could not be read ({kind}: {first_line(exc)}); a local copy of "
-                           "the repo's files works offline: --dataset FOLDER") from None
+        raise NetworkError(f"{repo_id}: no such folder here, and the Hub could not be read for it as a repo id "
+                           f"({kind}: {first_line(exc)}); a local copy of the repo's files works offline: --dataset "
+                           "FOLDER") from None
     features = stream.features or {}
     names = list(features.keys())
     mapper = _Mapper(names, None, columns, f"{repo_id}@{info.sha[:12]}")

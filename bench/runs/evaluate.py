@@ -39,7 +39,7 @@ from bench.evaluation.paper_comparison import paper_comparison, rank_challenges,
 from bench.evaluation.results import ChallengeResult, Estimate, Result, RunPart, now, run_info, write_scores
 from bench.fileio import write_atomic
 from bench.outdir import check_output, claim_output
-from bench.parallel import run_items
+from bench.parallel import process_memo, run_items
 from bench.references.pitch import top10
 
 UNIT_SIZE = 16
@@ -126,13 +126,21 @@ def _write_part(folder: Path, values: dict[str, dict[str, Any]], cpu: dict[str, 
 def _compute_unit(unit: tuple[Component, list[Sample]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Values per sample and the unit's CPU time shared out by duration (equally when durations are 0)."""
     component, samples = unit
-    component.load()  # once per process; model loading is not part of the per-sample cost
+    # once per process (a worker gets a fresh copy of the component with every unit): loading is not part of the
+    # per-sample cost
+    component = process_memo(f"component {component.cache_key()} {sorted(component.config.items(), key=str)!r}",
+                             lambda: _loaded(component))
     c0 = time.process_time()
     values = component.compute(samples)
     cpu = time.process_time() - c0
     total = sum(s.duration_s for s in samples)
     share = {s.utterance_id: cpu * (s.duration_s / total if total > 0 else 1 / len(samples)) for s in samples}
     return {s.utterance_id: v for s, v in zip(samples, values, strict=True)}, share
+
+
+def _loaded(component: Component) -> Component:
+    component.load()
+    return component
 
 
 def compute_components(components: list[Component], samples: list[Sample], cache_root: Path,
