@@ -196,3 +196,88 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(la, tmp_path, capfd):
         assert len(res.lines) == 1 and message in res.stderr, (what, res.stderr)
         assert "Traceback" not in res.stderr and not out.exists(), what
     assert (stat_snapshot(tmp_path / "bad"), stat_snapshot(la)) == before
+
+
+def _arena_reference(bona: list[float], spoof: list[float]) -> tuple[float, float]:
+    """The Arena's published EER procedure as a plain loop (higher = bona fide): FAR(t) = spoofs >= t, FRR(t) =
+    bona fide < t over the distinct scores; interpolated at the first sign change of FAR - FRR."""
+    ts = sorted(set(bona) | set(spoof))
+    far = [sum(s >= t for s in spoof) / len(spoof) for t in ts]
+    frr = [sum(b < t for b in bona) / len(bona) for t in ts]
+    diff = [a - r for a, r in zip(far, frr, strict=True)]
+    sign = [(d > 0) - (d < 0) for d in diff]
+    for i in range(len(ts) - 1):
+        if sign[i + 1] != sign[i]:
+            alpha = 0.0 if diff[i + 1] == diff[i] else diff[i] / (diff[i] - diff[i + 1])
+            f = far[i] + alpha * (far[i + 1] - far[i])
+            r = frr[i] + alpha * (frr[i + 1] - frr[i])
+            return (f + r) / 2.0 * 100.0, ts[i] + alpha * (ts[i + 1] - ts[i])
+    i = min(range(len(ts)), key=lambda k: abs(diff[k]))
+    return (far[i] + frr[i]) / 2.0 * 100.0, ts[i]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_arena_eer_is_the_arenas_procedure(seed):
+    from bench.evaluation.arena_scoring import arena_eer_percent
+
+    rng = np.random.default_rng(seed)
+    bona = np.round(rng.normal(1, 1, 30 + seed), 1 if seed % 2 else 6)
+    spoof = np.round(rng.normal(-0.5, 1, 200), 1 if seed % 2 else 6)
+    got, ref = arena_eer_percent(bona, spoof), _arena_reference(bona.tolist(), spoof.tolist())
+    assert got[0] == pytest.approx(ref[0], abs=1e-9) and got[1] == pytest.approx(ref[1], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_export_arena_writes_what_the_arena_recomputes(tmp_path, capfd):
+    import hashlib
+
+    import yaml
+
+    from bench.evaluation.arena_scoring import arena_eer_percent
+
+    root = fr.arena_parquet(tmp_path / "InTheWild")
+    run = tmp_path / "run"
+    assert invoke(["evaluate", *AASIST, "--param", "protocol=official", "--dataset", str(root), "--out", str(run),
+                   "--bootstrap", "50"], capfd).code == 0
+    system = tmp_path / "system.yaml"
+    system.write_text(yaml.safe_dump({
+        "system": {"name": "AASIST (official checkpoint)", "slug": "aasist-bench", "description": "zero-shot",
+                   "code": "https://github.com/clovaai/aasist", "checkpoint": "https://github.com/clovaai/aasist",
+                   "paper": {"arxiv_id": "2110.01200", "url": "https://arxiv.org/abs/2110.01200",
+                             "bibtex": "@inproceedings{jung2022aasist}"}},
+        "submitter": {"hf_username": "someone", "contact": "someone@example.org"}}))
+    out = tmp_path / "export"
+    before = stat_snapshot(run)
+    bad = invoke(["leaderboard", "export-arena", str(run), "--out", str(out), "--dataset-id",
+                  "SpeechAntiSpoofingBenchmarks/InTheWild"], capfd)
+    assert bad.code == 2 and len(bad.lines) == 1 and "--dataset-revision" in bad.stderr and not out.exists()
+    res = invoke(["leaderboard", "export-arena", str(run), "--out", str(out), "--dataset-id",
+                  "SpeechAntiSpoofingBenchmarks/InTheWild", "--dataset-revision", "0123456789abcdef", "--system",
+                  str(system), "--scores-repo", "someone/aasist", "--scores-revision", "89abcdef01"], capfd)
+    assert res.code == 0, res.stderr
+    assert stat_snapshot(run) == before
+    text = (out / "scores.txt").read_text()
+    lines = [ln.split() for ln in text.splitlines()]
+    scores = {r["utterance_id"]: r for r in pq.read_table(run / "scores.parquet").to_pylist()}
+    assert [u for u, _ in lines] == [f"ARENA_{i}" for i in range(8)]
+    assert all(s == f"{-scores[u]['score']:.6f}" for u, s in lines)  # higher = bona fide, six decimals
+    record = json.loads((out / "arena.json").read_text())
+    bona = [float(s) for u, s in lines if scores[u]["label"] == 0]
+    spoof = [float(s) for u, s in lines if scores[u]["label"] == 1]
+    assert record["scores"]["eer_percent"] == arena_eer_percent(np.array(bona), np.array(spoof))[0]
+    assert record["scores"]["eer_percent"] == pytest.approx(_arena_reference(bona, spoof)[0], abs=1e-6)
+    assert record["scores"]["n_trials"] == 8 and record["scores"]["n_skipped"] == 0
+    assert record["scores_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    sub = yaml.safe_load((out / "submission.yaml").read_text())
+    assert sub["schema_version"] == 4 and sub["dataset"] == {"id": "SpeechAntiSpoofingBenchmarks/InTheWild",
+                                                             "revision": "0123456789abcdef", "split": "test"}
+    assert sub["artifact"]["scores_url"] == ("https://huggingface.co/someone/aasist/resolve/89abcdef01/.eval_results/"
+                                             "SpeechAntiSpoofingBenchmarks/InTheWild/scores.txt")
+    assert sub["artifact"]["scores_sha256"] == record["scores_sha256"] and sub["reproduction"] == {}
+    assert set(sub) == {"schema_version", "system", "dataset", "scores", "artifact", "reproduction", "submitter",
+                        "submitted_at", "notes"}
+    system.write_text(system.read_text().replace("aasist-bench", "AASIST bench"))
+    res = invoke(["leaderboard", "export-arena", str(run), "--out", str(tmp_path / "e2"), "--dataset-id",
+                  "SpeechAntiSpoofingBenchmarks/InTheWild", "--dataset-revision", "0123456", "--system",
+                  str(system), "--scores-repo", "someone/aasist", "--scores-revision", "89abcdef01"], capfd)
+    assert res.code == 2 and "system.slug" in res.stderr and not (tmp_path / "e2").exists()
