@@ -20,6 +20,7 @@ from bench.leaderboard import figures, page, readme
 from bench.leaderboard.cells import heatmap_columns
 from bench.leaderboard.channels import channel_table
 from bench.leaderboard.entries import caveats, load_entries, load_privacy, row, system_label
+from bench.leaderboard.field import load_dataset_rows, quoted_rows
 from bench.leaderboard.generalisation import cross_generator_table
 from bench.leaderboard.generators import generator_table
 from bench.leaderboard.human import draw as draw_human
@@ -34,7 +35,8 @@ __all__ = ["build", "caveats", "heatmap_columns", "load_entries", "load_privacy"
 
 def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderboard",
           overwrite: bool = False, privacy: list[str | Path] | None = None,
-          latency: list[str | Path] | None = None, human: list[str | Path] | None = None) -> dict[str, Any]:
+          latency: list[str | Path] | None = None, human: list[str | Path] | None = None,
+          datasets: list[str | Path] | None = None) -> dict[str, Any]:
     """Write README.md, index.html, leaderboard.json and figures/ into ``out``; returns the JSON.
 
     Results with a caveat that makes them incomparable (in-sample metrics) are listed with
@@ -42,19 +44,22 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
     their own table and beside the rows of the same model. ``latency``: ``bench latency`` results, in a
     table beside DevoX Table 3 (quoted); a ranked row of the same model without its own latency gets the
     p95 of the model's first real-time run. ``human``: ``bench human report`` outputs (calibration, routing and
-    Pitch's human tables, Pitch quoted beside).
+    Pitch's human tables, Pitch quoted beside). ``datasets``: ``bench evaluate --dataset`` results, in their own
+    table with the published figures for the same datasets quoted beside.
     """
     entries = load_entries(paths)
     leaks = load_privacy(privacy or [])
     lat_rows = load_latency_rows(latency or [])
     humans = load_human(human or [])
+    field_rows = load_dataset_rows(datasets or [])
     out = Path(out)
     claim_output(out, "leaderboard build", {"results": sorted(str(Path(p).resolve()) for p in paths),
                                             "privacy": sorted(str(Path(p).resolve()) for p in privacy or []),
                                             "latency": sorted(str(Path(p).resolve()) for p in latency or []),
                                             "human": sorted(str(Path(p).resolve()) for p in human or []),
+                                            "datasets": sorted(str(Path(p).resolve()) for p in datasets or []),
                                             "title": title},
-                 inputs=[*paths, *(privacy or []), *(latency or []), *(human or [])],
+                 inputs=[*paths, *(privacy or []), *(latency or []), *(human or []), *(datasets or [])],
                  overwrite=overwrite)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     rows = sorted((row(e) for e in entries), key=lambda r: (not r["ranked"], -(r["auroc"] or 0)))
@@ -84,6 +89,8 @@ def build(paths: list[str | Path], out: str | Path, title: str = "bench leaderbo
         doc["generators"] = side_by_side
     if humans:  # only when human-AI reports were given
         doc["human"] = [{k: h[k] for k in ("detector", "who", "sections", "simulated_ratings")} for h in humans]
+    if field_rows:  # only when dataset results were given
+        doc["field_datasets"], doc["field_quoted"] = field_rows, quoted_rows(field_rows)
     across = cross_generator_table(rows)
     if across:  # only when a trained system was tested on two generators' fakes
         doc["cross_generator"] = across

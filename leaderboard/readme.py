@@ -6,6 +6,7 @@ from typing import Any
 
 from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, num, paper_top10, pct, seed_cell
 from bench.leaderboard.channels import markdown as channels_markdown
+from bench.leaderboard.field import field_markdown
 from bench.leaderboard.generalisation import markdown as cross_generator_markdown
 from bench.leaderboard.generators import markdown as generators_markdown
 from bench.leaderboard.human import markdown as human_markdown
@@ -62,6 +63,7 @@ def render(doc: dict[str, Any]) -> str:
     lines += channels_markdown(doc.get("channels"))
     lines += generators_markdown(doc.get("generators"))
     lines += cross_generator_markdown(doc.get("cross_generator"))
+    lines += field_markdown(doc)
     lines += human_markdown(doc.get("human") or [])
     lines += _markdown_privacy(doc.get("privacy") or [])
     lines += latency_markdown(doc.get("latency") or [])

@@ -23,13 +23,15 @@ def build(
                                                                "folder); repeatable."),
     human: list[Path] = typer.Option(None, "--human", help="A `bench human report` output (human.json or its "
                                                            "folder); repeatable."),
+    dataset: list[Path] = typer.Option(None, "--dataset", help="A `bench evaluate --dataset` result (result.json "
+                                                               "or its folder) on a field dataset; repeatable."),
     overwrite: bool = overwrite_option("leaderboard"),
 ) -> None:
     """Build README.md, index.html, leaderboard.json and figures/ from results."""
     from bench.leaderboard.build import build as run_build
 
     doc = run_build(results, out, title=title, overwrite=overwrite, privacy=privacy or [], latency=latency or [],
-                    human=human or [])
+                    human=human or [], datasets=dataset or [])
     console.print(f"leaderboard with {len(doc['entries'])} entries and {len(doc['figures'])} figures: "
                   f"{out / 'index.html'}")
 

@@ -327,6 +327,9 @@ def load_result(path: str | os.PathLike) -> Result:
     if not p.is_file():
         raise BenchError(f"{p}: no such results file")
     data = read_json(p, "results file")
+    if data.get("kind") == "dataset-detection":
+        raise BenchError(f"{p}: a field-dataset result (bench evaluate --dataset); `bench leaderboard build` takes it "
+                         "with --dataset")
     if data.get("schema_version") == "1.0":  # bench 0.1: the old challenge numbering
         check_version(data.get("taxonomy_version", 1), str(p))
     if data.get("schema_version") in UPGRADABLE:

@@ -281,3 +281,24 @@ def test_export_arena_writes_what_the_arena_recomputes(tmp_path, capfd):
                   "SpeechAntiSpoofingBenchmarks/InTheWild", "--dataset-revision", "0123456", "--system",
                   str(system), "--scores-repo", "someone/aasist", "--scores-revision", "89abcdef01"], capfd)
     assert res.code == 2 and "system.slug" in res.stderr and not (tmp_path / "e2").exists()
+
+
+@pytest.mark.slow
+def test_the_leaderboard_shows_dataset_results_with_the_quoted_figures(official_run, two_results, tmp_path, capfd):
+    a, _ = two_results
+    out = tmp_path / "board"
+    res = invoke(["leaderboard", "build", str(a), "--dataset", str(official_run), "--out", str(out)], capfd)
+    assert res.code == 0, res.stderr
+    readme = (out / "README.md").read_text()
+    section = readme[readme.index("## The field's datasets"):]
+    assert "aasist (aasist-asvspoof2019, official protocol) | asvspoof2019-la eval" in section
+    assert "EER point of dev: HTER" in section and "model card (official protocol): HTER" in section
+    assert ("| aasist-asvspoof2019 (official protocol) | asvspoof2019-la eval | EER | 0.83 | clovaai/aasist "
+            "README") in section
+    html = (out / "index.html").read_text()
+    assert "id=field-datasets" in html and "quoted" in html
+    doc = json.loads((out / "leaderboard.json").read_text())
+    assert doc["field_datasets"][0]["official_eer"] == json.loads((official_run / "result.json").read_text())[
+        "official"]["eer"]
+    wrong = invoke(["leaderboard", "build", str(official_run), "--out", str(tmp_path / "b2")], capfd)
+    assert wrong.code == 2 and "takes it with --dataset" in wrong.stderr and not (tmp_path / "b2").exists()
