@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,8 @@ def _footer_digest(paths: list[Path]) -> str:
 
 
 class _Mapper:
-    """Turns a row (a dict of column values) into a :class:`LabelledItem`, by the column mapping."""
+    """Turns a row's label and metadata columns into a :class:`LabelledItem` (its audio comes later), by the
+    column mapping."""
 
     def __init__(self, columns: list[str], label_names: list[str] | None, mapping: dict[str, str] | None,
                  where: str) -> None:
@@ -85,6 +86,13 @@ class _Mapper:
         self.path = "path" if "path" in columns else None
         self.label_names = label_names
         self.where = where
+
+    def metadata_columns(self) -> list[str]:
+        """The columns the first pass reads: everything bench uses but the audio."""
+        cols = {self.label, *self.mapping.values(), *([self.notes] if self.notes else []),
+                *([self.path] if self.path else [])}
+        cols.discard(self.audio)
+        return sorted(cols)
 
     def label_of(self, value: Any, n: int) -> int:
         where = f"{self.where} row {n}"
@@ -110,10 +118,6 @@ class _Mapper:
             if not isinstance(notes, dict):
                 raise BenchError(f"{where}: notes is not a JSON object")
         label = self.label_of(row[self.label], n)
-        audio = row[self.audio]
-        if not isinstance(audio, dict) or not audio.get("bytes"):
-            raise BenchError(f"{where}: the audio column holds no embedded bytes (only audio stored in the parquet "
-                             "file is read; paths would lead out of the dataset)")
 
         def field(name: str, default: str) -> str:
             if name in self.mapping:
@@ -127,8 +131,16 @@ class _Mapper:
         utt = field("utterance_id", Path(path_name).stem if path_name else f"row{n}")
         attack = field("attack", "unknown") if label else BONA_FIDE_ATTACK
         conditions = {k: str(notes[k]) for k in NOTE_CONDITIONS if notes.get(k) not in (None, "")}
-        return LabelledItem(utt, label, attack, field("speaker", "-"), split,
-                            {"bytes": audio["bytes"], "path": path_name or None}, conditions)
+        return LabelledItem(utt, label, attack, field("speaker", "-"), split, None, conditions)
+
+
+def _audio_entries(rows: Iterable[dict[str, Any]], column: str) -> Iterator[dict[str, Any] | None]:
+    """The audio entries of the second pass; None for a row without embedded bytes (only audio stored in the
+    parquet file is read: a path would lead out of the dataset), which the run reports and leaves out."""
+    for row in rows:
+        audio = row[column]
+        yield ({"bytes": audio["bytes"], "path": audio.get("path")}
+               if isinstance(audio, dict) and audio.get("bytes") else None)
 
 
 def _label_names(schema_metadata: dict[bytes, bytes] | None, column: str) -> list[str] | None:
@@ -143,15 +155,27 @@ def _label_names(schema_metadata: dict[bytes, bytes] | None, column: str) -> lis
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
-def _rows(paths: list[Path], columns: list[str]) -> Iterator[dict[str, Any]]:
-    for p in paths:
-        f = pq.ParquetFile(p)
-        for batch in f.iter_batches(batch_size=256, columns=columns):
-            yield from batch.to_pylist()
+def _read_two_passes(load: Callable[[list[str]], Any], names: list[str], label_names: list[str] | None,
+                     columns: dict[str, str] | None, where: str, split: str) -> tuple[list[LabelledItem], Any]:
+    """First pass: every row's label and metadata, checked (no audio read). Returns the items and a function
+    that streams the audio column in the same order (the second pass, run while scoring)."""
+    import datasets
+
+    mapper = _Mapper(names, label_names, columns, where)
+    items = [mapper.item(row, n, split) for n, row in enumerate(_iter(load(mapper.metadata_columns())))]
+
+    def audio_stream() -> Iterator[dict[str, Any]]:
+        stream = load([mapper.audio]).cast_column(mapper.audio, datasets.Audio(decode=False))
+        return _audio_entries(_iter(stream), mapper.audio)
+
+    return items, audio_stream
 
 
 def read_local_parquet(root: Path, split: str | None, columns: dict[str, str] | None) -> LabelledSet:
-    """One split of a folder of parquet files (a Hub dataset repo's layout, or files side by side)."""
+    """One split of a folder of parquet files (a Hub dataset repo's layout, or files side by side), streamed
+    with ``datasets`` exactly as a Hub repo is."""
+    import datasets
+
     splits = _splits_of(root)
     if not splits:
         raise BenchError(f"{root}: no parquet files")
@@ -164,20 +188,24 @@ def read_local_parquet(root: Path, split: str | None, columns: dict[str, str] | 
     for p in paths[1:]:
         if list(pq.read_schema(p).names) != names:
             raise BenchError(f"{p}: its columns differ from {paths[0].name}'s")
-    mapper = _Mapper(names, None, columns, str(paths[0].parent))
-    mapper.label_names = _label_names(schema.metadata, mapper.label)
-    wanted = sorted({mapper.audio, mapper.label, *(mapper.mapping.values()),
-                     *([mapper.notes] if mapper.notes else []), *([mapper.path] if mapper.path else [])})
-    items = [mapper.item(row, n, split) for n, row in enumerate(_rows(paths, wanted))]
+    files = [str(p) for p in paths]
+
+    def load(cols: list[str]) -> Any:
+        return datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True, columns=cols)
+
+    label_col = (columns or {}).get("label", "label")
+    items, stream = _read_two_passes(load, names, _label_names(schema.metadata, label_col), columns,
+                                     str(paths[0].parent), split)
     check_unique(items, str(root))
     return LabelledSet(name=root.name.lower(), layout="parquet", source=str(root), split=split, items=items,
                        splits=list(splits), revision=_footer_digest(paths), label_words=PARQUET_WORDS,
-                       reference=ARENA_REFERENCE)
+                       reference=ARENA_REFERENCE, audio_stream=stream)
 
 
 def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dict[str, str] | None) -> LabelledSet:
-    """One split of a Hub dataset repo, streamed with ``datasets`` (audio kept as bytes, never decoded by
-    torchcodec), pinned to ``revision`` and recorded by its commit."""
+    """One split of a Hub dataset repo, streamed with ``datasets`` in two passes (labels first, then the audio
+    while scoring; audio kept as bytes, never decoded by torchcodec), pinned to ``revision`` and recorded by
+    its commit."""
     import datasets
     from huggingface_hub import HfApi
 
@@ -188,39 +216,46 @@ def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dic
         split = split or ("test" if "test" in splits or not splits else splits[0])
         if splits and split not in splits:
             raise BenchError(f"{repo_id}: no split {split!r} (this dataset has {', '.join(splits)})")
-        stream = datasets.load_dataset(repo_id, split=split, revision=info.sha, streaming=True)
+        features = datasets.load_dataset(repo_id, split=split, revision=info.sha, streaming=True).features or {}
     except BenchError:
         raise
     except Exception as exc:  # huggingface_hub / datasets raise many kinds: not found, gated, offline...
-        kind = type(exc).__name__
-        if kind in ("RepositoryNotFoundError", "DatasetNotFoundError", "RevisionNotFoundError",
-                    "GatedRepoError", "FileNotFoundError"):
-            raise BenchError(f"{repo_id}: no such folder here, and as a Hub repo id: {first_line(exc)} (check the "
-                             "path, or the repo id, --revision and your access)") from None
-        if "split" in str(exc).lower():
-            raise BenchError(f"{repo_id}: {first_line(exc)}") from None
-        raise NetworkError(f"{repo_id}: no such folder here, and the Hub could not be read for it as a repo id "
-                           f"({kind}: {first_line(exc)}); a local copy of the repo's files works offline: --dataset "
-                           "FOLDER") from None
-    features = stream.features or {}
+        raise _hub_error(repo_id, exc) from None
     names = list(features.keys())
-    mapper = _Mapper(names, None, columns, f"{repo_id}@{info.sha[:12]}")
-    label_feature = features.get(mapper.label)
-    mapper.label_names = list(getattr(label_feature, "names", None) or []) or None
-    stream = stream.cast_column(mapper.audio, datasets.Audio(decode=False))
-    items = [mapper.item(row, n, split) for n, row in enumerate(_iter(stream))]
+
+    def load(cols: list[str]) -> Any:
+        return datasets.load_dataset(repo_id, split=split, revision=info.sha, streaming=True, columns=cols)
+
+    label_col = (columns or {}).get("label", "label")
+    label_names = list(getattr(features.get(label_col), "names", None) or []) or None
+    items, stream = _read_two_passes(load, names, label_names, columns, f"{repo_id}@{info.sha[:12]}", split)
     check_unique(items, repo_id)
     return LabelledSet(name=repo_id.split("/")[-1].lower(), layout="parquet", source=repo_id, split=split,
                        items=items, splits=splits or [split], revision=info.sha, label_words=PARQUET_WORDS,
-                       reference=ARENA_REFERENCE)
+                       reference=ARENA_REFERENCE, audio_stream=stream)
+
+
+def _hub_error(repo_id: str, exc: Exception) -> BenchError:
+    kind = type(exc).__name__
+    if kind in ("RepositoryNotFoundError", "DatasetNotFoundError", "RevisionNotFoundError", "GatedRepoError",
+                "FileNotFoundError"):
+        return BenchError(f"{repo_id}: no such folder here, and as a Hub repo id: {first_line(exc)} (check the "
+                          "path, or the repo id, --revision and your access)")
+    if "split" in str(exc).lower():
+        return BenchError(f"{repo_id}: {first_line(exc)}")
+    return NetworkError(f"{repo_id}: no such folder here, and the Hub could not be read for it as a repo id "
+                        f"({kind}: {first_line(exc)}); a local copy of the repo's files works offline: --dataset "
+                        "FOLDER")
 
 
 def _iter(stream: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     try:
         yield from stream
-    except Exception as exc:  # a connection lost mid-stream
-        raise NetworkError(f"the Hub stream broke off ({type(exc).__name__}: {first_line(exc)}); rerun to resume "
-                           "(scored items are cached)") from None
+    except BenchError:
+        raise
+    except Exception as exc:  # a connection lost mid-stream, a file that is not parquet
+        raise NetworkError(f"the dataset stream broke off ({type(exc).__name__}: {first_line(exc)}); rerun to "
+                           "resume (scored items are cached)") from None
 
 
 def read_parquet_source(source: str, split: str | None, *, revision: str | None = None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ class LabelledItem:
     attack: str  # attack or generator id (A07, a TTS model name...); "-" for bona fide
     speaker: str
     split: str
-    audio: dict[str, Any]  # a datasets Audio(decode=False) entry: {"path": ...} or {"bytes": ..., "path": ...}
+    audio: dict[str, Any] | None  # an Audio(decode=False) entry ({"path"} or {"bytes", "path"}); None until streamed
     conditions: dict[str, str] = field(default_factory=dict)  # codec, transmission, vocoder... as the source has
 
 
@@ -59,6 +60,9 @@ class LabelledSet:
     label_words: dict[str, int]  # the words this source uses for its labels
     reference: str = ""  # where the layout is documented
     notes: list[str] = field(default_factory=list)
+    #: for a source whose audio is read separately (parquet, the Hub): the items' audio entries, in item order,
+    #: streamed (items then hold ``audio=None``), so a split's audio is never all in memory
+    audio_stream: Callable[[], Iterator[dict[str, Any] | None]] | None = None
 
     def counts(self) -> dict[str, int]:
         """Items per label word (bona fide / spoof)."""

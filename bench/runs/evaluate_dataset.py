@@ -11,6 +11,8 @@ reports the organisers' EER on it beside bench's.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from bench.api.registry import DETECTORS
 from bench.api.score_contract import check_finite_scores
 from bench.countermeasures.base import CMDetector
 from bench.data.labelled import LabelledItem, LabelledSet, open_labelled
-from bench.errors import BenchError, first_line
+from bench.errors import BenchError, RunFailed, first_line
 from bench.evaluation.asvspoof_scoring import asvspoof_eer, write_official_scores
 from bench.evaluation.dataset_results import DatasetResult, Deployment, GroupMetrics, OfficialScoring
 from bench.evaluation.deployment import eer_threshold, errors_at
@@ -47,8 +49,10 @@ def waveform_detector(name: str, config: dict[str, Any]) -> CMDetector:
     return detector
 
 
-def _duration(entry: dict[str, Any]) -> float | str:
+def _duration(entry: dict[str, Any] | None) -> float | str:
     """Seconds of audio from the file's header (no decoding), or why it cannot be read."""
+    if entry is None:
+        return "no embedded audio bytes in this row (only audio stored in the parquet file is read)"
     try:
         if entry.get("bytes"):
             import io
@@ -73,6 +77,46 @@ def to_samples(items: list[LabelledItem]) -> tuple[list[Sample], list[dict[str, 
         samples.append(Sample(f"{it.split}/{it.utterance_id}", it.label, 0, it.speaker, it.speaker, "",
                               "unknown", it.audio, None, d))
     return samples, skipped
+
+
+#: items whose audio is held in memory at once (a streamed source's bytes, a chunk's samples)
+CHUNK = 2048
+
+
+def _chunks(data: LabelledSet) -> Iterator[list[LabelledItem]]:
+    """The set's items in chunks of :data:`CHUNK`, each with its audio (a streamed source's bytes filled in
+    from the second pass), so a split's audio is never all in memory."""
+    stream = data.audio_stream() if data.audio_stream else None
+    for start in range(0, len(data.items), CHUNK):
+        chunk = data.items[start:start + CHUNK]
+        if stream is not None:
+            chunk = [replace(it, audio=next(stream, None)) for it in chunk]
+        yield chunk
+
+
+def score_sets(detector: CMDetector, sets: list[LabelledSet], cache_root: Path, workers: int
+               ) -> tuple[dict[str, dict[str, Any]], dict[str, float], list[dict[str, str]], dict[str, Any]]:
+    """Score every item of ``sets`` chunk by chunk through the component cache (resumable): the cm values and
+    the audio seconds per ``split/utterance`` key, the items left out, and the timings summed over chunks."""
+    components = detector.components()
+    values: dict[str, dict[str, Any]] = {}
+    durations: dict[str, float] = {}
+    skipped: list[dict[str, str]] = []
+    cpu = audio = 0.0
+    for data in sets:
+        for chunk in _chunks(data):
+            samples, left_out = to_samples(chunk)
+            skipped += left_out
+            if not samples:
+                continue
+            got, timings = compute_components(components, samples, cache_root, workers)
+            for s in samples:
+                values[s.utterance_id] = {c.name: got[c.name][s.utterance_id] for c in components}
+                durations[s.utterance_id] = s.duration_s
+            cpu += sum(t["cpu_s"] for t in timings.values())
+            audio += sum(s.duration_s for s in samples)
+    return values, durations, skipped, {"component_cpu_s": cpu, "audio_s": audio,
+                                         "rtfx_cpu": audio / cpu if cpu else None}
 
 
 def _breakdown(field: str, items: list[LabelledItem], labels: np.ndarray, scores: np.ndarray, n_boot: int,
@@ -170,10 +214,11 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
         dev = open_labelled(dataset, dev_split, revision=revision, columns=columns)
     check_model_loads(detector)
     items = data.items + (dev.items if dev else [])
-    samples, skipped = to_samples(items)
     for label, what in ((0, "bona fide"), (1, "spoof")):
-        if not any(s.label == label for s in samples if s.utterance_id.startswith(f"{data.split}/")):
+        if not any(it.label == label for it in data.items):
             raise BenchError(f"{dataset}: split {data.split} has no {what} item to score")
+        if dev and "dev" in sources and not any(it.label == label for it in dev.items):
+            raise BenchError(f"{dataset}: split {dev_split} has no {what} item: no EER threshold to carry over")
     out = Path(out)
     cache_root = Path(cache) if cache else out / "cache"
     settings = {"detector": detector_name, "config": config or {}, "dataset": data.name, "split": data.split,
@@ -183,20 +228,26 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
     check_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache", overwrite=overwrite and not cache)
     claim_output(out, "evaluate --dataset", settings, inputs=inputs, overwrite=overwrite)
     claim_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
-    components = detector.components()
-    values, timings = compute_components(components, samples, cache_root, workers)
+    values, durations, skipped, totals = score_sets(detector, [data, *([dev] if dev else [])], cache_root, workers)
 
-    by_key = {f"{it.split}/{it.utterance_id}": it for it in items}
     rows = []
-    for s in samples:
-        it = by_key[s.utterance_id]
-        derived = detector.combine({c.name: values[c.name][s.utterance_id] for c in components}, s)
-        check_finite_scores(derived["score"], f"the {detector.meta.name} score of {s.utterance_id}")
+    for it in items:
+        key = f"{it.split}/{it.utterance_id}"
+        if key not in values:
+            continue  # left out (skipped): reported in evaluation_scope
+        sample = Sample(key, it.label, 0, it.speaker, it.speaker, "", "unknown", {}, None, durations[key])
+        derived = detector.combine(values[key], sample)
+        check_finite_scores(derived["score"], f"the {detector.meta.name} score of {key}")
         rows.append({"utterance_id": it.utterance_id, "split": it.split, "label": it.label, "attack": it.attack,
-                     "speaker": it.speaker, "duration_s": s.duration_s, **it.conditions,
-                     **{f"cm.{k}": v for k, v in values["cm"][s.utterance_id].items()}, **derived})
+                     "speaker": it.speaker, "duration_s": durations[key], **it.conditions,
+                     **{f"cm.{k}": v for k, v in values[key]["cm"].items()}, **derived})
+    for label, what in ((0, "bona fide"), (1, "spoof")):
+        if not any(r["label"] == label and r["split"] == data.split for r in rows):
+            raise RunFailed(f"{dataset}: no {what} item of split {data.split} could be read "
+                            f"({len(skipped)} left out: evaluation_scope)")
     write_scores(out / "scores.parquet", rows)
 
+    by_key = {f"{it.split}/{it.utterance_id}": it for it in items}
     ev = [r for r in rows if r["split"] == data.split]
     ev_items = [by_key[f"{r['split']}/{r['utterance_id']}"] for r in ev]
     labels = np.array([r["label"] for r in ev])
@@ -212,8 +263,6 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
     deployment = _deployments(detector, sources, threshold, dev_scores, dev_split, labels, scores, n_boot, seed)
     official = _official(out, data, rows, detector.protocol) if data.layout.startswith("asvspoof") else None
     card = detector.entry().card
-    audio_s = float(sum(s.duration_s for s in samples))
-    cpu = float(sum(t["cpu_s"] for t in timings.values()))
     scope: dict[str, Any] = {"scored_splits": [data.split] + ([dev_split] if dev_split else []),
                              "metrics_split": data.split}
     if skipped:
@@ -228,8 +277,7 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
         breakdowns=breakdowns, deployment=deployment, official=official,
         quoted=quoted_for(card.name, data.name, data.split), evaluation_scope=scope,
         metric_settings=metric_settings(n_boot, seed, llr),
-        timings={"components": timings, "wall_s": time.perf_counter() - t_start, "audio_s": audio_s,
-                 "samples": len(samples), "component_cpu_s": cpu, "rtfx_cpu": audio_s / cpu if cpu else None},
+        timings={**totals, "wall_s": time.perf_counter() - t_start, "samples": len(rows)},
         run=run_info(command), notes=notes)
     result.save(out / "result.json")
     return result

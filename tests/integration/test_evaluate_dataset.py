@@ -302,3 +302,34 @@ def test_the_leaderboard_shows_dataset_results_with_the_quoted_figures(official_
         "official"]["eer"]
     wrong = invoke(["leaderboard", "build", str(official_run), "--out", str(tmp_path / "b2")], capfd)
     assert wrong.code == 2 and "takes it with --dataset" in wrong.stderr and not (tmp_path / "b2").exists()
+
+
+@pytest.mark.slow
+def test_a_streamed_source_is_scored_in_chunks_with_the_same_scores(tmp_path, monkeypatch, capfd):
+    """Audio of a parquet source is streamed chunk by chunk (never the whole split in memory): chunks of 3 give
+    the scores of one chunk (to float32 rounding: a chunk boundary changes which clips share a network batch,
+    which moves a logit by ~1e-6); a row with no embedded audio is left out and reported, not scored."""
+    import pyarrow as pa
+
+    from bench.runs import evaluate_dataset as module
+
+    root = fr.arena_parquet(tmp_path / "arena", n=10)
+    part = next((root / "data").glob("*.parquet"))
+    table = pq.read_table(part)
+    audio = table.column("audio").to_pylist()
+    audio[3] = {"bytes": None, "path": "elsewhere.flac"}
+    table = table.set_column(table.schema.get_field_index("audio"), "audio",
+                             pa.array(audio, type=table.schema.field("audio").type))
+    pq.write_table(table, part)
+    args = ["evaluate", *AASIST, "--dataset", str(root), "--bootstrap", "20", "--workers", "1"]
+    assert invoke([*args, "--out", str(tmp_path / "whole")], capfd).code == 0
+    monkeypatch.setattr(module, "CHUNK", 3)
+    res = invoke([*args, "--out", str(tmp_path / "chunked")], capfd)
+    assert res.code == 0 and "1 item(s) left out" in res.stderr
+    whole = pq.read_table(tmp_path / "whole" / "scores.parquet").to_pylist()
+    chunked = pq.read_table(tmp_path / "chunked" / "scores.parquet").to_pylist()
+    assert len(whole) == 9 and "ARENA_3" not in {r["utterance_id"] for r in whole}
+    assert [r["utterance_id"] for r in chunked] == [r["utterance_id"] for r in whole]
+    assert [r["score"] for r in chunked] == pytest.approx([r["score"] for r in whole], abs=1e-5)
+    scope = json.loads((tmp_path / "chunked" / "result.json").read_text())["evaluation_scope"]
+    assert scope["skipped_samples"][0]["utterance_id"] == "ARENA_3"
