@@ -35,6 +35,7 @@ def load_dataset_rows(paths: list[str | Path]) -> list[dict[str, Any]]:
             "eer": _v(o.eer), "eer_ci": [o.eer.ci_low, o.eer.ci_high], "auroc": _v(o.auroc),
             "auroc_ci": [o.auroc.ci_low, o.auroc.ci_high], "min_dcf": _v(o.min_dcf),
             "official_eer": r.official.eer if r.official else None,
+            "min_tdcf": r.official.min_tdcf if r.official else None,
             "deployment": [{"source": d.source, "threshold": d.threshold, "fpr": d.fpr.value, "fnr": d.fnr.value,
                             "hter": d.hter.value, "hter_ci": [d.hter.ci_low, d.hter.ci_high]} for d in r.deployment],
             "date": r.created,
@@ -47,6 +48,15 @@ def quoted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     present = {(r["dataset"], r["split"]) for r in rows}
     return [{"model": model, "dataset": name, "split": split, **q} for (model, name, split), quotes in QUOTED.items()
             if (name, split) in present for q in quotes]
+
+
+def quote_metric(q: dict[str, Any]) -> str:
+    return "min t-DCF" if q["metric"] == "min_tdcf" else q["metric"].upper() + " %"
+
+
+def quote_value(q: dict[str, Any]) -> str:
+    """A quoted figure as printed: EER in percent, t-DCF as a number."""
+    return f"{q['value']:.4f}" if q["metric"] == "min_tdcf" else _pct(q["value"])
 
 
 def _pct(x: float | None) -> str:
@@ -68,7 +78,8 @@ def field_cells(r: dict[str, Any]) -> list[str]:
     """The cells of one measured row, for the Markdown and HTML tables alike."""
     return [f"{r['detector']} ({r['model']}, {r['protocol']} protocol)", f"{r['dataset']} {r['split']} "
             f"@{r['revision']}", f"{r['n_bona_fide']} / {r['n_fake']}", _ci(r["eer"], r["eer_ci"]),
-            _pct(r["official_eer"]), _ci(r["auroc"], r["auroc_ci"]),
+            _pct(r["official_eer"]) + ("" if r.get("min_tdcf") is None else f" (min t-DCF {r['min_tdcf']:.4f})"),
+            _ci(r["auroc"], r["auroc_ci"]),
             "–" if r["min_dcf"] is None else f"{r['min_dcf']:.3f}", _deployment(r), r["date"][:10]]
 
 
@@ -89,7 +100,7 @@ def field_markdown(doc: dict[str, Any]) -> list[str]:
     lines += ["| " + " | ".join(field_cells(r)) + " |" for r in rows]
     quoted = doc.get("field_quoted") or []
     if quoted:
-        lines += ["", "| quoted: model | dataset split | metric | value % | source |", "|---|---|---|---|---|"]
-        lines += [f"| {q['model']} ({q['protocol']} protocol) | {q['dataset']} {q['split']} | {q['metric'].upper()} | "
-                  f"{_pct(q['value'])} | {q['source']} |" for q in quoted]
+        lines += ["", "| quoted: model | dataset split | metric | value | source |", "|---|---|---|---|---|"]
+        lines += [f"| {q['model']} ({q['protocol']} protocol) | {q['dataset']} {q['split']} | {quote_metric(q)} | "
+                  f"{quote_value(q)} | {q['source']} |" for q in quoted]
     return lines

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from bench.leaderboard.cells import cell, challenge_list, dec, heatmap_columns, num, paper_top10, pct, seed_cell
 from bench.leaderboard.channels import cell_text
-from bench.leaderboard.field import FIELD_HEADER, field_cells
+from bench.leaderboard.field import FIELD_HEADER, field_cells, quote_metric, quote_value
 from bench.leaderboard.generalisation import cell_text as cross_cell_text
 from bench.leaderboard.generalisation import challenge_rows as cross_challenge_rows
 from bench.leaderboard.generators import COLUMNS as GENERATOR_COLUMNS
@@ -54,5 +54,6 @@ def render(doc: dict[str, Any], out: Path) -> str:
         cross_challenges=cross_challenge_rows(doc["cross_generator"]) if doc.get("cross_generator") else [],
         side_by_side=doc.get("generators"), field=doc.get("field_datasets") or [],
         field_quoted=doc.get("field_quoted") or [], field_header=FIELD_HEADER, field_cells=field_cells,
+        quote_metric=quote_metric, quote_value=quote_value,
         generator_columns=GENERATOR_COLUMNS, generator_cells=generator_cells, privacy=doc.get("privacy") or [],
         latency=Markup(latency_html(doc.get("latency") or [])), figures=_figures(doc, out))

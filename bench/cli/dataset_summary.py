@@ -39,7 +39,9 @@ def print_dataset_summary(result: DatasetResult, out: Path) -> None:
     if result.official:
         off = result.official
         console.print(f"ASVspoof organisers' EER ({off.procedure.split(' (')[0]}) on the official scale, "
-                      f"{off.protocol} protocol: {100 * off.eer:.6f} %; score file {out / off.score_file}",
+                      f"{off.protocol} protocol: {100 * off.eer:.6f} %"
+                  + (f", min t-DCF {off.min_tdcf:.6f} (with the organisers' ASV scores)" if off.min_tdcf is not None
+                     else "") + f"; score file {out / off.score_file}",
                       markup=False, highlight=False)
     for q in result.quoted:
         console.print(quoted_line(result, q), markup=False, highlight=False)
@@ -56,8 +58,13 @@ def quoted_line(result: DatasetResult, quote: dict) -> str:
     """A published figure beside ours: the same metric, and whether the protocols match."""
     off = result.official
     ours_protocol = off.protocol if off else str(result.detector.config.get("protocol", "bench"))
-    ours = off.eer if off and quote["metric"] == "eer" else result.overall.eer.value
-    line = f"quoted: {quote['metric'].upper()} {100 * quote['value']:.2f} % ({quote['source']}); ours {_pct(ours)} %"
+    if quote["metric"] == "min_tdcf":
+        ours = "not computed (the data has no ASV scores)" if off is None or off.min_tdcf is None \
+            else f"{off.min_tdcf:.4f}"
+        line = f"quoted: min t-DCF {quote['value']:.4f} ({quote['source']}); ours {ours}"
+    else:
+        ours_eer = off.eer if off else result.overall.eer.value
+        line = f"quoted: EER {100 * quote['value']:.2f} % ({quote['source']}); ours {_pct(ours_eer)} %"
     if quote.get("protocol") and quote["protocol"] != ours_protocol:
         line += f" (ours with the {ours_protocol} protocol, the quote with the {quote['protocol']} one)"
     return line

@@ -121,10 +121,36 @@ def read_asvspoof2019(root: Path, split: str | None) -> LabelledSet:
         items.append(LabelledItem(utt, label, attack if label else BONA_FIDE_ATTACK, speaker, split,
                                   _audio(flac, f"{utt}.flac", where), conditions))
     check_unique(items, str(protocol))
+    asv_file = base / f"ASVspoof2019_{track}_asv_scores" / f"ASVspoof2019.{track}.asv.{split}.gi.trl.scores.txt"
+    asv = _asv_scores(asv_file) if asv_file.is_file() else None
     return LabelledSet(name=f"asvspoof2019-{track.lower()}", layout="asvspoof2019", source=str(root), split=split,
-                       items=items, splits=list(available), revision=files_digest([protocol]),
+                       items=items, splits=list(available),
+                       revision=files_digest([protocol, *([asv_file] if asv else [])]),
                        label_words=ASVSPOOF_WORDS, reference="ASVspoof 2019 evaluation plan; clovaai/aasist "
-                       "data_utils.genSpoof_list reads the same 5 fields")
+                       "data_utils.genSpoof_list reads the same 5 fields", asv_scores=asv)
+
+
+ASV_KEYS = ("target", "nontarget", "spoof")
+
+
+def _asv_scores(path: Path) -> tuple[list[str], list[float]]:
+    """The organisers' ASV scores (``CM_KEY ASV_KEY SCORE`` per line, ASV_KEY target/nontarget/spoof), for the
+    tandem t-DCF."""
+    keys, scores = [], []
+    for n, line in _lines(path):
+        where = f"{path}:{n}"
+        _, key, score = _fields(line, 3, where, "CM_KEY ASV_KEY SCORE")[:3]
+        if key not in ASV_KEYS:
+            raise BenchError(f"{where}: ASV key {key!r} is not {', '.join(ASV_KEYS)}")
+        try:
+            value = float(score)
+        except ValueError:
+            raise BenchError(f"{where}: score {score!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BenchError(f"{where}: score {score!r} is not a finite number")
+        keys.append(key)
+        scores.append(value)
+    return keys, scores
 
 
 # ------------------------------------------------------------------------------------------ ASVspoof 2021

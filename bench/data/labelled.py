@@ -63,6 +63,9 @@ class LabelledSet:
     #: for a source whose audio is read separately (parquet, the Hub): the items' audio entries, in item order,
     #: streamed (items then hold ``audio=None``), so a split's audio is never all in memory
     audio_stream: Callable[[], Iterator[dict[str, Any] | None]] | None = None
+    #: ASVspoof 2019: the organisers' ASV scores for this split (keys target/nontarget/spoof, scores), for the
+    #: tandem t-DCF; None where the data has none
+    asv_scores: tuple[list[str], list[float]] | None = None
 
     def counts(self) -> dict[str, int]:
         """Items per label word (bona fide / spoof)."""

@@ -50,6 +50,8 @@ class OfficialScoring(BaseModel):
     eer: float
     threshold: float = Field(description="on the official scale (official score = -bench score)")
     per_attack_eer: dict[str, float] = Field(default_factory=dict)
+    min_tdcf: float | None = Field(None, description="ASVspoof 2019's minimum normalised t-DCF with the organisers' "
+                                   "ASV scores (only where the data has them)")
     score_file: str
     procedure: str = ("ASVspoof compute_det_curve/compute_eer (bench.evaluation.asvspoof_scoring): every sorted "
                       "score a threshold, the first point of least |FRR - FAR|, their mean")

@@ -21,6 +21,8 @@ QUOTED: dict[tuple[str, str, str], list[dict[str, Any]]] = {
         {"metric": "eer", "value": 0.0083, "protocol": "official",
          "source": "clovaai/aasist README, 'Pre-trained models': evaluating AASIST 'shows EER: 0.83%, min t-DCF: "
                    "0.0275' (Jung et al., ICASSP 2022)"},
+        {"metric": "min_tdcf", "value": 0.0275, "protocol": "official",
+         "source": "clovaai/aasist README, 'Pre-trained models' (as above): 'min t-DCF: 0.0275'"},
     ],
     ("aasist-asvspoof2019", "asvspoof2019_la", "test"): [
         {"metric": "eer", "value": 0.0083, "protocol": "official", "source": _ARENA}],

@@ -25,7 +25,7 @@ from bench.api.score_contract import check_finite_scores
 from bench.countermeasures.base import CMDetector
 from bench.data.labelled import LabelledItem, LabelledSet, open_labelled
 from bench.errors import BenchError, RunFailed, first_line
-from bench.evaluation.asvspoof_scoring import asvspoof_eer, write_official_scores
+from bench.evaluation.asvspoof_scoring import asvspoof_eer, min_tdcf_2019, write_official_scores
 from bench.evaluation.dataset_results import DatasetResult, Deployment, GroupMetrics, OfficialScoring
 from bench.evaluation.deployment import eer_threshold, errors_at
 from bench.evaluation.estimates import metric_settings, metrics_for
@@ -180,7 +180,9 @@ def _official(out: Path, data: LabelledSet, rows: list[dict[str, Any]], protocol
     eer, thr = asvspoof_eer(bona, np.array([s for _, _, k, s in official if k == "spoof"]))
     per_attack = {a: asvspoof_eer(bona, np.array([s for _, att, k, s in official if k == "spoof" and att == a]))[0]
                   for a in sorted({att for _, att, k, _ in official if k == "spoof"})}
-    return OfficialScoring(protocol=protocol, eer=eer, threshold=thr, per_attack_eer=per_attack,
+    spoof = np.array([s for _, _, k, s in official if k == "spoof"])
+    tdcf = min_tdcf_2019(bona, spoof, *data.asv_scores) if data.asv_scores else None
+    return OfficialScoring(protocol=protocol, eer=eer, threshold=thr, per_attack_eer=per_attack, min_tdcf=tdcf,
                            score_file=OFFICIAL_SCORES)
 
 

@@ -59,6 +59,14 @@ def asvspoof2019_la(root: Path, n_bona: int = 4, attacks: tuple[str, ...] = ("A0
         proto = la / "ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{suffix[split]}.txt"
         proto.parent.mkdir(parents=True, exist_ok=True)
         proto.write_text("\n".join(lines) + "\n")
+        if split != "train":  # the organisers' ASV scores (CM_KEY ASV_KEY SCORE), for the tandem t-DCF
+            rng = np.random.default_rng(len(lines))
+            asv = [f"bonafide target {rng.normal(3, 1.5):.6f}" for _ in range(30)]
+            asv += [f"bonafide nontarget {rng.normal(-2, 1.5):.6f}" for _ in range(60)]
+            asv += [f"spoof spoof {rng.normal(1, 2):.6f}" for _ in range(40)]
+            scores = la / "ASVspoof2019_LA_asv_scores" / f"ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+            scores.parent.mkdir(parents=True, exist_ok=True)
+            scores.write_text("\n".join(asv) + "\n")
     return la
 
 

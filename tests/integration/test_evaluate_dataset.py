@@ -82,13 +82,14 @@ def test_official_protocol_reproduces_the_official_score_file_and_eer(la, offici
 
     assert (result["official"]["eer"], result["official"]["threshold"]) == _reference_eer(bona, spoof)
     assert set(result["official"]["per_attack_eer"]) == {"A07", "A08"}
+    assert 0 < result["official"]["min_tdcf"] <= 1  # with the replica's ASV scores (2019 normalisation)
     assert result["quoted"][0]["value"] == 0.0083 and result["quoted"][0]["protocol"] == "official"
 
 
 @pytest.mark.skipif(not (OFFICIAL_CODE / "evaluation.py").is_file(),
                     reason="set BENCH_OFFICIAL_AASIST to a checkout of github.com/clovaai/aasist to compare with its "
                            "evaluation.py (not fetched in CI: it has no network)")
-def test_the_eer_equals_the_official_evaluation_code(official_run):
+def test_the_eer_equals_the_official_evaluation_code(official_run, la):
     """clovaai/aasist ``evaluation.compute_eer`` itself, imported from a fetched checkout, on our score file."""
     spec = importlib.util.spec_from_file_location("official_aasist_evaluation", OFFICIAL_CODE / "evaluation.py")
     module = importlib.util.module_from_spec(spec)
@@ -100,6 +101,18 @@ def test_the_eer_equals_the_official_evaluation_code(official_run):
     result = json.loads((official_run / "result.json").read_text())
     eer, thr = module.compute_eer(bona, spoof)
     assert (result["official"]["eer"], result["official"]["threshold"]) == (float(eer), float(thr))
+    # the tandem t-DCF: the official functions on the same CM scores and the replica's ASV scores, with the
+    # 2019 cost model (the evaluation plan's values, as calculate_tDCF_EER sets them)
+    asv = [ln.split() for ln in (la / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt")
+           .read_text().splitlines()]
+    keys, values = np.array([a[1] for a in asv]), np.array([float(a[2]) for a in asv])
+    tar, non, spf = (values[keys == k] for k in ("target", "nontarget", "spoof"))
+    _, asv_threshold = module.compute_eer(tar, non)
+    rates = module.obtain_asv_error_rates(tar, non, spf, asv_threshold)
+    cost = {"Pspoof": 0.05, "Ptar": (1 - 0.05) * 0.99, "Pnon": (1 - 0.05) * 0.01, "Cmiss": 1, "Cfa": 10,
+            "Cmiss_asv": 1, "Cfa_asv": 10, "Cmiss_cm": 1, "Cfa_cm": 10}
+    curve, _ = module.compute_tDCF(bona, spoof, *rates, cost, False)
+    assert result["official"]["min_tdcf"] == float(np.min(curve))
 
 
 @pytest.mark.slow
@@ -293,8 +306,9 @@ def test_the_leaderboard_shows_dataset_results_with_the_quoted_figures(official_
     section = readme[readme.index("## The field's datasets"):]
     assert "aasist (aasist-asvspoof2019, official protocol) | asvspoof2019-la eval" in section
     assert "EER point of dev: HTER" in section and "model card (official protocol): HTER" in section
-    assert ("| aasist-asvspoof2019 (official protocol) | asvspoof2019-la eval | EER | 0.83 | clovaai/aasist "
+    assert ("| aasist-asvspoof2019 (official protocol) | asvspoof2019-la eval | EER % | 0.83 | clovaai/aasist "
             "README") in section
+    assert "| asvspoof2019-la eval | min t-DCF | 0.0275 |" in section
     html = (out / "index.html").read_text()
     assert "id=field-datasets" in html and "quoted" in html
     doc = json.loads((out / "leaderboard.json").read_text())

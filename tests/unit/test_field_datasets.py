@@ -188,3 +188,49 @@ def test_errors_at_a_carried_over_threshold():
     assert e["fpr"]["ci_low"] <= 0.2 <= e["fpr"]["ci_high"] and e["hter"]["ci_low"] < e["hter"]["ci_high"]
     one_class = errors_at(np.zeros(3), np.zeros(3), 0.0)
     assert one_class["fnr"]["value"] is None and one_class["hter"]["value"] is None
+
+
+def _reference_min_tdcf(bona: list[float], spoof: list[float], keys: list[str], asv: list[float]) -> float:
+    """The 2019 tandem t-DCF written out plainly: the ASV system at its own EER point, the CM swept over every
+    sorted score, C1 * Pmiss_cm + C2 * Pfa_cm over min(C1, C2)."""
+    tar = [v for k, v in zip(keys, asv, strict=True) if k == "target"]
+    non = [v for k, v in zip(keys, asv, strict=True) if k == "nontarget"]
+    spf = [v for k, v in zip(keys, asv, strict=True) if k == "spoof"]
+    thr = _reference_eer(tar, non)[1]
+    p_fa = sum(v >= thr for v in non) / len(non)
+    p_miss = sum(v < thr for v in tar) / len(tar)
+    p_miss_spoof = sum(v < thr for v in spf) / len(spf)
+    p_tar, p_non, p_spoof = 0.95 * 0.99, 0.95 * 0.01, 0.05
+    c1 = p_tar * (1 - 1 * p_miss) - p_non * 10 * p_fa
+    c2 = 10 * p_spoof * (1 - p_miss_spoof)
+    scores = sorted([(s, 1) for s in bona] + [(s, 0) for s in spoof], key=lambda p: p[0])
+    best, below_t = c1 * 0 + c2 * 1, 0
+    for k, (_, is_bona) in enumerate(scores, 1):
+        below_t += is_bona
+        p_miss_cm, p_fa_cm = below_t / len(bona), (len(spoof) - (k - below_t)) / len(spoof)
+        best = min(best, c1 * p_miss_cm + c2 * p_fa_cm)
+    return best / min(c1, c2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_min_tdcf_is_the_2019_definition(seed):
+    from bench.evaluation.asvspoof_scoring import min_tdcf_2019
+
+    rng = np.random.default_rng(seed)
+    bona, spoof = rng.normal(2, 1.5, 50), rng.normal(-1, 1.5, 400)
+    keys = ["target"] * 40 + ["nontarget"] * 80 + ["spoof"] * 60
+    asv = np.r_[rng.normal(3, 1, 40), rng.normal(-2, 1, 80), rng.normal(1, 2, 60)]
+    assert min_tdcf_2019(bona, spoof, keys, asv) == pytest.approx(
+        _reference_min_tdcf(bona.tolist(), spoof.tolist(), keys, asv.tolist()), rel=1e-12)
+    with pytest.raises(ValueError, match="targets, nontargets and spoofs"):
+        min_tdcf_2019(bona, spoof, ["target"] * 180, asv)
+
+
+def test_asv_scores_are_read_with_the_2019_layout_and_checked(tmp_path):
+    la = fr.asvspoof2019_la(tmp_path)
+    keys, scores = open_labelled(str(la)).asv_scores
+    assert set(keys) == {"target", "nontarget", "spoof"} and len(scores) == 130
+    path = la / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"
+    _break(path, "bonafide target", "bonafide targte")
+    with pytest.raises(BenchError, match=r"gi.trl.scores.txt:1: ASV key 'targte'"):
+        open_labelled(str(la))
