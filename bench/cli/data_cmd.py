@@ -87,6 +87,39 @@ def info(
     print_corpus_summary(ds, manifest, summary)
 
 
+@app.command("field-info")
+def field_info(
+    dataset: str = typer.Argument(..., help="A field dataset: DIR[:SPLIT] in an official layout or of parquet "
+                                            "files, or a Hub REPO_ID[:SPLIT] (docs/datasets.md)."),
+    split: str = typer.Option(None, "--split", help="The split (default: the layout's evaluation split)."),
+    durations: bool = typer.Option(False, "--durations", help="Also read every file's header for the audio hours "
+                                   "(a streamed source is read through: for a Hub repo that downloads its audio)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Counts per label, attack and condition of a field dataset split, and its audio hours (the input of the
+    cost model in docs/cluster.md)."""
+    from bench.data.labelled import open_labelled, summarize
+    from bench.runs.evaluate_dataset import audio_seconds
+
+    data = open_labelled(dataset, split)
+    summary = summarize(data, audio_seconds(data) if durations else None)
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"{summary['name']} ({summary['layout']}), split {summary['split']} of "
+                  f"{', '.join(summary['splits'])}; revision {summary['revision'][:16]}", markup=False)
+    console.print(f"{summary['items']} items: {summary['bona_fide']} bona fide, {summary['spoof']} spoof; "
+                  f"{summary['speakers']} speakers", markup=False)
+    if summary["attacks"]:
+        console.print("attacks: " + ", ".join(f"{k} {v}" for k, v in summary["attacks"].items()), markup=False)
+    for name, counts in summary["conditions"].items():
+        console.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), markup=False)
+    if "audio" in summary:
+        a = summary["audio"]
+        console.print(f"audio: {a['hours']:.3f} h ({3600 * a['hours']:.0f} s) over {a['measured_items']} readable "
+                      f"items (mean {a['mean_s'] or 0:.2f} s)", markup=False)
+
+
 @app.command()
 def pull(
     repo_id: str = typer.Argument(..., help="Hub dataset repo id (owner/name) or a local folder in Hub layout."),

@@ -153,3 +153,21 @@ def open_labelled(spec: str, split: str | None = None, *, revision: str | None =
     if source.count("/") == 1 and not source.startswith((".", "/", "~")):
         return read_parquet_source(source, split, revision=revision, columns=columns)
     raise BenchError(f"{source}: no such folder, and not a Hub repo id (OWNER/NAME)")
+
+
+def summarize(data: LabelledSet, durations: list[float] | None = None) -> dict[str, Any]:
+    """Counts per label, attack and condition (and audio hours when ``durations`` are given): what `bench data
+    field-info` prints, and what a cost projection starts from."""
+    attacks = Counter(it.attack for it in data.items if it.label == 1)
+    conditions: dict[str, Counter] = {}
+    for it in data.items:
+        for k, v in it.conditions.items():
+            conditions.setdefault(k, Counter())[v] += 1
+    out: dict[str, Any] = {**data.describe(), "attacks": dict(sorted(attacks.items())),
+                           "conditions": {k: dict(sorted(c.items())) for k, c in sorted(conditions.items())},
+                           "speakers": len({it.speaker for it in data.items})}
+    if durations is not None:
+        total = float(sum(durations))
+        out["audio"] = {"measured_items": len(durations), "hours": total / 3600,
+                        "mean_s": total / len(durations) if durations else None}
+    return out

@@ -87,11 +87,26 @@ def _chunks(data: LabelledSet) -> Iterator[list[LabelledItem]]:
     """The set's items in chunks of :data:`CHUNK`, each with its audio (a streamed source's bytes filled in
     from the second pass), so a split's audio is never all in memory."""
     stream = data.audio_stream() if data.audio_stream else None
+    end = object()
     for start in range(0, len(data.items), CHUNK):
         chunk = data.items[start:start + CHUNK]
         if stream is not None:
-            chunk = [replace(it, audio=next(stream, None)) for it in chunk]
+            audio = [next(stream, end) for _ in chunk]
+            if any(a is end for a in audio):
+                raise RunFailed(f"{data.source}: the audio column ended before the labels did (the source changed "
+                                "while it was read?); scored batches are kept")
+            chunk = [replace(it, audio=a) for it, a in zip(chunk, audio, strict=True)]
         yield chunk
+    if stream is not None and next(stream, end) is not end:  # read through: the stream's reader is closed
+        raise RunFailed(f"{data.source}: more audio rows than labels (the source changed while it was read?)")
+
+
+def audio_seconds(data: LabelledSet) -> list[float]:
+    """Every readable item's duration from its header (a streamed source is read through chunk by chunk)."""
+    out = []
+    for chunk in _chunks(data):
+        out += [d for it in chunk if not isinstance(d := _duration(it.audio), str)]
+    return out
 
 
 def score_sets(detector: CMDetector, sets: list[LabelledSet], cache_root: Path, workers: int

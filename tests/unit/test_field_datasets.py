@@ -234,3 +234,22 @@ def test_asv_scores_are_read_with_the_2019_layout_and_checked(tmp_path):
     _break(path, "bonafide target", "bonafide targte")
     with pytest.raises(BenchError, match=r"gi.trl.scores.txt:1: ASV key 'targte'"):
         open_labelled(str(la))
+
+
+def test_field_info_counts_and_audio_hours(tmp_path, capfd):
+    import json
+
+    from tests.helpers.cli import invoke
+
+    la = fr.asvspoof2019_la(tmp_path / "la")
+    res = invoke(["data", "field-info", str(la), "--durations", "--json"], capfd)
+    assert res.code == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["items"] == 8 and info["attacks"] == {"A07": 2, "A08": 2}
+    seconds = [0.8, 1.3, 1.8, 0.8, 0.7, 1.3, 0.7, 1.3]  # the replica's clip lengths, in protocol order
+    assert info["audio"]["hours"] == pytest.approx(sum(seconds) / 3600, rel=1e-3)
+    arena = fr.arena_parquet(tmp_path / "arena")
+    res = invoke(["data", "field-info", str(arena), "--durations"], capfd)
+    assert res.code == 0 and "8 items: 4 bona fide, 4 spoof" in res.stdout and "(8 s)" in res.stdout
+    bad = invoke(["data", "field-info", str(tmp_path / "nowhere" / "x" / "y")], capfd)
+    assert bad.code == 2 and len(bad.lines) == 1
