@@ -134,6 +134,24 @@ def score_sets(detector: CMDetector, sets: list[LabelledSet], cache_root: Path, 
                                          "rtfx_cpu": audio / cpu if cpu else None}
 
 
+def score_rows(detector: CMDetector, items: list[LabelledItem], values: dict[str, dict[str, Any]],
+               durations: dict[str, float]) -> list[dict[str, Any]]:
+    """One scores.parquet row per scored item (split, label, attack, speaker, conditions, component values and
+    the detector's score, checked finite); items left out have no row."""
+    rows = []
+    for it in items:
+        key = f"{it.split}/{it.utterance_id}"
+        if key not in values:
+            continue  # left out (skipped): reported in evaluation_scope
+        sample = Sample(key, it.label, 0, it.speaker, it.speaker, "", "unknown", {}, None, durations[key])
+        derived = detector.combine(values[key], sample)
+        check_finite_scores(derived["score"], f"the {detector.meta.name} score of {key}")
+        rows.append({"utterance_id": it.utterance_id, "split": it.split, "label": it.label, "attack": it.attack,
+                     "speaker": it.speaker, "duration_s": durations[key], **it.conditions,
+                     **{f"cm.{k}": v for k, v in values[key]["cm"].items()}, **derived})
+    return rows
+
+
 def _breakdown(field: str, items: list[LabelledItem], labels: np.ndarray, scores: np.ndarray, n_boot: int,
                seed: int, llr: bool) -> list[GroupMetrics]:
     """Per value of ``field``. The attack, and any condition whose values bona fide items never share with
@@ -247,17 +265,7 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
     claim_output(cache_root, "evaluate --cache", {}, inputs=inputs, flag="--cache")
     values, durations, skipped, totals = score_sets(detector, [data, *([dev] if dev else [])], cache_root, workers)
 
-    rows = []
-    for it in items:
-        key = f"{it.split}/{it.utterance_id}"
-        if key not in values:
-            continue  # left out (skipped): reported in evaluation_scope
-        sample = Sample(key, it.label, 0, it.speaker, it.speaker, "", "unknown", {}, None, durations[key])
-        derived = detector.combine(values[key], sample)
-        check_finite_scores(derived["score"], f"the {detector.meta.name} score of {key}")
-        rows.append({"utterance_id": it.utterance_id, "split": it.split, "label": it.label, "attack": it.attack,
-                     "speaker": it.speaker, "duration_s": durations[key], **it.conditions,
-                     **{f"cm.{k}": v for k, v in values[key]["cm"].items()}, **derived})
+    rows = score_rows(detector, items, values, durations)
     for label, what in ((0, "bona fide"), (1, "spoof")):
         if not any(r["label"] == label and r["split"] == data.split for r in rows):
             raise RunFailed(f"{dataset}: no {what} item of split {data.split} could be read "
