@@ -57,6 +57,8 @@ class Outcome(Generic[T, R]):
 
 
 _STOP = False  # set in a worker by Ctrl-C: items it has not started yet are skipped
+_IN_WORKER = False  # set in a worker process of either engine (process_memo keeps models only there)
+_MEMO: dict[str, object] = {}  # what process_memo keeps, by key
 
 
 def _request_stop(signum, frame) -> None:
@@ -87,10 +89,15 @@ def _init_worker(initializer: Callable[[], None] | None) -> None:
     # Ctrl-C reaches the whole process group: a worker finishes the item it is on and skips the rest,
     # while the parent stops handing out items (see _stop_early). The worker was started with SIGINT
     # blocked (see _sigint_held): one that arrived meanwhile is handled here, never a KeyboardInterrupt
-    global _IN_WORKER
-    _IN_WORKER = True
     signal.signal(signal.SIGINT, _request_stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _set_up_worker(initializer)
+
+
+def _set_up_worker(initializer: Callable[[], None] | None) -> None:
+    """What every worker process of either engine does first: one compute thread, then the caller's setup."""
+    global _IN_WORKER
+    _IN_WORKER = True
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
@@ -153,17 +160,7 @@ class _RayWorker:
     once per process (a model: :func:`process_memo`) stays loaded for every later item."""
 
     def __init__(self, initializer: Callable[[], None] | None) -> None:
-        global _IN_WORKER
-        _IN_WORKER = True
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        try:
-            import torch
-
-            torch.set_num_threads(1)
-        except ImportError:
-            pass
-        if initializer is not None:
-            initializer()
+        _set_up_worker(initializer)
 
     def run(self, fn: Callable[[T], R], item: T) -> Outcome[T, R]:
         return _call(fn, item)
@@ -225,8 +222,6 @@ def _ray_items(fn: Callable[[T], R], items: list[T], workers: int, progress: Pro
 _DONE = object()
 
 
-_MEMO: dict[str, object] = {}
-_IN_WORKER = False  # set in a worker process of either engine
 MEMO_SIZE = 4  #: loaded things a process keeps (a run needs one per component); the oldest goes first
 
 
