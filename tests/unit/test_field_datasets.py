@@ -253,3 +253,27 @@ def test_field_info_counts_and_audio_hours(tmp_path, capfd):
     assert res.code == 0 and "8 items: 4 bona fide, 4 spoof" in res.stdout and "(8 s)" in res.stdout
     bad = invoke(["data", "field-info", str(tmp_path / "nowhere" / "x" / "y")], capfd)
     assert bad.code == 2 and len(bad.lines) == 1
+
+
+def test_a_parquet_row_without_embedded_audio_is_left_out(tmp_path):
+    """A row whose audio column holds no bytes (only a path, which would lead out of the dataset) streams as
+    None, and the run leaves it out with its reason instead of scoring silence."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bench.runs.evaluate_dataset import to_samples
+
+    root = fr.arena_parquet(tmp_path / "arena", n=4)
+    part = next((root / "data").glob("*.parquet"))
+    table = pq.read_table(part)
+    audio = table.column("audio").to_pylist()
+    audio[2] = {"bytes": None, "path": "elsewhere.flac"}
+    pq.write_table(table.set_column(table.schema.get_field_index("audio"), "audio",
+                                    pa.array(audio, type=table.schema.field("audio").type)), part)
+    data = open_labelled(str(root))
+    entries = list(data.audio_stream())
+    assert [e is None for e in entries] == [False, False, True, False]
+    from dataclasses import replace
+
+    samples, skipped = to_samples([replace(it, audio=e) for it, e in zip(data.items, entries, strict=True)])
+    assert len(samples) == 3 and skipped[0]["utterance_id"] == "ARENA_2" and "no embedded audio" in skipped[0]["error"]
