@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import yaml
 
 from bench.errors import BenchError
 from bench.evaluation.arena_scoring import arena_eer_percent, arena_score_lines
 from bench.evaluation.asvspoof_scoring import asvspoof_eer
 from bench.evaluation.dataset_results import load_dataset_result
+from bench.evaluation.results import read_scores
 from bench.fileio import read_text, write_atomic, write_json
 from bench.outdir import claim_output
 
@@ -102,7 +102,7 @@ def export_arena(result_dir: str | Path, out: str | Path, dataset_id: str | None
     if scores_revision and not _SHA.match(scores_revision):
         raise BenchError(f"--scores-revision {scores_revision!r} is not a commit (7-40 hex digits)")
     sysdoc = _system(Path(system)) if system else None
-    rows = [r for r in pq.read_table(result_dir / "scores.parquet").to_pylist() if r["split"] == d["split"]]
+    rows = [r for r in read_scores(result_dir / "scores.parquet") if r["split"] == d["split"]]
     ids = [r["utterance_id"] for r in rows]
     if len(set(ids)) != len(ids) or any(not i or any(c.isspace() for c in i) for i in ids):
         raise BenchError(f"{result_dir}: utterance ids must be unique and without spaces to be an Arena score file")
