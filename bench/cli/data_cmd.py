@@ -93,15 +93,17 @@ def field_info(
                                             "files, or a Hub REPO_ID[:SPLIT] (docs/datasets.md)."),
     split: str = typer.Option(None, "--split", help="The split (default: the layout's evaluation split)."),
     durations: bool = typer.Option(False, "--durations", help="Also read every file's header for the audio hours "
-                                   "(a streamed source is read through: for a Hub repo that downloads its audio)."),
+                                   "(a streamed source is read through: for a Hub repo that downloads its audio, "
+                                   "kept in bench's cache for a later `bench evaluate`)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Counts per label, attack and condition of a field dataset split, and its audio hours (the input of the
     cost model in docs/cluster.md)."""
     from bench.data.labelled import open_labelled, summarize
+    from bench.models.assets import cache_root
     from bench.runs.evaluate_dataset import audio_seconds
 
-    data = open_labelled(dataset, split)
+    data = open_labelled(dataset, split, audio_cache=cache_root() if durations else None)
     summary = summarize(data, audio_seconds(data) if durations else None)
     if as_json:
         print_json(summary)

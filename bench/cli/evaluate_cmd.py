@@ -140,6 +140,11 @@ def evaluate(
     column: list[str] = typer.Option([], "--column", help="--dataset parquet: FIELD=COLUMN, a bench field (audio, "
                                      "label, attack, speaker, utterance_id) read from a column of another name "
                                      "(repeatable)."),
+    audio_cache: Path = typer.Option(None, "--audio-cache", help="--dataset REPO_ID: where the streamed audio is "
+                                     "kept for later runs (default: bench's cache root, $BENCH_CACHE or "
+                                     "~/.cache/bench, under datasets/)."),
+    no_audio_cache: bool = typer.Option(False, "--no-audio-cache", help="--dataset REPO_ID: keep no copy of the "
+                                        "streamed audio (a rerun streams again what it still has to score)."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals (0: none)."),
     seed: int = seed_option("Seed for bootstrap resampling."),
     workers: int = workers_option(),
@@ -159,11 +164,13 @@ def evaluate(
         _evaluate_dataset(detector, dataset, out, config, corpus=corpus, fakes=fakes, compliance=compliance,
                           held_out_only=held_out_only, cache=cache, threshold=threshold, split=split,
                           dev_split=dev_split, threshold_from=threshold_from, revision=revision, column=column,
-                          bootstrap=bootstrap, seed=seed, workers=workers, overwrite=overwrite)
+                          bootstrap=bootstrap, seed=seed, workers=workers, overwrite=overwrite,
+                          audio_cache=audio_cache, no_audio_cache=no_audio_cache)
         return
     dataset_only = [flag for flag, v in (("--split", split), ("--dev-split", dev_split),
                                          ("--threshold-from", threshold_from), ("--revision", revision),
-                                         ("--column", column)) if v]
+                                         ("--column", column), ("--audio-cache", audio_cache),
+                                         ("--no-audio-cache", no_audio_cache)) if v]
     if dataset_only:
         raise BenchError(f"{', '.join(dataset_only)} go(es) with --dataset")
     if corpus is None or fakes is None:
@@ -199,7 +206,7 @@ def parse_columns(items: list[str]) -> dict[str, str]:
 
 def _evaluate_dataset(detector: str, dataset: str, out: Path, config: dict, *, corpus, fakes, compliance,
                       held_out_only, cache, threshold, split, dev_split, threshold_from, revision, column,
-                      bootstrap, seed, workers, overwrite) -> None:
+                      bootstrap, seed, workers, overwrite, audio_cache, no_audio_cache) -> None:
     from bench.cli.dataset_summary import print_dataset_summary
     from bench.errors import BenchError
     from bench.runs.evaluate_dataset import evaluate_dataset
@@ -208,9 +215,12 @@ def _evaluate_dataset(detector: str, dataset: str, out: Path, config: dict, *, c
                                   ("--held-out-only", held_out_only)) if v]
     if clash:
         raise BenchError(f"--dataset replaces {', '.join(clash)}: give one or the other")
+    if audio_cache is not None and no_audio_cache:
+        raise BenchError("--audio-cache and --no-audio-cache: give one or the other")
     result = evaluate_dataset(detector, dataset, out, config=config, split=split, dev_split=dev_split,
                               threshold=threshold, threshold_from=threshold_from or None, revision=revision,
                               columns=parse_columns(column) or None, workers=resolve_workers(workers), cache=cache,
-                              n_boot=bootstrap, seed=seed, command=" ".join(sys.argv), overwrite=overwrite)
+                              n_boot=bootstrap, seed=seed, command=" ".join(sys.argv), overwrite=overwrite,
+                              audio_cache=False if no_audio_cache else (audio_cache or True))
     print_dataset_summary(result, out)
     report_problems(result.evaluation_scope.get("skipped_samples", []), "item(s) left out (unreadable audio)")

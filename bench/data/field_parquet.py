@@ -9,20 +9,25 @@ has them), beside a small ``data/labels.parquet``. Other Hub copies name their c
 one line that lists them (nothing is guessed).
 
 A local folder is read with pyarrow; a repo id goes through ``datasets`` streaming (nothing is downloaded
-before the rows arrive), pinned to ``revision`` when given and recorded by its commit.
+before the rows arrive), pinned to ``revision`` when given and recorded by its commit, its audio rows kept in
+a local cache as they arrive (:mod:`bench.data.audio_cache`) so that a repeated run streams only what is not
+there yet.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench.data.audio_cache import cache_folder, cached_audio
 from bench.data.labelled import BONA_FIDE_ATTACK, LabelledItem, LabelledSet, check_unique, parse_label
 from bench.errors import BenchError, NetworkError, first_line
 
@@ -156,19 +161,21 @@ def _label_names(schema_metadata: dict[bytes, bytes] | None, column: str) -> lis
 
 
 def _read_two_passes(load: Callable[[list[str]], Any], names: list[str], label_names: list[str] | None,
-                     columns: dict[str, str] | None, where: str, split: str) -> tuple[list[LabelledItem], Any]:
-    """First pass: every row's label and metadata, checked (no audio read). Returns the items and a function
-    that streams the audio column in the same order (the second pass, run while scoring)."""
+                     columns: dict[str, str] | None, where: str, split: str
+                     ) -> tuple[list[LabelledItem], Callable[[int], Iterator[dict[str, Any] | None]], str]:
+    """First pass: every row's label and metadata, checked (no audio read). Returns the items, a function that
+    streams the audio column in the same order from a given row on (the second pass, run while scoring), and
+    the audio column's name."""
     import datasets
 
     mapper = _Mapper(names, label_names, columns, where)
     items = [mapper.item(row, n, split) for n, row in enumerate(_iter(load(mapper.metadata_columns())))]
 
-    def audio_stream() -> Iterator[dict[str, Any]]:
+    def audio_stream(skip: int = 0) -> Iterator[dict[str, Any] | None]:
         stream = load([mapper.audio]).cast_column(mapper.audio, datasets.Audio(decode=False))
-        return _audio_entries(_iter(stream), mapper.audio)
+        return _audio_entries(_iter(stream.skip(skip) if skip else stream), mapper.audio)
 
-    return items, audio_stream
+    return items, audio_stream, mapper.audio
 
 
 def read_local_parquet(root: Path, split: str | None, columns: dict[str, str] | None) -> LabelledSet:
@@ -194,18 +201,20 @@ def read_local_parquet(root: Path, split: str | None, columns: dict[str, str] | 
         return datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True, columns=cols)
 
     label_col = (columns or {}).get("label", "label")
-    items, stream = _read_two_passes(load, names, _label_names(schema.metadata, label_col), columns,
-                                     str(paths[0].parent), split)
+    items, stream, _ = _read_two_passes(load, names, _label_names(schema.metadata, label_col), columns,
+                                        str(paths[0].parent), split)
     check_unique(items, str(root))
     return LabelledSet(name=root.name.lower(), layout="parquet", source=str(root), split=split, items=items,
                        splits=list(splits), revision=_footer_digest(paths), label_words=PARQUET_WORDS,
                        reference=ARENA_REFERENCE, audio_stream=stream)
 
 
-def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dict[str, str] | None) -> LabelledSet:
+def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dict[str, str] | None,
+             audio_cache: str | os.PathLike | None = None) -> LabelledSet:
     """One split of a Hub dataset repo, streamed with ``datasets`` in two passes (labels first, then the audio
     while scoring; audio kept as bytes, never decoded by torchcodec), pinned to ``revision`` and recorded by
-    its commit."""
+    its commit. With ``audio_cache`` (a cache root), the audio rows are kept there as they stream, and a later
+    run reads them back (:mod:`bench.data.audio_cache`)."""
     import datasets
     from huggingface_hub import HfApi
 
@@ -228,8 +237,13 @@ def read_hub(repo_id: str, split: str | None, revision: str | None, columns: dic
 
     label_col = (columns or {}).get("label", "label")
     label_names = list(getattr(features.get(label_col), "names", None) or []) or None
-    items, stream = _read_two_passes(load, names, label_names, columns, f"{repo_id}@{info.sha[:12]}", split)
+    items, stream, audio_col = _read_two_passes(load, names, label_names, columns, f"{repo_id}@{info.sha[:12]}",
+                                                split)
     check_unique(items, repo_id)
+    if audio_cache is not None:
+        folder = cache_folder(audio_cache, repo_id, info.sha, split, audio_col)
+        keys = [it.utterance_id for it in items]
+        stream = partial(cached_audio, stream, keys, folder)
     return LabelledSet(name=repo_id.split("/")[-1].lower(), layout="parquet", source=repo_id, split=split,
                        items=items, splits=splits or [split], revision=info.sha, label_words=PARQUET_WORDS,
                        reference=ARENA_REFERENCE, audio_stream=stream)
@@ -259,11 +273,12 @@ def _iter(stream: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 def read_parquet_source(source: str, split: str | None, *, revision: str | None = None,
-                        columns: dict[str, str] | None = None) -> LabelledSet:
-    """A local folder of parquet files, or a Hub repo id."""
+                        columns: dict[str, str] | None = None, audio_cache: str | os.PathLike | None = None
+                        ) -> LabelledSet:
+    """A local folder of parquet files, or a Hub repo id (its audio kept under ``audio_cache`` when given)."""
     path = Path(source)
     if path.is_dir():
         if revision:
             raise BenchError(f"--revision applies to Hub repos; {source} is a local folder")
         return read_local_parquet(path, split, columns)
-    return read_hub(source, split, revision, columns)
+    return read_hub(source, split, revision, columns, audio_cache)

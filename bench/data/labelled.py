@@ -19,6 +19,7 @@ missing is one line naming the file and line (exit 2).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -128,11 +129,12 @@ def check_unique(items: list[LabelledItem], where: str) -> None:
 
 
 def open_labelled(spec: str, split: str | None = None, *, revision: str | None = None,
-                  columns: dict[str, str] | None = None) -> LabelledSet:
+                  columns: dict[str, str] | None = None, audio_cache: str | os.PathLike | None = None) -> LabelledSet:
     """Read one split of a labelled dataset: a local folder in an official layout or of parquet files, or a
     Hub repo id (``REPO_ID[:SPLIT]``). ``split`` overrides a ``:SPLIT`` suffix; without either, the layout's
     evaluation split. ``columns`` maps bench's fields (audio, label, attack, speaker, utterance_id) to a
-    parquet source's column names; ``revision`` pins a Hub revision."""
+    parquet source's column names; ``revision`` pins a Hub revision; ``audio_cache`` (a cache root) keeps a Hub
+    split's streamed audio for later runs."""
     from bench.data.field_layouts import detect_layout, read_layout
     from bench.data.field_parquet import read_parquet_source
 
@@ -151,7 +153,7 @@ def open_labelled(spec: str, split: str | None = None, *, revision: str | None =
     if path.exists():
         raise BenchError(f"{source}: not a folder (give the dataset's root folder, or a Hub repo id)")
     if source.count("/") == 1 and not source.startswith((".", "/", "~")):
-        return read_parquet_source(source, split, revision=revision, columns=columns)
+        return read_parquet_source(source, split, revision=revision, columns=columns, audio_cache=audio_cache)
     raise BenchError(f"{source}: no such folder, and not a Hub repo id (OWNER/NAME)")
 
 

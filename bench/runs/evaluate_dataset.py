@@ -30,6 +30,7 @@ from bench.evaluation.dataset_results import DatasetResult, Deployment, GroupMet
 from bench.evaluation.deployment import eer_threshold, errors_at
 from bench.evaluation.estimates import metric_settings, metrics_for
 from bench.evaluation.results import Estimate, RunPart, now, run_info, write_scores
+from bench.models.assets import cache_root as cache_root_dir
 from bench.outdir import check_output, claim_output
 from bench.references.field import quoted_for
 from bench.runs.evaluate import check_model_loads, compute_components
@@ -224,9 +225,10 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
                      threshold_from: list[str] | None = None, revision: str | None = None,
                      columns: dict[str, str] | None = None, workers: int = 1, cache: str | Path | None = None,
                      n_boot: int = 1000, seed: int = 0, command: str | None = None,
-                     overwrite: bool = False) -> DatasetResult:
+                     overwrite: bool = False, audio_cache: str | Path | None | bool = True) -> DatasetResult:
     """Score one split of a labelled dataset (and ``dev_split``, for a carried-over threshold); write the
-    result to ``out``. Everything is read and checked before ``out`` is claimed."""
+    result to ``out``. Everything is read and checked before ``out`` is claimed. A Hub split's streamed audio
+    is kept under ``audio_cache`` (True: bench's cache root; False or None: not kept)."""
     t_start = time.perf_counter()
     if n_boot < 0 or seed < 0:
         raise BenchError("--bootstrap and --seed must be >= 0")
@@ -240,13 +242,14 @@ def evaluate_dataset(detector_name: str, dataset: str, out: str | Path, config: 
         raise BenchError("--threshold-from dev needs --dev-split (the split whose EER threshold is carried over)")
     detector = waveform_detector(detector_name, config or {})
     detector.check("")
-    data = open_labelled(dataset, split, revision=revision, columns=columns)
+    keep = cache_root_dir() if audio_cache is True else (audio_cache or None)
+    data = open_labelled(dataset, split, revision=revision, columns=columns, audio_cache=keep)
     dev = None
     if dev_split:
         if dev_split == data.split:
             raise BenchError(f"--dev-split {dev_split} is the split being evaluated; a threshold fixed on the same "
                              "data is not carried over")
-        dev = open_labelled(dataset, dev_split, revision=revision, columns=columns)
+        dev = open_labelled(dataset, dev_split, revision=revision, columns=columns, audio_cache=keep)
     check_model_loads(detector)
     items = data.items + (dev.items if dev else [])
     for label, what in ((0, "bona fide"), (1, "spoof")):
