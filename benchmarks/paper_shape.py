@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def run(out: Path, engine: str, workers: int) -> tuple[float, list[tuple[str, fl
     assert proc.stdout is not None
     for line in proc.stdout:
         sys.stdout.write(line)
-        if line.startswith("[") and "/5]" in line[:6]:
+        if re.match(r"\[\d/\d\]", line):
             now = time.perf_counter()
             if name:
                 steps.append((name, now - last))

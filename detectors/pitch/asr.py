@@ -30,6 +30,17 @@ How a list of short clips is decoded (measured in ``benchmarks/asr_speed.py``, B
   CPU with the same or lower mean WIL on simulated speech, but it departs from how
   Whisper was trained and changed the wording of 40-45 % of the transcripts; off by
   default.
+- pitch-lite 1.1 (issue #26) keeps the 10 s window and greedy search and adds three settings, measured on
+  84 simulated clips of all 21 challenges (``benchmarks/pitch_lite_rtfx.py``): ``batch_size=4`` (with
+  greedy search and a 10 s window, batches of 4 cost about 25 % less CPU than 1, with identical text),
+  ``timestamps=False`` with ``word_timestamps=False`` (no timestamp tokens, no word alignment and no
+  seek-back: the clip is one segment; 37 of 84 texts identical, mean |WIL change| 0.04, mean WIL 0.644
+  against 0.655), and ``max_tokens_per_s=12`` (a decode that loops stops at 12 new tokens per second of
+  speech + 8 instead of Whisper's 224: two looping clips of 84 were 45 % of the decoder's time). Together
+  the ASR costs about 1.8x less CPU.
+- Fitting the window to each clip (its length + 1 s, rounded up to 1 or 2 s) was measured and rejected:
+  windows shorter than 10 s changed more than half of the transcripts and cost more CPU, not less (longer
+  and looping decodes, more clips handed to the 30 s sequential path).
 - Packing several clips into one 30 s window (split back by word timestamps) was
   measured and rejected: ~3x faster, but words and context leak between clips (a
   neighbour's "Mac" turning up in the next clip), whole clips can be dropped, and only
@@ -118,6 +129,7 @@ class _Item:
         "device": "cpu | cuda | auto", "compute_type": "int8 on CPU, float16 on CUDA by default",
         "cpu_threads": 1, "vad": True, "word_timestamps": True, "mode": "batched | sequential",
         "batch_size": "1 on CPU, 16 on CUDA by default", "beam_size": 5, "window_s": 30.0, "temperature": 0.0,
+        "timestamps": True, "max_tokens_per_s": "None (Whisper's own limit, 224 tokens)",
     },
     sample_rate=SAMPLE_RATE, devices=["cpu", "cuda"], assets=[], offline=True,
 ))
@@ -127,7 +139,8 @@ class FasterWhisperASR(ASRBackend):
     def __init__(self, model: str | None = None, device: str = "cpu", compute_type: str | None = None,
                  cpu_threads: int = 1, vad: bool = True, word_timestamps: bool = True, mode: str = "batched",
                  batch_size: int | None = None, beam_size: int = 5, window_s: float = 30.0,
-                 temperature: float | list[float] = 0.0, local_files_only: bool | None = None) -> None:
+                 temperature: float | list[float] = 0.0, timestamps: bool = True,
+                 max_tokens_per_s: float | None = None, local_files_only: bool | None = None) -> None:
         if mode not in ("batched", "sequential"):
             raise BenchError(f"ASR mode must be 'batched' or 'sequential', not {mode!r}")
         if device not in ("cpu", "cuda", "auto"):
@@ -136,6 +149,8 @@ class FasterWhisperASR(ASRBackend):
             raise BenchError("ASR batch_size and beam_size must be >= 1 and cpu_threads >= 0")
         if not 1.0 <= float(window_s) <= 30.0:
             raise BenchError(f"ASR window_s must be between 1 and 30 seconds, not {window_s!r}")
+        if max_tokens_per_s is not None and not float(max_tokens_per_s) > 0:
+            raise BenchError(f"ASR max_tokens_per_s must be > 0, not {max_tokens_per_s!r}")
         temps = [float(t) for t in (temperature if isinstance(temperature, (list, tuple)) else [temperature])]
         if not temps or temps[0] != 0.0:
             raise BenchError("ASR temperature must start with 0.0 (e.g. 0.0 or [0.0, 0.2, 0.4])")
@@ -144,6 +159,8 @@ class FasterWhisperASR(ASRBackend):
             vad=bool(vad), word_timestamps=bool(word_timestamps), mode=mode,
             batch_size=None if batch_size is None else int(batch_size),
             beam_size=int(beam_size), window_s=float(window_s), temperature=temps,
+            **({} if timestamps else {"timestamps": False}),
+            **({} if max_tokens_per_s is None else {"max_tokens_per_s": float(max_tokens_per_s)}),
         )
         self._local_files_only = local_files_only
         self._model: Any = None
@@ -263,6 +280,13 @@ class FasterWhisperASR(ASRBackend):
             return "en"
         return whisper_language(hint, self._model.supported_languages)
 
+    def _token_limit(self, seconds: list[float]) -> int | None:
+        """New tokens allowed for clips this long (``max_tokens_per_s`` x the longest, plus 8), or None."""
+        per_s = self.config.get("max_tokens_per_s")
+        if per_s is None:
+            return None
+        return min(int(np.ceil(per_s * max(seconds))) + 8, self._model.max_length // 2)  # Whisper's sample_len
+
     def _sequential(self, audio: np.ndarray, language: str | None) -> Transcript:
         """Reference path: ``WhisperModel.transcribe`` on one clip."""
         cfg = self.config
@@ -273,6 +297,8 @@ class FasterWhisperASR(ASRBackend):
         segments, info = self._model.transcribe(
             audio, language=language, beam_size=cfg["beam_size"], temperature=cfg["temperature"],
             condition_on_previous_text=False, vad_filter=cfg["vad"], word_timestamps=cfg["word_timestamps"],
+            without_timestamps=not cfg.get("timestamps", True),
+            max_new_tokens=self._token_limit([audio.size / SAMPLE_RATE]),
         )
         segments = list(segments)
         duration = audio.size / SAMPLE_RATE
@@ -342,10 +368,15 @@ class FasterWhisperASR(ASRBackend):
             langs = [language or "en"] * n
         toks = {lang: Tokenizer(model.hf_tokenizer, self._multilingual, task="transcribe", language=lang)
                 for lang in set(langs)}
+        timestamps = cfg.get("timestamps", True)
+        prompts = [model.get_prompt(toks[lang], [], without_timestamps=not timestamps) for lang in langs]
+        limit = self._token_limit([item.speech.size / SAMPLE_RATE for item, _ in members])
         results = model.model.generate(
-            encoder_output, [model.get_prompt(toks[lang], [], without_timestamps=False) for lang in langs],
+            encoder_output, prompts,
             beam_size=cfg["beam_size"], patience=1.0, length_penalty=1.0, repetition_penalty=1.0,
-            no_repeat_ngram_size=0, max_length=model.max_length, return_scores=True, return_no_speech_prob=True,
+            no_repeat_ngram_size=0,
+            max_length=model.max_length if limit is None else min(model.max_length, len(prompts[0]) + limit),
+            return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(toks[langs[0]], [-1])),
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
@@ -361,6 +392,10 @@ class FasterWhisperASR(ASRBackend):
             if failed and len(cfg["temperature"]) > 1:
                 continue  # the sequential path retries at higher temperatures
             frames = feats.shape[-1]
+            if not timestamps:  # one segment, the whole clip: no timestamp tokens to split at or seek by
+                decoded[k] = ([{"seek": 0, "start": 0.0, "end": frames * model.feature_extractor.time_per_frame,
+                                "tokens": [t for t in tokens if t < toks[lang].eot]}], frames, True)
+                continue
             decoded[k] = model._split_segments_by_timestamps(
                 tokenizer=toks[lang], tokens=tokens, time_offset=0.0, segment_size=frames,
                 segment_duration=frames * model.feature_extractor.time_per_frame, seek=0)

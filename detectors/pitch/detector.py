@@ -157,6 +157,22 @@ def degradation(c: float | None, wil: float | None, mos: float | None) -> tuple[
     return (float(np.mean(terms)) if terms else 0.5), len(terms)
 
 
+#: pitch-lite's default ASR and realism settings per recipe (``--param recipe=1.0`` restores the first).
+#: 1.0: a 10 s encoder window and greedy search, one clip at a time (about 5x faster on CPU than Whisper's
+#: 30 s window with beam 5), and DNSMOS P.835 OVRL on one window. 1.1 (issue #26, BENCHMARKS.md "pitch-lite
+#: at 15x"): the same window and search, decoded 4 clips at a time without timestamp tokens or word
+#: alignment, new tokens capped at 12 per second of speech (a looping decode stops there, not at 224), and
+#: DNSMOS's P.808 model on one window, about 15x cheaper than P.835. The pitch profile keeps Whisper's own
+#: decoding.
+RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "1.0": ({"backend": "faster-whisper", "window_s": 10.0, "beam_size": 1},
+            {"backend": "dnsmos", "max_windows": 1}),
+    "1.1": ({"backend": "faster-whisper", "window_s": 10.0, "beam_size": 1, "batch_size": 4, "timestamps": False,
+             "word_timestamps": False, "max_tokens_per_s": 12.0},
+            {"backend": "dnsmos", "max_windows": 1, "output": "p808"}),
+}
+
+
 class PitchDetector(Detector):
     """Challenge compliance + content compliance + realism, combined into degradation D."""
 
@@ -164,13 +180,15 @@ class PitchDetector(Detector):
 
     def __init__(self, compliance: str | None = None, asr: str | None = None, asr_model: str | None = None,
                  realism: str | None = None, nisqa_weights: str | None = None, speaker: str | None = None,
-                 train_epochs: int = 8, train_folds: int = 2) -> None:
+                 train_epochs: int = 8, train_folds: int = 2, recipe: str = "1.1") -> None:
         if train_epochs < 1 or train_folds < 2:
             raise BenchError(f"{self.meta.name}: train_epochs must be >= 1 and train_folds >= 2 "
                              f"(got {train_epochs} and {train_folds})")
+        if str(recipe) not in RECIPES:
+            raise BenchError(f"{self.meta.name}: recipe={recipe!r}; expected one of {', '.join(RECIPES)}")
         super().__init__(compliance=compliance, asr=asr, asr_model=asr_model, realism=realism,
                          nisqa_weights=nisqa_weights, speaker=speaker, train_epochs=train_epochs,
-                         train_folds=train_folds)
+                         train_folds=train_folds, recipe=str(recipe))
         self.notes: list[str] = []
         self._compliance_dir: str | None = compliance
         self._train_speakers: set[str] | None = None
@@ -178,14 +196,11 @@ class PitchDetector(Detector):
 
     def _choose_backends(self) -> None:
         cfg = self.config
-        # pitch-lite decodes short clips with a 10 s encoder window and greedy search (about 5x faster on
-        # CPU than Whisper's 30 s window with beam 5; see BENCHMARKS.md); the pitch profile keeps Whisper's
-        # own decoding
-        self.asr = ({"backend": cfg["asr"]} if cfg["asr"]
-                    else {"backend": "faster-whisper", "window_s": 10.0, "beam_size": 1})
+        asr, realism = RECIPES[cfg["recipe"]]
+        self.asr = {"backend": cfg["asr"]} if cfg["asr"] else dict(asr)
         if cfg["asr_model"]:
             self.asr["model"] = cfg["asr_model"]
-        self.realism = {"backend": cfg["realism"]} if cfg["realism"] else {"backend": "dnsmos", "max_windows": 1}
+        self.realism = {"backend": cfg["realism"]} if cfg["realism"] else dict(realism)
         if cfg["realism"] == "nisqa" and cfg["nisqa_weights"]:
             self.realism["weights"] = cfg["nisqa_weights"]
         self.speaker = {"backend": cfg["speaker"] or "resemblyzer"}
@@ -287,11 +302,12 @@ PITCH_SCORE = {"polarity": "higher = more likely fake", "scale": "Pitch's degrad
 
 
 @DETECTORS.register(PluginMeta(
-    name="pitch-lite", version="1.0", license="Apache-2.0 (bench); backends: MIT/Apache-2.0",
-    description="Pitch's machine evaluation with offline defaults: faster-whisper tiny.en (WIL), DNSMOS "
+    name="pitch-lite", version="1.1", license="Apache-2.0 (bench); backends: MIT/Apache-2.0",
+    description="Pitch's machine evaluation with offline defaults: faster-whisper tiny.en (WIL), DNSMOS P.808 "
                 "(realism), log-mel CNN compliance classifiers, resemblyzer speaker match.",
     reference="Mittal et al., Pitch (arXiv:2402.18085)", paper_name="pitch",
-    parameters={"compliance": None, "asr": "faster-whisper", "realism": "dnsmos", "speaker": "resemblyzer"},
+    parameters={"compliance": None, "asr": "faster-whisper", "realism": "dnsmos", "speaker": "resemblyzer",
+                "recipe": "1.1 (1.0: per-clip decoding with timestamps, DNSMOS P.835 OVRL)"},
     devices=["cpu"], offline=True, trained_on=PITCH_TRAINED_ON, score=PITCH_SCORE,
 ))
 class PitchLite(PitchDetector):
@@ -317,6 +333,7 @@ class PitchFull(PitchDetector):
         if cfg["realism"] is None:
             from bench.detectors.pitch.realism import resolve_nisqa_weights
 
+            self.realism = dict(RECIPES["1.0"][1])  # NISQA's stand-in: the overall MOS (P.835 OVRL)
             try:
                 weights = resolve_nisqa_weights(cfg["nisqa_weights"])
                 self.realism = {"backend": "nisqa", "weights": str(weights)}

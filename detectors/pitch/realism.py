@@ -353,7 +353,7 @@ class DNSMOSRealism(RealismBackend):
         self._p808 = None
 
     def load(self) -> None:
-        if self._primary is not None:
+        if self._dnsmos is not None:
             return
         try:
             import onnxruntime as ort
@@ -369,9 +369,10 @@ class DNSMOSRealism(RealismBackend):
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         providers = ["CPUExecutionProvider"]
-        self._primary = ort.InferenceSession(str(primary), opts, providers=providers)
-        if self.config["output"] == "p808":
+        if self.config["output"] == "p808":  # one model or the other: P.808 is not part of the P.835 model
             self._p808 = ort.InferenceSession(str(p808), opts, providers=providers)
+        else:
+            self._primary = ort.InferenceSession(str(primary), opts, providers=providers)
         # speechmos's feature and calibration code, without its own (all-core) sessions
         self._dnsmos = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)
         self._module = dnsmos

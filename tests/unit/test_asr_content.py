@@ -149,11 +149,43 @@ def test_shorter_encoder_window_option(asr, speech):
     assert fast.describe()["window_s"] == 10.0
 
 
+def test_pitch_lite_11_decoding_without_timestamps(speech, batched):
+    """pitch-lite 1.1's settings: 4 clips a batch, no timestamp tokens or word alignment, a token cap. The text
+    stays as good, a clip's text does not depend on its batch, and a clip longer than the window still goes
+    through Whisper's own seeking loop with the same settings."""
+    from bench.detectors.pitch.detector import RECIPES
+
+    settings = {k: v for k, v in RECIPES["1.1"][0].items() if k != "backend"}
+    lite = ASR.create("faster-whisper", **settings)
+    texts, clips = speech
+    out = lite.transcribe(clips)
+    assert [t.words for t in out] == [[] for _ in out]  # no word alignment
+    assert np.mean([wil(t, o.text) for t, o in zip(texts, out, strict=True)]) <= 0.2
+    alone = [lite.transcribe([c])[0].text for c in clips[:2]]
+    assert alone == [o.text for o in out[:2]]
+    gap = np.zeros(SR, np.float32)
+    long_clip = np.concatenate([x for c in clips * 4 for x in (c, gap)])
+    (tr,) = lite.transcribe([long_clip])
+    assert wil(" ".join(texts * 4), tr.text) <= 0.3
+
+
+def test_a_token_cap_stops_a_decode_at_its_length():
+    """max_tokens_per_s caps new tokens at the rate x the longest clip's speech + 8: a clip cannot emit more."""
+    asr = ASR.create("faster-whisper", window_s=10, beam_size=1, timestamps=False, word_timestamps=False,
+                     max_tokens_per_s=1.0)
+    asr.load()
+    assert asr._token_limit([2.0, 3.2]) == 12 and asr._token_limit([600.0]) == asr.model.max_length // 2
+    texts = ["The quick brown fox jumps over the lazy dog and then runs far away into the forest."]
+    (tr,) = asr.transcribe([synth(texts[0])])
+    tokens = asr.model.hf_tokenizer.encode(" " + tr.text, add_special_tokens=False).ids
+    assert 0 < len(tokens) <= asr._token_limit([len(synth(texts[0])) / SR]) + 1
+
+
 def test_bad_input_and_config_are_one_line_errors(asr, tmp_path):
     with pytest.raises(BenchError, match="1-D"):
         asr.transcribe([np.zeros((2, 100), np.float32)])
     for kwargs in ({"mode": "fast"}, {"device": "tpu"}, {"batch_size": 0}, {"window_s": 60},
-                   {"temperature": [0.2]}):
+                   {"temperature": [0.2]}, {"max_tokens_per_s": 0}):
         with pytest.raises(BenchError):
             ASR.create("faster-whisper", **kwargs)
     for model in (str(tmp_path / "missing"), str(tmp_path)):

@@ -286,6 +286,20 @@ def test_dnsmos_lowpass_is_seen_by_p808_not_by_ovrl(speech):
     assert all(w < c for w, c in zip(p808.score([_lowpass(x) for x in clips]), p808.score(clips), strict=True))
 
 
+def test_dnsmos_p808_equals_speechmos(speech):
+    """pitch-lite 1.1's realism: DNSMOS's P.808 model, as speechmos computes it over every window (pitch-lite
+    rates only the first, ``max_windows=1``, as 1.0 did with OVRL)."""
+    pytest.importorskip("speechmos")
+    from speechmos import dnsmos as reference
+
+    from bench.detectors.pitch.backends import REALISM
+
+    p808 = REALISM.create("dnsmos", output="p808")
+    clips = speech[:2] + [_noise(speech[0])]
+    ref = [float(reference.run(x, SR)["p808_mos"]) for x in clips]
+    assert np.allclose(p808.score(clips), ref, atol=1e-4), (p808.score(clips), ref)
+
+
 def test_dnsmos_rejects_unknown_output():
     from bench.detectors.pitch.backends import REALISM
 
