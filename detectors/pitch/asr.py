@@ -281,11 +281,26 @@ class FasterWhisperASR(ASRBackend):
         return whisper_language(hint, self._model.supported_languages)
 
     def _token_limit(self, seconds: list[float]) -> int | None:
-        """New tokens allowed for clips this long (``max_tokens_per_s`` x the longest, plus 8), or None."""
+        """New tokens kept for clips this long (``max_tokens_per_s`` x the longest, plus 8, at most Whisper's
+        224), or None for no cap."""
         per_s = self.config.get("max_tokens_per_s")
         if per_s is None:
             return None
-        return min(int(np.ceil(per_s * max(seconds))) + 8, self._model.max_length // 2)  # Whisper's sample_len
+        return min(int(np.ceil(per_s * max(seconds))) + 8, self._model.max_length // 2)
+
+    def _max_length(self, prompt_length: int, limit: int | None) -> int:
+        """CTranslate2's ``max_length`` that lets ``limit`` new tokens through. Its Whisper ``generate``
+        stops at (max_length - 1) // 2 new tokens after a 2-token prompt (measured with CTranslate2 4.8.5),
+        so twice the limit plus the prompt is asked for; what comes back is cut to the limit."""
+        if limit is None:
+            return self._model.max_length
+        return min(self._model.max_length, prompt_length + 2 * limit + 2)
+
+    def _sequential_tokens(self, seconds: float) -> int | None:
+        """faster-whisper's ``max_new_tokens`` for the sequential path (it adds the prompt's length and checks
+        the sum against ``max_length``); per 30 s window it lets about the cap through."""
+        limit = self._token_limit([seconds])
+        return None if limit is None else self._max_length(8, limit) - 8
 
     def _sequential(self, audio: np.ndarray, language: str | None) -> Transcript:
         """Reference path: ``WhisperModel.transcribe`` on one clip."""
@@ -298,7 +313,7 @@ class FasterWhisperASR(ASRBackend):
             audio, language=language, beam_size=cfg["beam_size"], temperature=cfg["temperature"],
             condition_on_previous_text=False, vad_filter=cfg["vad"], word_timestamps=cfg["word_timestamps"],
             without_timestamps=not cfg.get("timestamps", True),
-            max_new_tokens=self._token_limit([audio.size / SAMPLE_RATE]),
+            max_new_tokens=self._sequential_tokens(audio.size / SAMPLE_RATE),
         )
         segments = list(segments)
         duration = audio.size / SAMPLE_RATE
@@ -375,15 +390,18 @@ class FasterWhisperASR(ASRBackend):
             encoder_output, prompts,
             beam_size=cfg["beam_size"], patience=1.0, length_penalty=1.0, repetition_penalty=1.0,
             no_repeat_ngram_size=0,
-            max_length=model.max_length if limit is None else min(model.max_length, len(prompts[0]) + limit),
+            max_length=self._max_length(len(prompts[0]), limit),
             return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(toks[langs[0]], [-1])),
             max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
         )
         out: list[Transcript | None] = [None] * n
         decoded: dict[int, tuple[list[dict], int, bool]] = {}  # k -> (segments, seek, single timestamp ending)
-        for k, ((_, feats), result, lang) in enumerate(zip(members, results, langs, strict=True)):
+        for k, ((item, feats), result, lang) in enumerate(zip(members, results, langs, strict=True)):
             tokens = result.sequences_ids[0]
+            if limit is not None:  # the batch ran to its longest clip's cap: each clip is cut to its own, so its
+                # text is what it gets decoded alone (a longer greedy run starts with the shorter one)
+                tokens = tokens[:self._token_limit([item.speech.size / SAMPLE_RATE])]
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
             if result.no_speech_prob > 0.6 and not avg_logprob > -1.0:  # Whisper's no-speech rule
                 out[k] = Transcript(text="", words=[], language=lang)

@@ -170,15 +170,23 @@ def test_pitch_lite_11_decoding_without_timestamps(speech, batched):
 
 
 def test_a_token_cap_stops_a_decode_at_its_length():
-    """max_tokens_per_s caps new tokens at the rate x the longest clip's speech + 8: a clip cannot emit more."""
+    """max_tokens_per_s caps new tokens at the rate x the clip's speech + 8: a clip cannot emit more, and a clip
+    in a batch keeps what it keeps alone (the batch decodes to its longest clip's cap, each is cut to its own)."""
     asr = ASR.create("faster-whisper", window_s=10, beam_size=1, timestamps=False, word_timestamps=False,
-                     max_tokens_per_s=1.0)
+                     max_tokens_per_s=1.0, batch_size=4)
     asr.load()
     assert asr._token_limit([2.0, 3.2]) == 12 and asr._token_limit([600.0]) == asr.model.max_length // 2
-    texts = ["The quick brown fox jumps over the lazy dog and then runs far away into the forest."]
-    (tr,) = asr.transcribe([synth(texts[0])])
-    tokens = asr.model.hf_tokenizer.encode(" " + tr.text, add_special_tokens=False).ids
-    assert 0 < len(tokens) <= asr._token_limit([len(synth(texts[0])) / SR]) + 1
+    long_clip = synth("The quick brown fox jumps over the lazy dog and then runs far away into the forest.")
+    short_clip = synth("Quizzical xylophones juxtapose whimsical azure zebras.")  # tiny.en loops on it to 224 tokens
+    uncapped = ASR.create("faster-whisper", window_s=10, beam_size=1, timestamps=False, word_timestamps=False)
+    full, looping = (t.text for t in uncapped.transcribe([long_clip, short_clip]))
+    together = asr.transcribe([short_clip, long_clip])
+    assert len(together[0].text) < len(looping) / 5
+    assert [t.text for t in together] == [asr.transcribe([c])[0].text for c in (short_clip, long_clip)]
+    kept = together[1].text  # cut to its own cap in a batch whose longest clip is itself
+    assert full.startswith(kept.rstrip(".")) and len(kept) < len(full)
+    tokens = asr.model.hf_tokenizer.encode(" " + kept, add_special_tokens=False).ids
+    assert 0 < len(tokens) <= asr._token_limit([len(long_clip) / SR]) + 1
 
 
 def test_bad_input_and_config_are_one_line_errors(asr, tmp_path):
