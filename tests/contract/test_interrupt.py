@@ -195,9 +195,11 @@ def test_evaluate_interrupted_twice_then_resumed_equals_uninterrupted(evaluated,
     assert resumed.timings["samples"] == whole.timings["samples"]
     for name, t in resumed.timings["components"].items():  # every sample's CPU time is counted
         assert t["audio_s"] == pytest.approx(whole.timings["components"][name]["audio_s"])
-    # CPU-time accounting, not a speed target: before the fix the resumed figure was 25x off (149x vs 5.9x)
+    # CPU-time accounting, not a speed target: before the fix the resumed figure was 25x off (149x vs 5.9x).
+    # The bounds are wide because CPU time per clip moves with the machine's load (1.72x measured between two
+    # runs of this test on a busy 2-core machine); the gate below allows the same 60 % fall.
     ratio = resumed.timings["rtfx_cpu"] / whole.timings["rtfx_cpu"]
-    assert 0.6 < ratio < 1.67, (resumed.timings["rtfx_cpu"], whole.timings["rtfx_cpu"])
+    assert 0.4 < ratio < 2.5, (resumed.timings["rtfx_cpu"], whole.timings["rtfx_cpu"])
     gate = run_bench("gate", "--baseline", str(root / "result" / "result.json"), "--current", str(out / "result.json"))
     assert gate.returncode == 0, gate.stdout
 
