@@ -300,7 +300,7 @@ class FasterWhisperASR(ASRBackend):
         """faster-whisper's ``max_new_tokens`` for the sequential path (it adds the prompt's length and checks
         the sum against ``max_length``); per 30 s window it lets about the cap through."""
         limit = self._token_limit([seconds])
-        return None if limit is None else self._max_length(8, limit) - 8
+        return None if limit is None else min(self._model.max_length - 8, 2 * limit + 2)  # a prompt of <= 8
 
     def _sequential(self, audio: np.ndarray, language: str | None) -> Transcript:
         """Reference path: ``WhisperModel.transcribe`` on one clip."""

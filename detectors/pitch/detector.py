@@ -160,7 +160,7 @@ def degradation(c: float | None, wil: float | None, mos: float | None) -> tuple[
 #: pitch-lite's default ASR and realism settings per recipe (``--param recipe=1.0`` restores the first).
 #: 1.0: a 10 s encoder window and greedy search, one clip at a time (about 5x faster on CPU than Whisper's
 #: 30 s window with beam 5), and DNSMOS P.835 OVRL on one window. 1.1 (issue #26, BENCHMARKS.md "pitch-lite
-#: at 15x"): the same window and search, decoded 4 clips at a time without timestamp tokens or word
+#: 1.1: past 15x"): the same window and search, decoded 4 clips at a time without timestamp tokens or word
 #: alignment, new tokens capped at 12 per second of speech (a looping decode stops there, not at 224), and
 #: DNSMOS's P.808 model on one window, about 15x cheaper than P.835. The pitch profile keeps Whisper's own
 #: decoding.
